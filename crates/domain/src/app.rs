@@ -1,0 +1,94 @@
+//! Apps: each org's API clients. The key is public and names the app; the secret signs
+//! server-to-server requests and is shown once, when the app is created.
+
+use chrono::{DateTime, Utc};
+
+use crate::{Id, secret};
+
+/// An app of an org.
+#[derive(Clone, PartialEq, Eq)]
+pub struct App {
+    /// The app's id.
+    pub id: Id,
+    /// The org it belongs to.
+    pub org: Id,
+    /// A label.
+    pub name: String,
+    /// The client key: 22 letters and digits, public.
+    pub key: String,
+    /// The signing secret: 64 letters and digits. Never rendered after creation.
+    pub secret: String,
+    /// A disabled app's key is refused.
+    pub enabled: bool,
+    /// Browser origins allowed by CORS (`https://app.example.com`).
+    pub cors_origins: Vec<String>,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("id", &self.id)
+            .field("org", &self.org)
+            .field("name", &self.name)
+            .field("key", &self.key)
+            .field("secret", &"<redacted>")
+            .field("enabled", &self.enabled)
+            .field("cors_origins", &self.cors_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// A new enabled app with fresh credentials.
+    pub fn new(org: Id, name: String, cors_origins: Vec<String>, now: DateTime<Utc>) -> Self {
+        Self {
+            id: Id::generate(now),
+            org,
+            name,
+            key: secret::alphanumeric(22),
+            secret: secret::alphanumeric(64),
+            enabled: true,
+            cors_origins,
+            created: now,
+        }
+    }
+
+    /// The app as the org's `apps` property shows it: never the secret.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "_id": self.id,
+            "name": self.name,
+            "key": self.key,
+            "enabled": self.enabled,
+            "cors": {"origins": self.cors_origins},
+            "created": crate::org::render_date(self.created),
+        })
+    }
+}
+
+/// Rebuilds an app from a stored row.
+#[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
+pub fn app_from_row(
+    id: &str,
+    org: &str,
+    name: String,
+    key: String,
+    secret: String,
+    enabled: bool,
+    cors_origins: serde_json::Value,
+    created: DateTime<Utc>,
+) -> Result<App, crate::StoreError> {
+    let bad = |what: &str| crate::StoreError::Backend(format!("stored app {id}: bad {what}"));
+    Ok(App {
+        id: Id::parse(id).ok_or_else(|| bad("id"))?,
+        org: Id::parse(org).ok_or_else(|| bad("org"))?,
+        name,
+        key,
+        secret,
+        enabled,
+        cors_origins: serde_json::from_value(cors_origins).map_err(|_| bad("cors origins"))?,
+        created,
+    })
+}

@@ -1,0 +1,87 @@
+//! Errors of the domain and of the storage port. The server maps [`DomainError`] to
+//! the API's fault format; nothing here knows HTTP status codes.
+
+/// One invalid field of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The property path, dotted (`configuration.email.locationBypass`).
+    pub path: String,
+    /// What is wrong, for people.
+    pub reason: String,
+}
+
+impl FieldError {
+    /// A field error at `path`.
+    pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { path: path.into(), reason: reason.into() }
+    }
+}
+
+/// A failure of a storage backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (a duplicate code, email, key…).
+    #[error("already exists: {0}")]
+    Exists(String),
+    /// The object to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The stored version differs from the expected one (optimistic concurrency).
+    #[error("version conflict")]
+    VersionConflict,
+    /// The backend itself failed; the message is for logs only.
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+/// A failure of a domain operation.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// Input failed validation; each cause names its path.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// A uniqueness rule was broken.
+    #[error("already exists: {0}")]
+    Exists(String),
+    /// The object does not exist, or the caller may not know that it does.
+    #[error("not found")]
+    NotFound,
+    /// The caller may not do this.
+    #[error("access denied: {reason}")]
+    AccessDenied {
+        /// The property, when one is concerned.
+        path: Option<String>,
+        /// Why, for people.
+        reason: String,
+    },
+    /// The state of the object does not allow this operation.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A token or invitation has expired.
+    #[error("expired")]
+    Expired,
+    /// `If-Match` named an older version.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// The storage backend failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl DomainError {
+    /// One validation error at `path`.
+    pub fn invalid(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(path, reason)])
+    }
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Exists(what) => Self::Exists(what),
+            StoreError::NotFound => Self::NotFound,
+            StoreError::VersionConflict => Self::PreconditionFailed,
+            other => Self::Store(other),
+        }
+    }
+}

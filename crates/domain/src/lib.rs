@@ -1,0 +1,20 @@
+//! The orgbase domain: value types and their validation, the organisation object,
+//! access levels, paging and the storage port.
+//!
+//! This crate owns the rules. It knows nothing of HTTP (axum), SQL (sqlx) or OpenAPI;
+//! the `server` crate maps it to the wire, and the `store-*` crates implement its
+//! storage traits.
+
+pub mod access;
+pub mod app;
+pub mod clock;
+pub mod error;
+pub mod id;
+pub mod org;
+pub mod paging;
+pub mod secret;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{DomainError, FieldError, StoreError};
+pub use id::Id;

@@ -1,0 +1,594 @@
+//! The organisation object: its code, its stored properties with their documents'
+//! schemas, and its rendering in the seed platform's shape.
+//!
+//! The stored form is [`OrgProps`], one JSON document per org whose keys are exactly
+//! the writable properties (built-in and custom `c_…`). Server-kept fields (`_id`,
+//! `created`, `updated`, `updater`, `state`, the version) live beside it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::access::{Level, org_property_read_level};
+use crate::app::App;
+use crate::{FieldError, Id};
+
+/// Renders a date as the API does: RFC 3339, UTC, milliseconds.
+pub fn render_date(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// An org's unique code: lowercase ASCII letters, digits and `-`, 2–40 characters,
+/// starting with a letter. Immutable after creation; it is the first URL segment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct OrgCode(String);
+
+/// Codes that would shadow orgbase's own top-level routes.
+const RESERVED_CODES: &[&str] = &["platform", "healthz", "readyz", "metrics", "openapi", "api", "v2"];
+
+impl OrgCode {
+    /// Validates a code.
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let ok_len = (2..=40).contains(&s.len());
+        let ok_start = s.as_bytes().first().is_some_and(u8::is_ascii_lowercase);
+        let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !(ok_len && ok_start && ok_chars) {
+            return Err(FieldError::new(
+                "code",
+                "A code is 2-40 lowercase letters, digits and '-', starting with a letter.",
+            ));
+        }
+        if RESERVED_CODES.contains(&s) {
+            return Err(FieldError::new("code", "This code is reserved."));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrgCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Validates a BCP 47 / ICU locale (`en_US`, `fr-CA`) and returns it as given.
+pub fn parse_locale(path: &str, s: &str) -> Result<String, FieldError> {
+    icu_locale_core::Locale::try_from_str(&s.replace('_', "-"))
+        .map(|_| s.to_owned())
+        .map_err(|_| FieldError::new(path, format!("'{s}' is not a BCP 47 locale such as en_US.")))
+}
+
+/// Validates an IANA time zone name (`US/Pacific`, `Europe/London`).
+pub fn parse_tz(path: &str, s: &str) -> Result<String, FieldError> {
+    chrono_tz::Tz::from_str(s)
+        .map(|_| s.to_owned())
+        .map_err(|_| FieldError::new(path, format!("'{s}' is not an IANA time zone such as US/Pacific.")))
+}
+
+/// The org's state. A disabled org answers only platform operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgState {
+    /// Serving.
+    Enabled,
+    /// Refusing everyone but platform operators.
+    Disabled,
+}
+
+impl OrgState {
+    /// The state as stored and rendered.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// Parses `enabled` or `disabled`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "enabled" => Some(Self::Enabled),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// `configuration`: org-wide settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Configuration {
+    /// Mail settings.
+    pub email: EmailConfiguration,
+}
+
+/// `configuration.email`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct EmailConfiguration {
+    /// Addresses that skip location checks.
+    pub location_bypass: Vec<String>,
+    /// The sender address of the org's mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+}
+
+/// `registration`: who may join and how.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Registration {
+    /// Self-registration is open.
+    pub allow: bool,
+    /// Joining needs a connection (invitation) token.
+    pub invitation_required: bool,
+    /// New accounts must activate by mail.
+    pub activation_required: bool,
+    /// Roles given to members who join without an invitation.
+    pub default_roles: Vec<Id>,
+}
+
+/// `security`: credentials and lifetimes. Durations are in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Security {
+    /// How long an invitation stays valid (default 7 days).
+    pub invitation_ttl: u32,
+    /// Idle lifetime of a login session, sliding (default 24 hours).
+    pub session_ttl: u32,
+    /// The shortest password accepted (default 12).
+    pub password_min_length: u32,
+    /// Members must use a second factor.
+    pub mfa_required: bool,
+    /// Members may take part in other orgs' sessions.
+    pub allow_external_participants: bool,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self {
+            invitation_ttl: 7 * 24 * 3600,
+            session_ttl: 24 * 3600,
+            password_min_length: 12,
+            mfa_required: false,
+            allow_external_participants: false,
+        }
+    }
+}
+
+/// `support`: where members get help.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Support {
+    /// A support mail address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A support phone number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// A support site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// `deployment`: how the org's configuration may be deployed between environments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Deployment {
+    /// Deployments to this org are accepted.
+    pub enabled: bool,
+    /// Only support staff may deploy.
+    pub support_only: bool,
+    /// Deployed configuration may be edited here afterwards.
+    pub allow_edits: bool,
+}
+
+/// A role: built in, or custom in `org.roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Role {
+    /// Fixed for built-in roles.
+    #[serde(rename = "_id")]
+    pub id: Id,
+    /// A label.
+    pub name: String,
+    /// A unique code (`administrator`).
+    pub code: String,
+    /// Roles whose rights this one also has.
+    #[serde(default)]
+    pub include: Vec<Id>,
+}
+
+/// The built-in roles, with the seed platform's fixed ids.
+pub fn builtin_roles() -> Vec<Role> {
+    let role = |n: u32, name: &str, include: Vec<Id>| Role {
+        id: Id::from_u96(n),
+        name: name.to_owned(),
+        code: name.to_lowercase(),
+        include,
+    };
+    vec![
+        role(4, "Administrator", vec![Id::from_u96(7), Id::from_u96(6)]),
+        role(5, "Provider", vec![]),
+        role(6, "Support", vec![]),
+        role(7, "Developer", vec![]),
+    ]
+}
+
+/// The writable properties of an org, stored as one JSON document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrgProps {
+    /// The label, 1–100 characters.
+    pub name: String,
+    /// The default locale.
+    pub locale: String,
+    /// The default IANA time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+    /// An http(s) URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    /// Maintenance mode.
+    #[serde(default)]
+    pub maintenance: bool,
+    /// Shown to callers during maintenance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_message: Option<String>,
+    /// A taxonomy org type (`HOSPITAL`).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub org_type: Option<String>,
+    /// An ISO 3166-1 alpha-3 country (`GBR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// The logo file descriptor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<Value>,
+    /// The favicon file descriptor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub favicon: Option<Value>,
+    /// Org-wide settings.
+    #[serde(default)]
+    pub configuration: Configuration,
+    /// Who may join.
+    #[serde(default)]
+    pub registration: Registration,
+    /// Credentials and lifetimes.
+    #[serde(default)]
+    pub security: Security,
+    /// Support contacts.
+    #[serde(default)]
+    pub support: Support,
+    /// Deployment settings.
+    #[serde(default)]
+    pub deployment: Deployment,
+    /// Custom roles (the built-in ones are always there and not stored).
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// Changes whenever the org's schemas (custom properties) change.
+    #[serde(rename = "schemasETag")]
+    pub schemas_etag: String,
+    /// Custom `c_…` properties.
+    #[serde(skip)]
+    pub custom: BTreeMap<String, Value>,
+}
+
+impl OrgProps {
+    /// Parses the stored or patched document. Keys starting with `c_` are custom
+    /// properties; any other unknown key is refused.
+    pub fn from_value(value: Value) -> Result<Self, Vec<FieldError>> {
+        let Value::Object(mut map) = value else {
+            return Err(vec![FieldError::new("", "The org must be an object.")]);
+        };
+        let custom_keys: Vec<String> = map.keys().filter(|k| k.starts_with("c_")).cloned().collect();
+        let custom = custom_keys
+            .into_iter()
+            .filter_map(|k| map.remove(&k).map(|v| (k, v)))
+            .collect();
+        let mut props: Self = serde_json::from_value(Value::Object(map))
+            .map_err(|e| vec![FieldError::new("", e.to_string())])?;
+        props.custom = custom;
+        Ok(props)
+    }
+
+    /// The document as stored: built-in properties and custom ones side by side.
+    pub fn to_value(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or_else(|_| json!({}));
+        if let Value::Object(map) = &mut value {
+            map.extend(self.custom.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        value
+    }
+}
+
+/// An organisation as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Org {
+    /// The id.
+    pub id: Id,
+    /// The unique code.
+    pub code: OrgCode,
+    /// Enabled or disabled.
+    pub state: OrgState,
+    /// Bumped by every write; the ETag derives from it.
+    pub version: i64,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last update.
+    pub updated: DateTime<Utc>,
+    /// The account that made the last update.
+    pub updater: Option<Id>,
+    /// The writable properties.
+    pub props: OrgProps,
+}
+
+/// The input of org creation.
+#[derive(Debug, Clone)]
+pub struct NewOrg {
+    /// The code.
+    pub code: String,
+    /// The label.
+    pub name: String,
+    /// The locale; `en_US` when absent.
+    pub locale: Option<String>,
+    /// The time zone.
+    pub tz: Option<String>,
+}
+
+/// Validates a name: 1–100 characters after trimming.
+pub fn parse_name(path: &str, s: &str) -> Result<String, FieldError> {
+    let trimmed = s.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 || chars > 100 {
+        return Err(FieldError::new(path, "A name is 1-100 characters."));
+    }
+    Ok(trimmed.to_owned())
+}
+
+impl Org {
+    /// Builds a new org from validated input, or every field error at once.
+    pub fn create(new: NewOrg, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
+        let mut faults = Vec::new();
+        let code = OrgCode::parse(&new.code).map_err(|e| faults.push(e)).ok();
+        let name = parse_name("name", &new.name).map_err(|e| faults.push(e)).ok();
+        let locale = parse_locale("locale", new.locale.as_deref().unwrap_or("en_US"))
+            .map_err(|e| faults.push(e))
+            .ok();
+        let tz = match new.tz.as_deref() {
+            Some(tz) => parse_tz("tz", tz).map(Some).map_err(|e| faults.push(e)).ok().flatten(),
+            None => None,
+        };
+        let (Some(code), Some(name), Some(locale)) = (code, name, locale) else {
+            return Err(faults);
+        };
+        if !faults.is_empty() {
+            return Err(faults);
+        }
+        let id = Id::generate(now);
+        Ok(Self {
+            id,
+            code,
+            state: OrgState::Enabled,
+            version: 1,
+            created: now,
+            updated: now,
+            updater: None,
+            props: OrgProps {
+                name,
+                locale,
+                tz,
+                website: None,
+                maintenance: false,
+                maintenance_message: None,
+                org_type: None,
+                country: None,
+                logo: None,
+                favicon: None,
+                configuration: Configuration::default(),
+                registration: Registration::default(),
+                security: Security::default(),
+                support: Support::default(),
+                deployment: Deployment::default(),
+                roles: Vec::new(),
+                schemas_etag: crate::secret::token()[..32].to_owned(),
+                custom: BTreeMap::new(),
+            },
+        })
+    }
+
+    /// Every role of the org: the built-in ones, then the custom ones.
+    pub fn roles(&self) -> Vec<Role> {
+        let mut roles = builtin_roles();
+        roles.extend(self.props.roles.iter().cloned());
+        roles
+    }
+
+    /// Every property of the org, before any access filtering. `apps` and `shared`
+    /// come from other tables.
+    pub fn to_full_map(&self, apps: &[App], shared: bool) -> Map<String, Value> {
+        let mut map = match self.props.to_value() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        map.insert("_id".into(), json!(self.id));
+        map.insert("object".into(), json!("org"));
+        map.insert("code".into(), json!(self.code));
+        map.insert("state".into(), json!(self.state.as_str()));
+        map.insert("created".into(), json!(render_date(self.created)));
+        map.insert("updated".into(), json!(render_date(self.updated)));
+        map.insert("updater".into(), json!(self.updater));
+        map.insert("roles".into(), json!(self.roles()));
+        map.insert("shared".into(), json!(shared));
+        map.insert("apps".into(), Value::Array(apps.iter().map(App::to_json).collect()));
+        let base = format!("/orgs/{}", self.id);
+        map.insert("posts".into(), json!({"object": "list", "path": format!("{base}/posts")}));
+        map.insert(
+            "connections".into(),
+            json!({"object": "list", "path": format!("{base}/connections")}),
+        );
+        map
+    }
+
+    /// The org as a caller at `level` sees it, in the seed's shape. Custom
+    /// properties need Read (4).
+    pub fn render(&self, level: Level, apps: &[App], shared: bool) -> Map<String, Value> {
+        let mut map = self.to_full_map(apps, shared);
+        map.retain(|k, _| {
+            org_property_read_level(k).unwrap_or(Level::Read) <= level
+        });
+        map.insert("access".into(), json!(level));
+        map
+    }
+}
+
+/// Narrows a rendered object to the requested `paths` (`name`, `configuration.email`).
+/// `_id`, `object` and `access` are always kept; unknown paths are ignored.
+pub fn select_paths(map: &Map<String, Value>, paths: &[String]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for key in ["_id", "object", "access"] {
+        if let Some(v) = map.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    for path in paths {
+        let parts: Vec<&str> = path.split(['.', '/']).filter(|p| !p.is_empty()).collect();
+        let Some((first, rest)) = parts.split_first() else { continue };
+        let Some(mut value) = map.get(*first) else { continue };
+        let mut found = true;
+        for part in rest {
+            match value.get(part) {
+                Some(v) => value = v,
+                None => {
+                    found = false;
+                    break;
+                }
+            }
+        }
+        if found {
+            insert_path(&mut out, &parts, value.clone());
+        }
+    }
+    out
+}
+
+fn insert_path(out: &mut Map<String, Value>, parts: &[&str], value: Value) {
+    match parts {
+        [] => {}
+        [last] => {
+            out.insert((*last).to_owned(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = out.entry((*first).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(inner) = entry {
+                insert_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Clock;
+
+    fn example() -> Org {
+        Org::create(
+            NewOrg { code: "example".into(), name: "Example".into(), locale: Some("en_US".into()), tz: None },
+            crate::SystemClock.now(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn org_codes_follow_the_rules() {
+        for ok in ["example", "ab", "a1-b2", &"a".repeat(40)] {
+            assert!(OrgCode::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "Example", "1abc", "-abc", "ex ample", "ex_ample", &"a".repeat(41), "platform", "été"] {
+            assert!(OrgCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn locales_and_zones_are_checked_by_their_crates() {
+        assert!(parse_locale("locale", "en_US").is_ok());
+        assert!(parse_locale("locale", "fr-CA").is_ok());
+        assert!(parse_locale("locale", "not a locale").is_err());
+        assert!(parse_tz("tz", "US/Pacific").is_ok());
+        assert!(parse_tz("tz", "Europe/London").is_ok());
+        assert!(parse_tz("tz", "Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn a_public_caller_sees_only_public_properties() {
+        let org = example();
+        let map = org.render(Level::Public, &[], false);
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["_id", "access", "code", "locale", "maintenance", "name", "object", "schemasETag", "state"]);
+        assert_eq!(map["access"], json!(1));
+    }
+
+    #[test]
+    fn an_administrator_sees_every_property() {
+        let org = example();
+        let map = org.render(Level::Delete, &[], false);
+        for key in ["apps", "configuration", "security", "registration", "deployment", "updater", "connections", "roles", "posts", "created", "updated", "shared", "support"] {
+            assert!(map.contains_key(key), "{key}");
+        }
+        assert_eq!(map["roles"][0]["_id"], json!("000000000000000000000004"));
+    }
+
+    #[test]
+    fn stored_documents_round_trip_with_custom_properties() {
+        let mut org = example();
+        org.props.custom.insert("c_4providers".into(), json!([1, 2]));
+        let back = OrgProps::from_value(org.props.to_value()).unwrap();
+        assert_eq!(back, org.props);
+        assert!(OrgProps::from_value(json!({"name": "x", "locale": "en_US", "schemasETag": "e", "bogus": 1})).is_err());
+    }
+
+    #[test]
+    fn paths_narrow_a_rendered_org() {
+        let org = example();
+        let map = org.render(Level::Delete, &[], false);
+        let narrowed = select_paths(&map, &["name".into(), "security.sessionTtl".into(), "nope".into()]);
+        assert_eq!(narrowed["name"], json!("Example"));
+        assert_eq!(narrowed["security"], json!({"sessionTtl": 86400}));
+        assert!(!narrowed.contains_key("locale"));
+        assert!(narrowed.contains_key("_id"));
+    }
+}
+
+/// Rebuilds an org from a stored row; a row that fails to parse is a backend error
+/// (the database holds something orgbase did not write).
+#[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
+pub fn org_from_row(
+    id: &str,
+    code: &str,
+    state: &str,
+    version: i64,
+    created: DateTime<Utc>,
+    updated: DateTime<Utc>,
+    updater: Option<&str>,
+    props: Value,
+) -> Result<Org, crate::StoreError> {
+    let bad = |what: &str| crate::StoreError::Backend(format!("stored org {id}: bad {what}"));
+    Ok(Org {
+        id: Id::parse(id).ok_or_else(|| bad("id"))?,
+        code: OrgCode::parse(code).map_err(|_| bad("code"))?,
+        state: OrgState::parse(state).ok_or_else(|| bad("state"))?,
+        version,
+        created,
+        updated,
+        updater: updater.map(|u| Id::parse(u).ok_or_else(|| bad("updater"))).transpose()?,
+        props: OrgProps::from_value(props).map_err(|_| bad("props"))?,
+    })
+}

@@ -1,0 +1,125 @@
+//! Configuration, layered: defaults, then `orgbase.toml` (or `--config`), then
+//! `ORGBASE_*` environment variables, then command-line flags. Every CLI command reads
+//! the same layers, so `orgbase org list` sees the data that `orgbase serve` serves.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A secret string that never appears in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// orgbase's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The address `serve` listens on.
+    pub bind: String,
+    /// Where the embedded SQLite database (and other local data) lives.
+    pub data_dir: PathBuf,
+    /// `postgres://…` runs on PostgreSQL; `sqlite:…` names a SQLite file; unset means
+    /// `orgbase.db` in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// The bearer token of the platform API (`/platform/v1`). Unset disables it.
+    pub operator_token: Option<Secret>,
+    /// The public base URL, for links in mail and for `Secure` cookies (https).
+    pub public_url: Option<String>,
+    /// `smtp://host:port` for outgoing mail; unset writes mail to a log in `data_dir`.
+    pub smtp_url: Option<Secret>,
+    /// The base URL of the media server that session `mediaURL`s point at.
+    pub media_base_url: Option<String>,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Seconds a request may take before it is answered 408.
+    pub request_timeout: u64,
+    /// `json` (default) or `pretty` logs.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("orgbase-data"),
+            database_url: None,
+            operator_token: None,
+            public_url: None,
+            smtp_url: None,
+            media_base_url: None,
+            body_limit: 1024 * 1024,
+            request_timeout: 30,
+            log_format: "json".into(),
+        }
+    }
+}
+
+/// Values given on the command line, the last layer.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--bind`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the layers. `file` defaults to `orgbase.toml` in the working directory
+    /// (absent is fine).
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, figment::Error> {
+        let file = file.map_or_else(|| PathBuf::from("orgbase.toml"), Path::to_path_buf);
+        Figment::from(Serialized::defaults(Self::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("ORGBASE_").ignore(&["config", "test_postgres_url"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+    }
+
+    /// The public URL, defaulting to `http://{bind}`.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config = Config { operator_token: Some(Secret("hunter2".into())), ..Config::default() };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn flags_override_the_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("orgbase.toml");
+        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\nbody_limit = 10\n").unwrap();
+        let config = Config::load(
+            Some(&file),
+            &Overrides { bind: Some("127.0.0.1:9100".into()), ..Overrides::default() },
+        )
+        .unwrap();
+        assert_eq!(config.bind, "127.0.0.1:9100");
+        assert_eq!(config.body_limit, 10);
+        assert_eq!(config.data_dir, PathBuf::from("orgbase-data"));
+    }
+}

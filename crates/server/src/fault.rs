@@ -1,0 +1,249 @@
+//! The API's one error shape, and the only place that knows HTTP status codes.
+//!
+//! Handlers return [`Fault`]. Its `IntoResponse` leaves the fault in the response's
+//! extensions, and the [`render_faults`] middleware, which knows the request id,
+//! writes the JSON body. The same middleware turns any bodiless or plain-text error
+//! that a layer or axum itself produced (unknown route, wrong method, body limit) into
+//! a fault, so no client ever sees anything but
+//! `{"object":"fault","code":…,"status":…,"trace":…}`.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use orgbase_domain::{DomainError, FieldError, StoreError};
+use serde::Serialize;
+use serde_json::json;
+
+/// One error of the API, rendered as SPEC's fault.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Fault {
+    /// Always `"fault"`.
+    pub object: &'static str,
+    /// Always `"error"`.
+    pub name: &'static str,
+    /// The `k…` code, e.g. `kAccessDenied`.
+    pub code: &'static str,
+    /// `cortex.<category>.<detail>`.
+    pub err_code: String,
+    /// The HTTP status, repeated for clients that read only the body.
+    pub status: u16,
+    /// What went wrong, for people.
+    pub reason: String,
+    /// The property concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Nested causes of a validation error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub faults: Vec<Fault>,
+    /// The request id, filled in by the middleware.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// Seconds to wait, for 429.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+impl Fault {
+    /// A fault with a status, code, errCode detail and reason.
+    pub fn new(status: StatusCode, code: &'static str, err_code: &str, reason: impl Into<String>) -> Self {
+        Self {
+            object: "fault",
+            name: "error",
+            code,
+            err_code: format!("cortex.{err_code}"),
+            status: status.as_u16(),
+            reason: reason.into(),
+            path: None,
+            faults: Vec::new(),
+            trace: None,
+            retry_after: None,
+        }
+    }
+
+    /// Names the property concerned.
+    pub fn at(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// 404 `kNotFound`. Also for things the caller may not know exist.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "kNotFound", "notFound.instance", format!("{what} not found."))
+    }
+
+    /// 400 `kInvalidClient`: a missing, unknown or foreign client key.
+    pub fn invalid_client() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "kInvalidClient",
+            "invalidArgument.invalidClient",
+            "A valid client key for this org is required (Medable-Client-Key or Orgbase-Client-Key).",
+        )
+    }
+
+    /// 400 `kInvalidArgument`.
+    pub fn invalid_argument(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "kInvalidArgument", "invalidArgument.unspecified", reason)
+    }
+
+    /// 400 `kValidationError` with one nested fault per cause.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let path = match errors.as_slice() {
+            [only] => Some(only.path.clone()).filter(|p| !p.is_empty()),
+            _ => None,
+        };
+        let faults = errors
+            .into_iter()
+            .map(|e| {
+                let f = Self::new(StatusCode::BAD_REQUEST, "kInvalidArgument", "invalidArgument.validation", e.reason);
+                if e.path.is_empty() { f } else { f.at(e.path) }
+            })
+            .collect();
+        Self {
+            path,
+            faults,
+            ..Self::new(StatusCode::BAD_REQUEST, "kValidationError", "invalidArgument.validation", "Validation error.")
+        }
+    }
+
+    /// 403 `kAccessDenied`.
+    pub fn access_denied(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "kAccessDenied", "accessDenied.unspecified", reason)
+    }
+
+    /// 400 `kOrgDisabled`.
+    pub fn org_disabled() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "kOrgDisabled", "invalidArgument.orgDisabled", "This org is disabled.")
+    }
+
+    /// 409 `kExists`.
+    pub fn exists(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "kExists", "conflict.exists", reason)
+    }
+
+    /// 413 `kRequestTooLarge`.
+    pub fn too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "kRequestTooLarge", "tooLarge.request", "The request body is too large.")
+    }
+
+    /// 415 `kUnsupportedMedia`.
+    pub fn unsupported_media(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "kUnsupportedMedia", "unsupportedMedia.contentType", reason)
+    }
+
+    /// 500 `kError`. The cause goes to the log, never to the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "kError", "error.unspecified", "An internal error occurred.")
+    }
+
+    /// The fault that stands for a bare status from a layer or from axum's router.
+    pub fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found("Route"),
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(
+                status,
+                "kUnsupportedOperation",
+                "unsupportedOperation.method",
+                "This method is not supported here.",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::too_large(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media("Send application/json."),
+            StatusCode::REQUEST_TIMEOUT => Self::new(status, "kTimeout", "timeout.request", "The request took too long."),
+            s if s.is_client_error() => Self::invalid_argument(s.canonical_reason().unwrap_or("Bad request.")),
+            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "kError", "error.unspecified", "An internal error occurred."),
+        }
+    }
+
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl From<DomainError> for Fault {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Validation(errors) => Self::validation(errors),
+            DomainError::Exists(reason) => Self::exists(reason),
+            DomainError::NotFound => Self::not_found("Object"),
+            DomainError::AccessDenied { path, reason } => {
+                let f = Self::access_denied(reason);
+                match path {
+                    Some(p) => f.at(p),
+                    None => f,
+                }
+            }
+            DomainError::Conflict(reason) => Self::new(StatusCode::CONFLICT, "kInvalidState", "conflict.state", reason),
+            DomainError::Expired => Self::new(StatusCode::GONE, "kExpired", "expired.token", "This has expired."),
+            DomainError::PreconditionFailed => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "kPreconditionFailed",
+                "preconditionFailed.etag",
+                "The object changed since it was read (If-Match).",
+            ),
+            DomainError::Store(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<StoreError> for Fault {
+    fn from(e: StoreError) -> Self {
+        DomainError::from(e).into()
+    }
+}
+
+/// Marks a response as carrying a fault that [`render_faults`] must render.
+#[derive(Clone)]
+struct PendingFault(Box<Fault>);
+
+impl IntoResponse for Fault {
+    fn into_response(self) -> Response {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = self.status_code();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res.extensions_mut().insert(PendingFault(Box::new(self)));
+        res
+    }
+}
+
+/// The request id of the current request, set by the request-id layer.
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Writes every fault's body with the request id as `trace`, and turns any other
+/// error response that is not JSON into the matching fault.
+pub async fn render_faults(req: Request, next: Next) -> Response {
+    let trace = request_id(req.headers());
+    let mut res = next.run(req).await;
+    let pending = res.extensions_mut().remove::<PendingFault>();
+    let fault = match pending {
+        Some(PendingFault(fault)) => *fault,
+        None => {
+            let status = res.status();
+            let is_json = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            if !(status.is_client_error() || status.is_server_error()) || is_json {
+                return res;
+            }
+            Fault::for_status(status)
+        }
+    };
+    let status = res.status();
+    let mut fault = fault;
+    fault.trace = trace;
+    let body = serde_json::to_vec(&fault).unwrap_or_else(|_| json!({"object": "fault"}).to_string().into_bytes());
+    let (mut parts, _) = res.into_parts();
+    parts.status = status;
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}

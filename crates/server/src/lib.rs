@@ -1,0 +1,104 @@
+//! The orgbase server: the HTTP API (axum), its error mapping, OpenAPI, config,
+//! telemetry and the `orgbase` command line. Business rules live in
+//! `orgbase-domain`; SQL lives in the `store-*` crates.
+
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod extract;
+pub mod fault;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, patch};
+use tokio::net::TcpListener;
+use tower::{Layer, ServiceBuilder};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+use crate::fault::Fault;
+use crate::routes::{health, orgs, platform};
+pub use crate::state::AppState;
+
+/// The whole API as one router.
+pub fn router(state: AppState) -> Router {
+    let org_routes = Router::new()
+        .route("/", get(orgs::get_public_org))
+        .route("/orgs/{id}", get(orgs::get_org))
+        .layer(from_fn_with_state(state.clone(), context::resolve_org));
+    let body_limit = state.config.body_limit;
+    let timeout = Duration::from_secs(state.config.request_timeout.max(1));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(health::openapi))
+        .route("/platform/v1/orgs", get(platform::list_orgs).post(platform::create_org))
+        .route("/platform/v1/orgs/{id}", patch(platform::update_org_state))
+        .nest("/{org}/v2", org_routes)
+        .fallback(|| async { Fault::not_found("Route") })
+        .layer(from_fn(telemetry::track_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(make_span).on_response(DefaultOnResponse::new()))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(from_fn(fault::render_faults))
+                .layer(CatchPanicLayer::new())
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .with_state(state)
+}
+
+fn make_span(req: &Request) -> tracing::Span {
+    let request_id = fault::request_id(req.headers()).unwrap_or_default();
+    // The path only: query strings may carry tokens.
+    tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets the requests
+/// in flight finish.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    telemetry::init_metrics();
+    // Trailing slashes are trimmed before routing: `/example/v2/` is `/example/v2`.
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
+    let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,36 @@
+//! The OpenAPI document, generated from the handlers' annotations. A committed
+//! snapshot (`tests/snapshots`) makes every API change visible in review.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::fault::Fault;
+use crate::routes::{health, orgs, platform};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "orgbase", description = "Organisations, members, roles, invitations and sessions."),
+    paths(
+        health::healthz, health::readyz, health::metrics, health::openapi,
+        orgs::get_public_org, orgs::get_org,
+        platform::list_orgs, platform::create_org, platform::update_org_state,
+    ),
+    components(schemas(Fault, platform::CreateOrgRequest, platform::UpdateOrgStateRequest)),
+    modifiers(&Security),
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme("operator", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        }
+    }
+}
+
+/// The OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

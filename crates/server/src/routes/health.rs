@@ -1,0 +1,41 @@
+//! Operations endpoints: liveness, readiness (the database answers), Prometheus
+//! metrics and the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::fault::Fault;
+use crate::state::AppState;
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
+pub async fn healthz() -> Response {
+    axum::Json(json!({"object": "result", "data": "ok"})).into_response()
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503, body = Fault)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => axum::Json(json!({"object": "result", "data": "ready"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            let fault = Fault::new(StatusCode::SERVICE_UNAVAILABLE, "kError", "error.notReady", "The database is not reachable.");
+            fault.into_response()
+        }
+    }
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::telemetry::render_metrics()).into_response()
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200)))]
+pub async fn openapi() -> Response {
+    axum::Json(crate::openapi::document()).into_response()
+}

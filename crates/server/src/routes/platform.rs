@@ -1,0 +1,124 @@
+//! The platform API for operators, who are not org members: list, create and
+//! enable/disable orgs. Authenticated by the operator token from config.
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use orgbase_domain::access::Level;
+use orgbase_domain::org::{NewOrg, Org, OrgState};
+use orgbase_domain::store::ORG_SORT_FIELDS;
+use orgbase_domain::{DomainError, FieldError, Id};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::extract::{ApiJson, Paging};
+use crate::fault::Fault;
+use crate::state::AppState;
+
+/// A request authenticated with the operator token.
+#[derive(Debug)]
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Fault;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(expected) = state.config.operator_token.as_ref().filter(|t| !t.0.is_empty()) else {
+            return Err(Fault::access_denied("The platform API is disabled: no operator token is configured."));
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compare digests, so neither the content nor the length leaks through timing.
+        let a = orgbase_domain::secret::digest(given);
+        let b = orgbase_domain::secret::digest(&expected.0);
+        if bool::from(a.as_bytes().ct_eq(b.as_bytes())) {
+            Ok(Self)
+        } else {
+            Err(Fault::access_denied("A valid operator token is required."))
+        }
+    }
+}
+
+/// Renders an org for an operator: every property.
+pub async fn render_for_operator(state: &AppState, org: &Org) -> Result<Value, Fault> {
+    let apps = state.store.apps_of_org(org.id).await?;
+    Ok(Value::Object(org.render(Level::Script, &apps, false)))
+}
+
+/// The body of `POST /platform/v1/orgs`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateOrgRequest {
+    /// The unique code: lowercase letters, digits and `-`, 2–40, starting with a letter.
+    pub code: String,
+    /// The label.
+    pub name: String,
+    /// A BCP 47 locale; `en_US` by default.
+    pub locale: Option<String>,
+    /// An IANA time zone.
+    pub tz: Option<String>,
+}
+
+/// Lists orgs, paged.
+#[utoipa::path(get, path = "/platform/v1/orgs", tag = "platform",
+    params(("limit" = Option<u32>, Query), ("skip" = Option<u32>, Query), ("startingAfter" = Option<String>, Query),
+           ("endingBefore" = Option<String>, Query), ("sort" = Option<String>, Query, description = "_id, code, name or created; '-' for descending")),
+    responses((status = 200, description = "A list of orgs"), (status = 403, body = Fault)),
+    security(("operator" = [])))]
+pub async fn list_orgs(State(state): State<AppState>, _op: Operator, Paging(params): Paging) -> Result<Response, Fault> {
+    let req = params.validate(ORG_SORT_FIELDS).map_err(Fault::validation)?;
+    let page = state.store.list_orgs(&req).await?;
+    let mut data = Vec::with_capacity(page.data.len());
+    for org in &page.data {
+        data.push(render_for_operator(&state, org).await?);
+    }
+    Ok(axum::Json(json!({"object": "list", "data": data, "hasMore": page.has_more})).into_response())
+}
+
+/// Creates an org.
+#[utoipa::path(post, path = "/platform/v1/orgs", tag = "platform", request_body = CreateOrgRequest,
+    responses((status = 200, description = "The new org"), (status = 400, body = Fault), (status = 409, body = Fault)),
+    security(("operator" = [])))]
+pub async fn create_org(State(state): State<AppState>, _op: Operator, ApiJson(body): ApiJson<CreateOrgRequest>) -> Result<Response, Fault> {
+    let org = create_org_in(&state, NewOrg { code: body.code, name: body.name, locale: body.locale, tz: body.tz }).await?;
+    Ok(axum::Json(render_for_operator(&state, &org).await?).into_response())
+}
+
+/// Validates and stores a new org; shared by the API and the CLI.
+pub async fn create_org_in(state: &AppState, new: NewOrg) -> Result<Org, DomainError> {
+    let org = Org::create(new, state.clock.now()).map_err(DomainError::Validation)?;
+    state.store.insert_org(&org).await?;
+    Ok(org)
+}
+
+/// The body of `PATCH /platform/v1/orgs/{id}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrgStateRequest {
+    /// `enabled` or `disabled`.
+    pub state: String,
+}
+
+/// Enables or disables an org.
+#[utoipa::path(patch, path = "/platform/v1/orgs/{id}", tag = "platform", request_body = UpdateOrgStateRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The org"), (status = 400, body = Fault), (status = 404, body = Fault)),
+    security(("operator" = [])))]
+pub async fn update_org_state(
+    State(state): State<AppState>,
+    _op: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateOrgStateRequest>,
+) -> Result<Response, Fault> {
+    let id = Id::parse(&id).ok_or_else(|| Fault::not_found("Org"))?;
+    let new_state = OrgState::parse(&body.state)
+        .ok_or_else(|| Fault::validation(vec![FieldError::new("state", "state is enabled or disabled.")]))?;
+    let org = state.store.set_org_state(id, new_state, state.clock.now()).await?;
+    Ok(axum::Json(render_for_operator(&state, &org).await?).into_response())
+}

@@ -1,0 +1,34 @@
+//! The application state handed to every handler: the store, the clock and the
+//! config. Only [`open_store`] decides which backend runs.
+
+use std::sync::Arc;
+
+use orgbase_domain::store::Store;
+use orgbase_domain::{Clock, StoreError};
+use orgbase_store_postgres::PgStore;
+use orgbase_store_sqlite::SqliteStore;
+
+use crate::config::Config;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    /// The storage backend.
+    pub store: Arc<dyn Store>,
+    /// The source of time.
+    pub clock: Arc<dyn Clock>,
+    /// The loaded configuration.
+    pub config: Arc<Config>,
+}
+
+/// Opens the backend named by the config (running its migrations): PostgreSQL for a
+/// `postgres://` URL, otherwise SQLite.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    match config.database_url.as_ref().map(|s| s.0.as_str()) {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PgStore::connect(url).await?))
+        }
+        Some(url) => Ok(Arc::new(SqliteStore::open_url(url).await?)),
+        None => Ok(Arc::new(SqliteStore::open_dir(&config.data_dir).await?)),
+    }
+}

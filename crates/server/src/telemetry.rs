@@ -1,0 +1,65 @@
+//! Logs and metrics. Logs are JSON lines through `tracing`, each request in a span
+//! that carries its request id. Metrics are Prometheus counters and histograms per
+//! matched route, rendered at `/metrics`.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+fn prometheus() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+                )
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Installs the metrics recorder (once per process).
+pub fn init_metrics() {
+    let _ = prometheus();
+}
+
+/// The metrics in Prometheus' text format.
+pub fn render_metrics() -> String {
+    prometheus().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+/// Counts each request and times it, labelled by method, route template and status.
+pub async fn track_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().to_string();
+    let res = next.run(req).await;
+    let labels = [("method", method), ("route", route), ("status", res.status().as_u16().to_string())];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    res
+}
+
+/// Installs the global log subscriber: JSON lines (or `pretty`), filtered by
+/// `RUST_LOG` (default `info`).
+pub fn init_logs(format: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if format == "pretty" {
+        builder.try_init()
+    } else {
+        builder.json().with_current_span(true).with_span_list(false).flatten_event(true).try_init()
+    };
+    // A subscriber already installed (tests) is fine.
+    drop(result);
+}

@@ -1,0 +1,217 @@
+//! The PostgreSQL backend, for scale-out: several orgbase nodes on one database.
+//! Same traits and same migration file names as `store-sqlite`; this crate owns the
+//! SQL and the migrations, and holds no business rule.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orgbase_domain::app::{App, app_from_row};
+use orgbase_domain::org::{Org, OrgState, org_from_row};
+use orgbase_domain::paging::{Page, PageRequest};
+use orgbase_domain::store::{AppStore, OrgStore, Store};
+use orgbase_domain::{Id, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder, Row};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Maps a driver error, turning unique-constraint violations into `Exists`.
+fn map_err(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Exists(what.to_owned()),
+        _ => backend(e),
+    }
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        MIGRATOR.run(&pool).await.map_err(backend)?;
+        Ok(Self { pool })
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+const ORG_COLUMNS: &str = "id, code, state, version, created, updated, updater, props";
+
+fn org_row(row: &PgRow) -> Result<Org, StoreError> {
+    let Json(props): Json<serde_json::Value> = row.try_get("props").map_err(backend)?;
+    org_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("code").map_err(backend)?,
+        row.try_get("state").map_err(backend)?,
+        row.try_get("version").map_err(backend)?,
+        row.try_get("created").map_err(backend)?,
+        row.try_get("updated").map_err(backend)?,
+        row.try_get("updater").map_err(backend)?,
+        props,
+    )
+}
+
+fn sort_column(field: &str) -> &'static str {
+    match field {
+        "code" => "code",
+        "name" => "name",
+        "created" => "created",
+        _ => "id",
+    }
+}
+
+/// Appends keyset paging over `(column, id)` to a query that already has a WHERE.
+fn push_keyset(q: &mut QueryBuilder<'_, Postgres>, table: &str, req: &PageRequest) {
+    let column = sort_column(req.sort.field);
+    if let Some(id) = req.cursor_id() {
+        q.push(format_args!(" AND ({column}, id) {} (SELECT {column}, id FROM {table} WHERE id = ", req.sql_comparison()));
+        q.push_bind(id.to_string());
+        q.push(")");
+    }
+    let dir = req.sql_direction();
+    q.push(format_args!(" ORDER BY {column} {dir}, id {dir} LIMIT "));
+    q.push_bind(i64::from(req.limit) + 1);
+    q.push(" OFFSET ");
+    q.push_bind(i64::from(req.skip));
+}
+
+#[async_trait]
+impl OrgStore for PgStore {
+    async fn insert_org(&self, org: &Org) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO orgs (id, code, name, state, version, created, updated, updater, props) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(org.id.to_string())
+        .bind(org.code.as_str())
+        .bind(&org.props.name)
+        .bind(org.state.as_str())
+        .bind(org.version)
+        .bind(org.created)
+        .bind(org.updated)
+        .bind(org.updater.map(|u| u.to_string()))
+        .bind(Json(org.props.to_value()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| map_err(e, "An org with this code already exists."))?;
+        Ok(())
+    }
+
+    async fn org_by_code(&self, code: &str) -> Result<Option<Org>, StoreError> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE code = $1");
+        let row = sqlx::query(&sql).bind(code).fetch_optional(&self.pool).await.map_err(backend)?;
+        row.as_ref().map(org_row).transpose()
+    }
+
+    async fn org_by_id(&self, id: Id) -> Result<Option<Org>, StoreError> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(backend)?;
+        row.as_ref().map(org_row).transpose()
+    }
+
+    async fn list_orgs(&self, req: &PageRequest) -> Result<Page<Org>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {ORG_COLUMNS} FROM orgs WHERE 1 = 1"));
+        push_keyset(&mut q, "orgs", req);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
+        let orgs = rows.iter().map(org_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(orgs, req))
+    }
+
+    async fn set_org_state(&self, id: Id, state: OrgState, now: DateTime<Utc>) -> Result<Org, StoreError> {
+        let sql = format!(
+            "UPDATE orgs SET state = $1, version = version + 1, updated = $2 WHERE id = $3 RETURNING {ORG_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(state.as_str())
+            .bind(now)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+}
+
+const APP_COLUMNS: &str = "id, org_id, name, key, secret, enabled, cors_origins, created";
+
+fn app_row(row: &PgRow) -> Result<App, StoreError> {
+    let Json(origins): Json<serde_json::Value> = row.try_get("cors_origins").map_err(backend)?;
+    app_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        row.try_get("key").map_err(backend)?,
+        row.try_get("secret").map_err(backend)?,
+        row.try_get("enabled").map_err(backend)?,
+        origins,
+        row.try_get("created").map_err(backend)?,
+    )
+}
+
+#[async_trait]
+impl AppStore for PgStore {
+    async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO apps (id, org_id, name, key, secret, enabled, cors_origins, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(app.id.to_string())
+        .bind(app.org.to_string())
+        .bind(&app.name)
+        .bind(&app.key)
+        .bind(&app.secret)
+        .bind(app.enabled)
+        .bind(Json(&app.cors_origins))
+        .bind(app.created)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| map_err(e, "An app with this key already exists."))?;
+        Ok(())
+    }
+
+    async fn app_by_key(&self, key: &str) -> Result<Option<App>, StoreError> {
+        let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE key = $1");
+        let row = sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await.map_err(backend)?;
+        row.as_ref().map(app_row).transpose()
+    }
+
+    async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError> {
+        let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE org_id = $1 ORDER BY id");
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.pool).await.map_err(backend)?;
+        rows.iter().map(app_row).collect()
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(backend)?;
+        Ok(())
+    }
+}
