@@ -88,13 +88,24 @@ mod tests {
     fn the_org_has_the_seeds_twenty_seven_properties_plus_type_and_country() {
         // Seed 001 lists 27 properties; SPEC adds the taxonomy fields type and country.
         assert_eq!(ORG_PROPERTIES.len(), 29);
-        let public: Vec<_> =
-            ORG_PROPERTIES.iter().filter(|(_, l)| *l == Level::Public).map(|(n, _)| *n).collect();
+        let public: Vec<_> = ORG_PROPERTIES.iter().filter(|(_, l)| *l == Level::Public).map(|(n, _)| *n).collect();
         assert_eq!(
             public,
             [
-                "_id", "access", "code", "favicon", "locale", "logo", "maintenance",
-                "maintenanceMessage", "name", "object", "schemasETag", "state", "tz", "website"
+                "_id",
+                "access",
+                "code",
+                "favicon",
+                "locale",
+                "logo",
+                "maintenance",
+                "maintenanceMessage",
+                "name",
+                "object",
+                "schemasETag",
+                "state",
+                "tz",
+                "website"
             ]
         );
         assert_eq!(org_property_read_level("security"), Some(Level::Delete));

@@ -289,12 +289,9 @@ impl OrgProps {
             return Err(vec![FieldError::new("", "The org must be an object.")]);
         };
         let custom_keys: Vec<String> = map.keys().filter(|k| k.starts_with("c_")).cloned().collect();
-        let custom = custom_keys
-            .into_iter()
-            .filter_map(|k| map.remove(&k).map(|v| (k, v)))
-            .collect();
-        let mut props: Self = serde_json::from_value(Value::Object(map))
-            .map_err(|e| vec![FieldError::new("", e.to_string())])?;
+        let custom = custom_keys.into_iter().filter_map(|k| map.remove(&k).map(|v| (k, v))).collect();
+        let mut props: Self =
+            serde_json::from_value(Value::Object(map)).map_err(|e| vec![FieldError::new("", e.to_string())])?;
         props.custom = custom;
         Ok(props)
     }
@@ -359,9 +356,7 @@ impl Org {
         let mut faults = Vec::new();
         let code = OrgCode::parse(&new.code).map_err(|e| faults.push(e)).ok();
         let name = parse_name("name", &new.name).map_err(|e| faults.push(e)).ok();
-        let locale = parse_locale("locale", new.locale.as_deref().unwrap_or("en_US"))
-            .map_err(|e| faults.push(e))
-            .ok();
+        let locale = parse_locale("locale", new.locale.as_deref().unwrap_or("en_US")).map_err(|e| faults.push(e)).ok();
         let tz = match new.tz.as_deref() {
             Some(tz) => parse_tz("tz", tz).map(Some).map_err(|e| faults.push(e)).ok().flatten(),
             None => None,
@@ -430,10 +425,7 @@ impl Org {
         map.insert("apps".into(), Value::Array(apps.iter().map(App::to_json).collect()));
         let base = format!("/orgs/{}", self.id);
         map.insert("posts".into(), json!({"object": "list", "path": format!("{base}/posts")}));
-        map.insert(
-            "connections".into(),
-            json!({"object": "list", "path": format!("{base}/connections")}),
-        );
+        map.insert("connections".into(), json!({"object": "list", "path": format!("{base}/connections")}));
         map
     }
 
@@ -441,9 +433,7 @@ impl Org {
     /// properties need Read (4).
     pub fn render(&self, level: Level, apps: &[App], shared: bool) -> Map<String, Value> {
         let mut map = self.to_full_map(apps, shared);
-        map.retain(|k, _| {
-            org_property_read_level(k).unwrap_or(Level::Read) <= level
-        });
+        map.retain(|k, _| org_property_read_level(k).unwrap_or(Level::Read) <= level);
         map.insert("access".into(), json!(level));
         map
     }
@@ -494,6 +484,32 @@ fn insert_path(out: &mut Map<String, Value>, parts: &[&str], value: Value) {
     }
 }
 
+/// Rebuilds an org from a stored row; a row that fails to parse is a backend error
+/// (the database holds something orgbase did not write).
+#[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
+pub fn org_from_row(
+    id: &str,
+    code: &str,
+    state: &str,
+    version: i64,
+    created: DateTime<Utc>,
+    updated: DateTime<Utc>,
+    updater: Option<&str>,
+    props: Value,
+) -> Result<Org, crate::StoreError> {
+    let bad = |what: &str| crate::StoreError::Backend(format!("stored org {id}: bad {what}"));
+    Ok(Org {
+        id: Id::parse(id).ok_or_else(|| bad("id"))?,
+        code: OrgCode::parse(code).map_err(|_| bad("code"))?,
+        state: OrgState::parse(state).ok_or_else(|| bad("state"))?,
+        version,
+        created,
+        updated,
+        updater: updater.map(|u| Id::parse(u).ok_or_else(|| bad("updater"))).transpose()?,
+        props: OrgProps::from_value(props).map_err(|_| bad("props"))?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,7 +556,21 @@ mod tests {
     fn an_administrator_sees_every_property() {
         let org = example();
         let map = org.render(Level::Delete, &[], false);
-        for key in ["apps", "configuration", "security", "registration", "deployment", "updater", "connections", "roles", "posts", "created", "updated", "shared", "support"] {
+        for key in [
+            "apps",
+            "configuration",
+            "security",
+            "registration",
+            "deployment",
+            "updater",
+            "connections",
+            "roles",
+            "posts",
+            "created",
+            "updated",
+            "shared",
+            "support",
+        ] {
             assert!(map.contains_key(key), "{key}");
         }
         assert_eq!(map["roles"][0]["_id"], json!("000000000000000000000004"));
@@ -565,30 +595,4 @@ mod tests {
         assert!(!narrowed.contains_key("locale"));
         assert!(narrowed.contains_key("_id"));
     }
-}
-
-/// Rebuilds an org from a stored row; a row that fails to parse is a backend error
-/// (the database holds something orgbase did not write).
-#[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
-pub fn org_from_row(
-    id: &str,
-    code: &str,
-    state: &str,
-    version: i64,
-    created: DateTime<Utc>,
-    updated: DateTime<Utc>,
-    updater: Option<&str>,
-    props: Value,
-) -> Result<Org, crate::StoreError> {
-    let bad = |what: &str| crate::StoreError::Backend(format!("stored org {id}: bad {what}"));
-    Ok(Org {
-        id: Id::parse(id).ok_or_else(|| bad("id"))?,
-        code: OrgCode::parse(code).map_err(|_| bad("code"))?,
-        state: OrgState::parse(state).ok_or_else(|| bad("state"))?,
-        version,
-        created,
-        updated,
-        updater: updater.map(|u| Id::parse(u).ok_or_else(|| bad("updater"))).transpose()?,
-        props: OrgProps::from_value(props).map_err(|_| bad("props"))?,
-    })
 }

@@ -24,7 +24,12 @@ pub trait OrgStore: Send + Sync {
     /// A page of orgs.
     async fn list_orgs(&self, page: &PageRequest) -> Result<Page<Org>, StoreError>;
     /// Sets the state, bumping the version. Returns the updated org.
-    async fn set_org_state(&self, id: Id, state: OrgState, now: chrono::DateTime<chrono::Utc>) -> Result<Org, StoreError>;
+    async fn set_org_state(
+        &self,
+        id: Id,
+        state: OrgState,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Org, StoreError>;
 }
 
 /// Apps and their credentials.

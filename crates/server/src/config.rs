@@ -113,11 +113,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("orgbase.toml");
         std::fs::write(&file, "bind = \"127.0.0.1:9000\"\nbody_limit = 10\n").unwrap();
-        let config = Config::load(
-            Some(&file),
-            &Overrides { bind: Some("127.0.0.1:9100".into()), ..Overrides::default() },
-        )
-        .unwrap();
+        let config =
+            Config::load(Some(&file), &Overrides { bind: Some("127.0.0.1:9100".into()), ..Overrides::default() })
+                .unwrap();
         assert_eq!(config.bind, "127.0.0.1:9100");
         assert_eq!(config.body_limit, 10);
         assert_eq!(config.data_dir, PathBuf::from("orgbase-data"));

@@ -53,15 +53,17 @@ impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
 /// The client key of a request, from `Medable-Client-Key` or `Orgbase-Client-Key`.
 fn client_key(req: &Request) -> Option<&str> {
     let headers = req.headers();
-    headers
-        .get("medable-client-key")
-        .or_else(|| headers.get("orgbase-client-key"))
-        .and_then(|v| v.to_str().ok())
+    headers.get("medable-client-key").or_else(|| headers.get("orgbase-client-key")).and_then(|v| v.to_str().ok())
 }
 
 /// Resolves the org and checks the client key: an unknown org is 404, a missing or
 /// foreign key 400 `kInvalidClient`, a disabled org 400 `kOrgDisabled`.
-pub async fn resolve_org(State(state): State<AppState>, params: RawPathParams, mut req: Request, next: Next) -> Result<Response, Fault> {
+pub async fn resolve_org(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, Fault> {
     let code = params.iter().find(|(k, _)| *k == "org").map(|(_, v)| v).unwrap_or_default();
     let org = state.store.org_by_code(code).await?.ok_or_else(|| Fault::not_found("Org"))?;
     let key = client_key(&req).ok_or_else(Fault::invalid_client)?;

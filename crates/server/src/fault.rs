@@ -127,7 +127,12 @@ impl Fault {
 
     /// 413 `kRequestTooLarge`.
     pub fn too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "kRequestTooLarge", "tooLarge.request", "The request body is too large.")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "kRequestTooLarge",
+            "tooLarge.request",
+            "The request body is too large.",
+        )
     }
 
     /// 415 `kUnsupportedMedia`.
@@ -153,9 +158,16 @@ impl Fault {
             ),
             StatusCode::PAYLOAD_TOO_LARGE => Self::too_large(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media("Send application/json."),
-            StatusCode::REQUEST_TIMEOUT => Self::new(status, "kTimeout", "timeout.request", "The request took too long."),
+            StatusCode::REQUEST_TIMEOUT => {
+                Self::new(status, "kTimeout", "timeout.request", "The request took too long.")
+            }
             s if s.is_client_error() => Self::invalid_argument(s.canonical_reason().unwrap_or("Bad request.")),
-            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "kError", "error.unspecified", "An internal error occurred."),
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "kError",
+                "error.unspecified",
+                "An internal error occurred.",
+            ),
         }
     }
 
@@ -227,10 +239,8 @@ pub async fn render_faults(req: Request, next: Next) -> Response {
         Some(PendingFault(fault)) => *fault,
         None => {
             let status = res.status();
-            let is_json = res
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            let is_json =
+                res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
             if !(status.is_client_error() || status.is_server_error()) || is_json {
                 return res;
             }

@@ -72,7 +72,11 @@ fn make_span(req: &Request) -> tracing::Span {
 
 /// Serves the API on `listener` until `shutdown` completes, then lets the requests
 /// in flight finish.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     telemetry::init_metrics();
     // Trailing slashes are trimmed before routing: `/example/v2/` is `/example/v2`.
     let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));

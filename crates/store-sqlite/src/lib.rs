@@ -124,7 +124,10 @@ fn sort_column(field: &str) -> &'static str {
 fn push_keyset(q: &mut QueryBuilder<'_, Sqlite>, table: &str, req: &PageRequest) {
     let column = sort_column(req.sort.field);
     if let Some(id) = req.cursor_id() {
-        q.push(format_args!(" AND ({column}, id) {} (SELECT {column}, id FROM {table} WHERE id = ", req.sql_comparison()));
+        q.push(format_args!(
+            " AND ({column}, id) {} (SELECT {column}, id FROM {table} WHERE id = ",
+            req.sql_comparison()
+        ));
         q.push_bind(id.to_string());
         q.push(")");
     }

@@ -22,7 +22,12 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => axum::Json(json!({"object": "result", "data": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            let fault = Fault::new(StatusCode::SERVICE_UNAVAILABLE, "kError", "error.notReady", "The database is not reachable.");
+            let fault = Fault::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "kError",
+                "error.notReady",
+                "The database is not reachable.",
+            );
             fault.into_response()
         }
     }

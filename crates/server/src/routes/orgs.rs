@@ -69,15 +69,19 @@ fn org_etag(ctx: &OrgCtx, paths: Option<&[String]>) -> String {
     let level = ctx.caller.level().as_u8();
     match paths {
         None => format!("\"{}.{}.{level}\"", ctx.org.id, ctx.org.version),
-        Some(p) => format!("\"{}.{}.{level}.{}\"", ctx.org.id, ctx.org.version, orgbase_domain::secret::digest(&p.join(","))[..8].to_owned()),
+        Some(p) => format!(
+            "\"{}.{}.{level}.{}\"",
+            ctx.org.id,
+            ctx.org.version,
+            orgbase_domain::secret::digest(&p.join(","))[..8].to_owned()
+        ),
     }
 }
 
 fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().strip_prefix("W/") == Some(etag)))
+    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().strip_prefix("W/") == Some(etag))
+    })
 }
 
 async fn render_org(state: &AppState, ctx: &OrgCtx, parts: &Parts) -> Result<Response, Fault> {

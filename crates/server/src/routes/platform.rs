@@ -2,8 +2,8 @@
 //! enable/disable orgs. Authenticated by the operator token from config.
 
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::access::Level;
 use orgbase_domain::org::{NewOrg, Org, OrgState};
@@ -71,7 +71,11 @@ pub struct CreateOrgRequest {
            ("endingBefore" = Option<String>, Query), ("sort" = Option<String>, Query, description = "_id, code, name or created; '-' for descending")),
     responses((status = 200, description = "A list of orgs"), (status = 403, body = Fault)),
     security(("operator" = [])))]
-pub async fn list_orgs(State(state): State<AppState>, _op: Operator, Paging(params): Paging) -> Result<Response, Fault> {
+pub async fn list_orgs(
+    State(state): State<AppState>,
+    _op: Operator,
+    Paging(params): Paging,
+) -> Result<Response, Fault> {
     let req = params.validate(ORG_SORT_FIELDS).map_err(Fault::validation)?;
     let page = state.store.list_orgs(&req).await?;
     let mut data = Vec::with_capacity(page.data.len());
@@ -85,8 +89,13 @@ pub async fn list_orgs(State(state): State<AppState>, _op: Operator, Paging(para
 #[utoipa::path(post, path = "/platform/v1/orgs", tag = "platform", request_body = CreateOrgRequest,
     responses((status = 200, description = "The new org"), (status = 400, body = Fault), (status = 409, body = Fault)),
     security(("operator" = [])))]
-pub async fn create_org(State(state): State<AppState>, _op: Operator, ApiJson(body): ApiJson<CreateOrgRequest>) -> Result<Response, Fault> {
-    let org = create_org_in(&state, NewOrg { code: body.code, name: body.name, locale: body.locale, tz: body.tz }).await?;
+pub async fn create_org(
+    State(state): State<AppState>,
+    _op: Operator,
+    ApiJson(body): ApiJson<CreateOrgRequest>,
+) -> Result<Response, Fault> {
+    let org =
+        create_org_in(&state, NewOrg { code: body.code, name: body.name, locale: body.locale, tz: body.tz }).await?;
     Ok(axum::Json(render_for_operator(&state, &org).await?).into_response())
 }
 

@@ -1,0 +1,172 @@
+//! `TestApp::spawn`: a real server on 127.0.0.1:0 with a fresh database, a manual
+//! clock, and helpers to seed orgs and apps and to make requests.
+
+use std::sync::Arc;
+
+use orgbase_domain::app::App;
+use orgbase_domain::org::{NewOrg, Org};
+use orgbase_domain::{Clock, ManualClock};
+use orgbase_server::config::{Config, Secret};
+use orgbase_server::state::{AppState, open_store};
+use reqwest::{Method, RequestBuilder};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// The operator token of test servers.
+pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server for tests. Unset is a failure, not a skip: run the suite
+/// with `scripts/test`, which sets it, or filter out `postgres::` explicitly.
+pub fn postgres_base_url() -> String {
+    std::env::var("ORGBASE_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "ORGBASE_TEST_POSTGRES_URL is not set. Run `scripts/test` (it points at 127.0.0.1:5432), \
+             or run only the SQLite half with `cargo nextest run -E 'not test(/postgres::/)'`."
+        )
+    })
+}
+
+/// A running server and what it runs on.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub backend: Backend,
+    database_url: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Starts a server on a fresh database of `backend`.
+    pub async fn spawn(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(ManualClock::new());
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                orgbase_store_postgres::testing::fresh_schema_url(&postgres_base_url(), clock.now().timestamp())
+                    .await
+                    .expect("PostgreSQL is reachable at ORGBASE_TEST_POSTGRES_URL"),
+            ),
+        };
+        let config = Config {
+            bind: "127.0.0.1:0".into(),
+            data_dir: dir.path().to_path_buf(),
+            database_url: database_url.clone().map(Secret),
+            operator_token: Some(Secret(OPERATOR_TOKEN.into())),
+            body_limit: 64 * 1024,
+            ..Config::default()
+        };
+        let store = open_store(&config).await.expect("open store");
+        let state = AppState { store, clock: clock.clone(), config: Arc::new(config) };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            orgbase_server::serve(listener, served, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
+        Self { base, client, state, clock, backend, database_url, shutdown: Some(tx), _dir: dir }
+    }
+
+    /// Stops the server and drops a PostgreSQL test schema.
+    pub async fn finish(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(url) = &self.database_url {
+            let _ = orgbase_store_postgres::testing::drop_schema(&postgres_base_url(), url).await;
+        }
+    }
+
+    /// The config the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// Creates an org and an app through the store, as the CLI does.
+    pub async fn seed_org(&self, code: &str, name: &str) -> (Org, App) {
+        let org = Org::create(
+            NewOrg { code: code.into(), name: name.into(), locale: Some("en_US".into()), tz: None },
+            self.clock.now(),
+        )
+        .expect("valid org");
+        self.state.store.insert_org(&org).await.expect("insert org");
+        let app = App::new(org.id, "web".into(), vec![], self.clock.now());
+        self.state.store.insert_app(&app).await.expect("insert app");
+        (org, app)
+    }
+
+    /// A request to a path on the server.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// A GET with the seed's client key header.
+    pub fn get_with_key(&self, path: &str, key: &str) -> RequestBuilder {
+        self.request(Method::GET, path).header("Medable-Client-Key", key)
+    }
+
+    /// A request to the platform API with the operator token.
+    pub fn platform(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(OPERATOR_TOKEN)
+    }
+}
+
+/// Reads a response as (status, JSON body).
+pub async fn json(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}
+
+/// Asserts that a body is a fault with this status and code, and returns it.
+pub fn assert_fault(status: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "status of {body}");
+    assert_eq!(body["object"], "fault", "{body}");
+    assert_eq!(body["code"], want_code, "{body}");
+    assert_eq!(body["status"], want_status, "{body}");
+}
+
+/// Declares API tests that run on both backends. Each named `async fn(&TestApp)`
+/// becomes `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! api_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,13 @@
+//! The API test suite: real HTTP against `orgbase` served on a random port, on a
+//! fresh database per test. Every test runs on SQLite and on PostgreSQL
+//! (`ORGBASE_TEST_POSTGRES_URL`; see `helpers`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests: a failed unwrap is a failed test")]
+
+mod helpers;
+
+mod cli;
+mod faults;
+mod openapi;
+mod orgs;
+mod platform;

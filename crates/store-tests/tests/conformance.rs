@@ -1,0 +1,43 @@
+//! Runs the conformance suite on SQLite (a temp dir) and on PostgreSQL (a fresh
+//! schema in `ORGBASE_TEST_POSTGRES_URL`; unset is a failure, not a skip).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests: a failed unwrap is a failed test")]
+
+use std::sync::Arc;
+
+use orgbase_store_postgres::PgStore;
+use orgbase_store_sqlite::SqliteStore;
+use orgbase_store_tests as suite;
+
+async fn sqlite() -> (suite::DynStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap()), dir)
+}
+
+async fn postgres() -> suite::DynStore {
+    let base = std::env::var("ORGBASE_TEST_POSTGRES_URL").expect("ORGBASE_TEST_POSTGRES_URL (run scripts/test)");
+    let secs = orgbase_domain::Clock::now(&orgbase_domain::SystemClock).timestamp();
+    let url = orgbase_store_postgres::testing::fresh_schema_url(&base, secs).await.unwrap();
+    Arc::new(PgStore::connect(&url).await.unwrap())
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test]
+            async fn $name() { let (store, _dir) = super::sqlite().await; orgbase_store_tests::$name(store).await; }
+        )* }
+        mod postgres { $(
+            #[tokio::test]
+            async fn $name() { orgbase_store_tests::$name(super::postgres().await).await; }
+        )* }
+    };
+}
+
+conformance!(
+    orgs_round_trip,
+    duplicate_codes_are_refused,
+    org_lists_page_by_keyset,
+    org_state_changes_bump_the_version,
+    apps_are_found_by_key
+);
