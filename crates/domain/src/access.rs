@@ -80,6 +80,33 @@ pub fn org_property_read_level(name: &str) -> Option<Level> {
     ORG_PROPERTIES.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
 }
 
+/// The role ids a member effectively holds: its roles and, transitively, every
+/// role they include (cycles are harmless here; they are refused on write).
+pub fn effective_roles(held: &[crate::Id], roles: &[crate::org::Role]) -> Vec<crate::Id> {
+    let mut out: Vec<crate::Id> = Vec::new();
+    let mut stack: Vec<crate::Id> = held.to_vec();
+    while let Some(id) = stack.pop() {
+        if out.contains(&id) {
+            continue;
+        }
+        out.push(id);
+        if let Some(role) = roles.iter().find(|r| r.id == id) {
+            stack.extend(role.include.iter().copied());
+        }
+    }
+    out
+}
+
+/// The caller's access level on an org: 1 for a non-member (or a suspended one),
+/// 4 for a member, 7 for anyone who holds Administrator (directly or included).
+pub fn org_level(member_roles: Option<&[crate::Id]>, roles: &[crate::org::Role]) -> Level {
+    match member_roles {
+        None => Level::Public,
+        Some(held) if effective_roles(held, roles).contains(&crate::org::ADMINISTRATOR) => Level::Delete,
+        Some(_) => Level::Read,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

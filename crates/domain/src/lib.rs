@@ -6,12 +6,14 @@
 //! storage traits.
 
 pub mod access;
+pub mod account;
 pub mod app;
 pub mod clock;
 pub mod error;
 pub mod id;
 pub mod org;
 pub mod paging;
+pub mod password;
 pub mod secret;
 pub mod store;
 

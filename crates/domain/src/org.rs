@@ -207,6 +207,15 @@ pub struct Role {
     pub include: Vec<Id>,
 }
 
+/// The built-in Administrator role.
+pub const ADMINISTRATOR: Id = Id::from_u96(4);
+/// The built-in Provider role.
+pub const PROVIDER: Id = Id::from_u96(5);
+/// The built-in Support role.
+pub const SUPPORT: Id = Id::from_u96(6);
+/// The built-in Developer role.
+pub const DEVELOPER: Id = Id::from_u96(7);
+
 /// The built-in roles, with the seed platform's fixed ids.
 pub fn builtin_roles() -> Vec<Role> {
     let role = |n: u32, name: &str, include: Vec<Id>| Role {
@@ -216,7 +225,7 @@ pub fn builtin_roles() -> Vec<Role> {
         include,
     };
     vec![
-        role(4, "Administrator", vec![Id::from_u96(7), Id::from_u96(6)]),
+        role(4, "Administrator", vec![DEVELOPER, SUPPORT]),
         role(5, "Provider", vec![]),
         role(6, "Support", vec![]),
         role(7, "Developer", vec![]),
@@ -397,6 +406,27 @@ impl Org {
                 custom: BTreeMap::new(),
             },
         })
+    }
+
+    /// Resolves role names, codes or ids (`administrator`, `Provider`,
+    /// `000000000000000000000005`) to role ids; unknown ones are errors at `path`.
+    pub fn resolve_roles(&self, path: &str, names: &[String]) -> Result<Vec<Id>, FieldError> {
+        let roles = self.roles();
+        let mut out = Vec::new();
+        for name in names {
+            let wanted = name.trim();
+            let found = roles.iter().find(|r| {
+                Id::parse(wanted) == Some(r.id)
+                    || r.code.eq_ignore_ascii_case(wanted)
+                    || r.name.eq_ignore_ascii_case(wanted)
+            });
+            match found {
+                Some(role) if !out.contains(&role.id) => out.push(role.id),
+                Some(_) => {}
+                None => return Err(FieldError::new(path, format!("'{wanted}' is not a role of this org."))),
+            }
+        }
+        Ok(out)
     }
 
     /// Every role of the org: the built-in ones, then the custom ones.

@@ -4,6 +4,9 @@
 
 use async_trait::async_trait;
 
+use chrono::{DateTime, Utc};
+
+use crate::account::{Account, Email, Member, Session};
 use crate::app::App;
 use crate::org::{Org, OrgState};
 use crate::paging::{Page, PageRequest};
@@ -15,8 +18,11 @@ pub const ORG_SORT_FIELDS: &[&str] = &["_id", "code", "name", "created"];
 /// Organisations.
 #[async_trait]
 pub trait OrgStore: Send + Sync {
-    /// Inserts a new org. A taken code is [`StoreError::Exists`].
-    async fn insert_org(&self, org: &Org) -> Result<(), StoreError>;
+    /// Inserts a new org. A taken code is [`StoreError::Exists`]. With `admin`, in the
+    /// same transaction, the account with that email is linked (or `admin` is created
+    /// when none exists) and made a member with the Administrator role; the linked
+    /// account is returned.
+    async fn insert_org(&self, org: &Org, admin: Option<&Account>) -> Result<Option<Account>, StoreError>;
     /// The org with this code.
     async fn org_by_code(&self, code: &str) -> Result<Option<Org>, StoreError>;
     /// The org with this id.
@@ -43,9 +49,69 @@ pub trait AppStore: Send + Sync {
     async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError>;
 }
 
+/// Platform-wide accounts and their credentials.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Inserts an account and, with `member`, its first membership, in one
+    /// transaction. A taken email is [`StoreError::Exists`].
+    async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError>;
+    /// The account with this (normalised) email.
+    async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError>;
+    /// The account with this id.
+    async fn account_by_id(&self, id: Id) -> Result<Option<Account>, StoreError>;
+    /// Sets the password hash and, in the same transaction, revokes every session of
+    /// the account except `keep`.
+    async fn set_password(
+        &self,
+        account: Id,
+        hash: &str,
+        keep: Option<Id>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Stores the digest and expiry of a password-reset token, replacing any other.
+    async fn set_reset_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The account holding a reset token, with the token's expiry.
+    async fn account_by_reset_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError>;
+    /// Consumes an unexpired reset token: sets the password, clears the token and
+    /// revokes every session, atomically. `None` when the token is unknown, used or
+    /// expired.
+    async fn reset_password(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError>;
+}
+
+/// Memberships of accounts in orgs.
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    /// Inserts a membership. An account already in the org is [`StoreError::Exists`].
+    async fn insert_member(&self, member: &Member) -> Result<(), StoreError>;
+    /// The membership of an account in an org.
+    async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError>;
+}
+
+/// Login sessions and the nonces of signed requests.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Inserts a session.
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// The session whose token has this digest.
+    async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// Slides a session's expiry.
+    async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Revokes a session.
+    async fn delete_session(&self, id: Id) -> Result<(), StoreError>;
+    /// Records the nonce of a signed request. `false` when the app already used it
+    /// (a replay). Nonces seen before `forget_before` are pruned on the way.
+    async fn record_nonce(
+        &self,
+        app: Id,
+        nonce: &str,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: OrgStore + AppStore + Send + Sync {
+pub trait Store: OrgStore + AppStore + AccountStore + MemberStore + SessionStore + Send + Sync {
     /// `"sqlite"` or `"postgres"`, for logs and metrics only.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

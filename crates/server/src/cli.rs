@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use orgbase_domain::account::{Account, Email, Member, PersonName};
 use orgbase_domain::app::App;
 use orgbase_domain::org::NewOrg;
 use orgbase_domain::paging::PageParams;
 use orgbase_domain::store::ORG_SORT_FIELDS;
-use orgbase_domain::{DomainError, SystemClock};
+use orgbase_domain::{DomainError, SystemClock, password};
 use serde_json::json;
 
 use crate::config::{Config, Overrides};
@@ -52,6 +53,50 @@ pub enum Command {
     /// Manages apps (API clients).
     #[command(subcommand)]
     App(AppCommand),
+    /// Manages accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manages members of orgs.
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+/// `orgbase account …`.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Creates an account, reading its password from standard input.
+    Create {
+        /// The email, unique on the platform.
+        #[arg(long)]
+        email: String,
+        /// "First Last".
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input (first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `orgbase member …`.
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Makes an existing account a member of an org, with roles.
+    Add {
+        /// The org's code.
+        #[arg(long)]
+        org: String,
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// Role codes, names or ids, comma-separated (`administrator,provider`).
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 /// `orgbase org …`.
@@ -71,6 +116,9 @@ pub enum OrgCommand {
         /// An IANA time zone.
         #[arg(long)]
         tz: Option<String>,
+        /// The first Administrator's email (linked, or created without a password).
+        #[arg(long)]
+        admin_email: Option<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -140,20 +188,26 @@ async fn execute(cli: Cli) -> Result<(), String> {
         crate::telemetry::init_logs(&config.log_format);
     }
     let store = open_store(&config).await.map_err(|e| format!("database: {e}"))?;
-    let state = AppState { store, clock: Arc::new(SystemClock), config: Arc::new(config) };
+    let state = AppState::new(store, Arc::new(SystemClock), config);
     match cli.command {
         Command::Serve { .. } => serve(state).await,
         Command::Migrate => {
             println!("migrations applied ({})", state.store.backend());
             Ok(())
         }
-        Command::Org(OrgCommand::Create { code, name, locale, tz, out }) => {
-            let org = platform::create_org_in(&state, NewOrg { code, name, locale, tz }).await.map_err(describe)?;
+        Command::Org(OrgCommand::Create { code, name, locale, tz, admin_email, out }) => {
+            let (org, admin) =
+                platform::create_org_in(&state, NewOrg { code, name, locale, tz }, admin_email.as_deref())
+                    .await
+                    .map_err(describe)?;
             if out.json {
                 let rendered = platform::render_for_operator(&state, &org).await.map_err(|f| f.reason)?;
                 println!("{rendered}");
             } else {
                 println!("created org {} ({}), id {}", org.code, org.props.name, org.id);
+                if let Some(admin) = admin {
+                    println!("administrator: {} (set a password with accounts/request-password-reset)", admin.email);
+                }
                 println!("next: orgbase app create --org {} --name \"My app\"", org.code);
             }
             Ok(())
@@ -184,6 +238,12 @@ async fn execute(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Account(AccountCommand::Create { email, name, password_stdin: _, out }) => {
+            create_account(&state, &email, &name, &out).await
+        }
+        Command::Member(MemberCommand::Add { org, email, roles, out }) => {
+            add_member(&state, &org, &email, &roles, &out).await
+        }
         Command::App(AppCommand::Create { org, name, origins, out }) => {
             let org = state
                 .store
@@ -207,6 +267,52 @@ async fn execute(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// The smallest password policy of any org; an org may ask for more at login.
+const CLI_MIN_PASSWORD: u32 = 8;
+
+async fn create_account(state: &AppState, email: &str, name: &str, out: &Output) -> Result<(), String> {
+    let email = Email::parse("email", email).map_err(|e| e.reason)?;
+    let name = PersonName::from_full(name).validate("name").map_err(|e| e.reason)?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| format!("reading the password: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    password::check_policy("password", password, CLI_MIN_PASSWORD).map_err(|e| e.reason)?;
+    let hash = password::hash(password).map_err(|e| e.to_string())?;
+    let account = Account::new(email, name, Some(hash), state.clock.now());
+    state.store.insert_account(&account, None).await.map_err(|e| e.to_string())?;
+    if out.json {
+        println!("{}", account.to_json());
+    } else {
+        println!("created account {} ({})", account.email, account.id);
+    }
+    Ok(())
+}
+
+async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], out: &Output) -> Result<(), String> {
+    let org = state
+        .store
+        .org_by_code(org)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no org with code '{org}'"))?;
+    let email = Email::parse("email", email).map_err(|e| e.reason)?;
+    let account = state
+        .store
+        .account_by_email(&email)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account with email '{email}' (orgbase account create)"))?;
+    let roles = org.resolve_roles("roles", roles).map_err(|e| e.reason)?;
+    let member = Member::new(org.id, account.id, roles, state.clock.now());
+    state.store.insert_member(&member).await.map_err(|e| e.to_string())?;
+    if out.json {
+        println!("{}", member.to_json());
+    } else {
+        println!("{} is now a member of {} ({})", account.email, org.code, member.id);
+    }
+    Ok(())
 }
 
 async fn serve(state: AppState) -> Result<(), String> {

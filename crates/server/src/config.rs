@@ -45,6 +45,9 @@ pub struct Config {
     pub request_timeout: u64,
     /// `json` (default) or `pretty` logs.
     pub log_format: String,
+    /// Login and registration attempts allowed per minute, per client IP and per
+    /// account.
+    pub login_attempts_per_minute: u32,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             body_limit: 1024 * 1024,
             request_timeout: 30,
             log_format: "json".into(),
+            login_attempts_per_minute: 10,
         }
     }
 }

@@ -1,32 +1,103 @@
 //! The org context of every `/{org}/v2` request: the org named by the URL, the app
-//! named by the client key, and who the caller is. Resolved once by the
+//! named by the client key, and who the caller is (a session by cookie or bearer
+//! token, a signed server-to-server request, or nobody). Resolved once by the
 //! [`resolve_org`] middleware and read by handlers through [`OrgCtx`].
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use orgbase_domain::access::Level;
+use orgbase_domain::access::{Level, org_level};
+use orgbase_domain::account::{Account, Member, MemberState, Session};
 use orgbase_domain::app::App;
 use orgbase_domain::org::{Org, OrgState};
 
+use crate::auth::{self, CSRF_HEADER};
 use crate::fault::Fault;
 use crate::state::AppState;
+
+/// Why a request that carried credentials is treated as not logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthProblem {
+    /// The token is unknown, revoked, or belongs to another org.
+    NotLoggedIn,
+    /// The session lapsed.
+    Expired,
+}
+
+/// How an account proved who it is.
+#[derive(Debug, Clone)]
+pub enum Proof {
+    /// A login session, by `md.sid` cookie or bearer token.
+    Session {
+        /// The session.
+        session: Session,
+        /// The session token as presented (for the CSRF token).
+        token: String,
+        /// True when it came as a cookie (writes then need the CSRF header).
+        cookie: bool,
+    },
+    /// A request signed with the app's secret.
+    Signature,
+}
 
 /// Who is calling.
 #[derive(Debug, Clone)]
 pub enum Caller {
-    /// Anyone holding the org's client key.
-    Public,
+    /// Anyone holding the org's client key; `problem` says why presented
+    /// credentials were not accepted.
+    Public {
+        /// Set when credentials were presented but refused.
+        problem: Option<AuthProblem>,
+    },
+    /// A signed request acting as the app itself.
+    App,
+    /// A logged-in account, with its membership here (if any).
+    Account {
+        /// The account.
+        account: Arc<Account>,
+        /// Its active membership in this org.
+        member: Option<Arc<Member>>,
+        /// How it authenticated.
+        proof: Proof,
+    },
 }
 
 impl Caller {
-    /// The caller's access level on the org.
-    pub fn level(&self) -> Level {
+    /// The active membership of the caller here, if any.
+    pub fn member(&self) -> Option<&Member> {
         match self {
-            Self::Public => Level::Public,
+            Self::Account { member: Some(m), .. } if m.state == MemberState::Active => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The logged-in account, or the fault that explains why there is none.
+    pub fn account(&self) -> Result<&Arc<Account>, Fault> {
+        match self {
+            Self::Account { account, .. } => Ok(account),
+            Self::Public { problem: Some(AuthProblem::Expired) } => Err(auth::session_expired()),
+            Self::Public { .. } | Self::App => Err(auth::not_logged_in()),
+        }
+    }
+
+    /// The login session, when the caller used one.
+    pub fn session(&self) -> Option<&Session> {
+        match self {
+            Self::Account { proof: Proof::Session { session, .. }, .. } => Some(session),
+            _ => None,
+        }
+    }
+
+    /// The caller's access level on `org`.
+    pub fn level(&self, org: &Org) -> Level {
+        let roles = self.member().map(|m| m.roles.as_slice());
+        match roles {
+            None => Level::Public,
+            Some(roles) => org_level(Some(roles), &org.roles()),
         }
     }
 }
@@ -40,6 +111,13 @@ pub struct OrgCtx {
     pub app: Arc<App>,
     /// The caller.
     pub caller: Caller,
+}
+
+impl OrgCtx {
+    /// The caller's access level on the org.
+    pub fn level(&self) -> Level {
+        self.caller.level(&self.org)
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
@@ -56,8 +134,14 @@ fn client_key(req: &Request) -> Option<&str> {
     headers.get("medable-client-key").or_else(|| headers.get("orgbase-client-key")).and_then(|v| v.to_str().ok())
 }
 
+/// Routes that authenticate by their body, not by a session: no CSRF check.
+const CSRF_EXEMPT: &[&str] =
+    &["/accounts/login", "/accounts/register", "/accounts/request-password-reset", "/accounts/reset-password"];
+
 /// Resolves the org and checks the client key: an unknown org is 404, a missing or
-/// foreign key 400 `kInvalidClient`, a disabled org 400 `kOrgDisabled`.
+/// foreign key 400 `kInvalidClient`, a disabled org 400 `kOrgDisabled`. Then
+/// resolves the caller and, for a cookie-authenticated write, checks the CSRF token.
+/// Authenticated responses carry `Medable-Csrf-Token`.
 pub async fn resolve_org(
     State(state): State<AppState>,
     params: RawPathParams,
@@ -72,6 +156,34 @@ pub async fn resolve_org(
     if org.state == OrgState::Disabled {
         return Err(Fault::org_disabled());
     }
-    req.extensions_mut().insert(OrgCtx { org: Arc::new(org), app: Arc::new(app), caller: Caller::Public });
-    Ok(next.run(req).await)
+    let caller = if auth::is_signed(req.headers()) {
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        auth::verify_signed_request(&state, &org, &app, &method, &path, req.headers()).await?
+    } else {
+        auth::session_caller(&state, &org, req.headers()).await?
+    };
+    let exempt = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| CSRF_EXEMPT.iter().any(|suffix| p.as_str().ends_with(suffix)));
+    let csrf = match &caller {
+        Caller::Account { proof: Proof::Session { token, cookie, .. }, .. } => {
+            let expected = auth::csrf_token(token);
+            let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+            if *cookie && !safe && !exempt && !auth::csrf_matches(req.headers(), &expected) {
+                return Err(auth::csrf_mismatch());
+            }
+            Some(expected)
+        }
+        _ => None,
+    };
+    req.extensions_mut().insert(OrgCtx { org: Arc::new(org), app: Arc::new(app), caller });
+    let mut res = next.run(req).await;
+    if let Some(csrf) = csrf
+        && !res.headers().contains_key(CSRF_HEADER)
+        && let Ok(value) = HeaderValue::from_str(&csrf)
+    {
+        res.headers_mut().insert(CSRF_HEADER, value);
+    }
+    Ok(res)
 }

@@ -2,11 +2,13 @@
 //! telemetry and the `orgbase` command line. Business rules live in
 //! `orgbase-domain`; SQL lives in the `store-*` crates.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod context;
 pub mod extract;
 pub mod fault;
+pub mod mail;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -20,7 +22,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, patch};
+use axum::routing::{get, patch, post};
 use tokio::net::TcpListener;
 use tower::{Layer, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -30,7 +32,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::fault::Fault;
-use crate::routes::{health, orgs, platform};
+use crate::routes::{accounts, health, orgs, platform};
 pub use crate::state::AppState;
 
 /// The whole API as one router.
@@ -38,6 +40,14 @@ pub fn router(state: AppState) -> Router {
     let org_routes = Router::new()
         .route("/", get(orgs::get_public_org))
         .route("/orgs/{id}", get(orgs::get_org))
+        .route("/accounts/register", post(accounts::register))
+        .route("/accounts/login", post(accounts::login))
+        .route("/accounts/me", get(accounts::get_me))
+        .route("/accounts/me/logout", post(accounts::logout))
+        .route("/accounts/me/update-password", post(accounts::update_password))
+        .route("/accounts/status", get(accounts::get_status))
+        .route("/accounts/request-password-reset", post(accounts::request_password_reset))
+        .route("/accounts/reset-password", post(accounts::reset_password))
         .layer(from_fn_with_state(state.clone(), context::resolve_org));
     let body_limit = state.config.body_limit;
     let timeout = Duration::from_secs(state.config.request_timeout.max(1));

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::fault::Fault;
-use crate::routes::{health, orgs, platform};
+use crate::routes::{accounts, health, orgs, platform};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,9 +13,15 @@ use crate::routes::{health, orgs, platform};
     paths(
         health::healthz, health::readyz, health::metrics, health::openapi,
         orgs::get_public_org, orgs::get_org,
+        accounts::register, accounts::login, accounts::logout, accounts::get_me, accounts::get_status,
+        accounts::update_password, accounts::request_password_reset, accounts::reset_password,
         platform::list_orgs, platform::create_org, platform::update_org_state,
     ),
-    components(schemas(Fault, platform::CreateOrgRequest, platform::UpdateOrgStateRequest)),
+    components(schemas(
+        Fault, platform::CreateOrgRequest, platform::UpdateOrgStateRequest,
+        accounts::RegisterRequest, accounts::LoginRequest, accounts::UpdatePasswordRequest,
+        accounts::RequestPasswordResetRequest, accounts::ResetPasswordRequest,
+    )),
     modifiers(&Security),
 )]
 struct ApiDoc;

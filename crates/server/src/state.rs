@@ -1,5 +1,5 @@
-//! The application state handed to every handler: the store, the clock and the
-//! config. Only [`open_store`] decides which backend runs.
+//! The application state handed to every handler: the store, the clock, the config,
+//! the mailer and the rate limits. Only [`open_store`] decides which backend runs.
 
 use std::sync::Arc;
 
@@ -8,7 +8,9 @@ use orgbase_domain::{Clock, StoreError};
 use orgbase_store_postgres::PgStore;
 use orgbase_store_sqlite::SqliteStore;
 
+use crate::auth::Limits;
 use crate::config::Config;
+use crate::mail::Mailer;
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -19,6 +21,19 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The loaded configuration.
     pub config: Arc<Config>,
+    /// Outgoing mail.
+    pub mailer: Mailer,
+    /// Login and registration rate limits.
+    pub limits: Arc<Limits>,
+}
+
+impl AppState {
+    /// The state for a store, a clock and a config.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
+        let mailer = Mailer::from_config(&config);
+        let limits = Limits::new(config.login_attempts_per_minute);
+        Self { store, clock, config: Arc::new(config), mailer, limits }
+    }
 }
 
 /// Opens the backend named by the config (running its migrations): PostgreSQL for a

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
+use orgbase_domain::account::{Account, Email, Member, Session, account_from_row, member_from_row, session_from_row};
 use orgbase_domain::app::{App, app_from_row};
-use orgbase_domain::org::{Org, OrgState, org_from_row};
+use orgbase_domain::org::{ADMINISTRATOR, Org, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
-use orgbase_domain::store::{AppStore, OrgStore, Store};
+use orgbase_domain::store::{AccountStore, AppStore, MemberStore, OrgStore, SessionStore, Store};
 use orgbase_domain::{Id, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -140,7 +141,8 @@ fn push_keyset(q: &mut QueryBuilder<'_, Sqlite>, table: &str, req: &PageRequest)
 
 #[async_trait]
 impl OrgStore for SqliteStore {
-    async fn insert_org(&self, org: &Org) -> Result<(), StoreError> {
+    async fn insert_org(&self, org: &Org, admin: Option<&Account>) -> Result<Option<Account>, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO orgs (id, code, name, state, version, created, updated, updater, props) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -154,10 +156,23 @@ impl OrgStore for SqliteStore {
         .bind(millis(org.updated))
         .bind(org.updater.map(|u| u.to_string()))
         .bind(org.props.to_value().to_string())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(|e| map_err(e, "An org with this code already exists."))?;
-        Ok(())
+        let linked = match admin {
+            None => None,
+            Some(admin) => {
+                insert_account_row(&mut tx, admin, true).await?;
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?");
+                let row = sqlx::query(&sql).bind(admin.email.as_str()).fetch_one(&mut *tx).await.map_err(backend)?;
+                let account = account_row(&row)?;
+                let member = Member::new(org.id, account.id, vec![ADMINISTRATOR], org.created);
+                insert_member_row(&mut tx, &member).await?;
+                Some(account)
+            }
+        };
+        tx.commit().await.map_err(backend)?;
+        Ok(linked)
     }
 
     async fn org_by_code(&self, code: &str) -> Result<Option<Org>, StoreError> {
@@ -242,6 +257,270 @@ impl AppStore for SqliteStore {
         let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE org_id = ? ORDER BY id");
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await.map_err(backend)?;
         rows.iter().map(app_row).collect()
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, created, updated";
+const MEMBER_COLUMNS: &str = "id, org_id, account_id, roles, state, created, updated";
+const SESSION_COLUMNS: &str = "id, token_hash, account_id, org_id, created, last_seen, expires";
+
+fn account_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
+    account_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("email").map_err(backend)?,
+        row.try_get("name_first").map_err(backend)?,
+        row.try_get("name_last").map_err(backend)?,
+        row.try_get("password_hash").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("updated").map_err(backend)?),
+    )
+}
+
+fn member_row(row: &sqlx::sqlite::SqliteRow) -> Result<Member, StoreError> {
+    let roles: String = row.try_get("roles").map_err(backend)?;
+    member_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("account_id").map_err(backend)?,
+        serde_json::from_str(&roles).map_err(backend)?,
+        row.try_get("state").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("updated").map_err(backend)?),
+    )
+}
+
+fn session_row(row: &sqlx::sqlite::SqliteRow) -> Result<Session, StoreError> {
+    session_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("token_hash").map_err(backend)?,
+        row.try_get("account_id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("last_seen").map_err(backend)?),
+        from_millis(row.try_get("expires").map_err(backend)?),
+    )
+}
+
+/// Inserts an account row; with `or_ignore`, an existing email is left alone.
+async fn insert_account_row(conn: &mut SqliteConnection, a: &Account, or_ignore: bool) -> Result<(), StoreError> {
+    let conflict = if or_ignore { " ON CONFLICT (email) DO NOTHING" } else { "" };
+    let sql = format!(
+        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, created, updated) \
+         VALUES (?, ?, ?, ?, ?, ?, ?){conflict}"
+    );
+    sqlx::query(&sql)
+        .bind(a.id.to_string())
+        .bind(a.email.as_str())
+        .bind(&a.name.first)
+        .bind(&a.name.last)
+        .bind(&a.password_hash)
+        .bind(millis(a.created))
+        .bind(millis(a.updated))
+        .execute(conn)
+        .await
+        .map_err(|e| map_err(e, "An account with this email already exists."))?;
+    Ok(())
+}
+
+async fn insert_member_row(conn: &mut SqliteConnection, m: &Member) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(m.id.to_string())
+    .bind(m.org.to_string())
+    .bind(m.account.to_string())
+    .bind(serde_json::to_string(&m.roles).map_err(backend)?)
+    .bind(m.state.as_str())
+    .bind(millis(m.created))
+    .bind(millis(m.updated))
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "This account is already a member of the org."))?;
+    Ok(())
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        insert_account_row(&mut tx, account, false).await?;
+        if let Some(member) = member {
+            insert_member_row(&mut tx, member).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?");
+        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&self.reader).await.map_err(backend)?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    async fn account_by_id(&self, id: Id) -> Result<Option<Account>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.reader).await.map_err(backend)?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    async fn set_password(
+        &self,
+        account: Id,
+        hash: &str,
+        keep: Option<Id>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let done = sqlx::query("UPDATE accounts SET password_hash = ?, updated = ? WHERE id = ?")
+            .bind(hash)
+            .bind(millis(now))
+            .bind(account.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM sessions WHERE account_id = ? AND id IS NOT ?")
+            .bind(account.to_string())
+            .bind(keep.map(|k| k.to_string()))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn set_reset_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET reset_token_hash = ?, reset_expires = ? WHERE id = ?")
+            .bind(token_hash)
+            .bind(millis(expires))
+            .bind(account.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn account_by_reset_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS}, reset_expires FROM accounts WHERE reset_token_hash = ?");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let expires: i64 = row.try_get("reset_expires").map_err(backend)?;
+                Ok(Some((account_row(&row)?, from_millis(expires))))
+            }
+        }
+    }
+
+    async fn reset_password(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "UPDATE accounts SET password_hash = ?, reset_token_hash = NULL, reset_expires = NULL, updated = ? \
+             WHERE reset_token_hash = ? AND reset_expires > ? RETURNING id",
+        )
+        .bind(hash)
+        .bind(millis(now))
+        .bind(token_hash)
+        .bind(millis(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get("id").map_err(backend)?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = ?").bind(&id).execute(&mut *tx).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Id::parse(&id))
+    }
+}
+
+#[async_trait]
+impl MemberStore for SqliteStore {
+    async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(backend)?;
+        insert_member_row(&mut conn, member).await
+    }
+
+    async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError> {
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = ? AND account_id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(member_row).transpose()
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, account_id, org_id, created, last_seen, expires) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.to_string())
+        .bind(&s.token_hash)
+        .bind(s.account.to_string())
+        .bind(s.org.to_string())
+        .bind(millis(s.created))
+        .bind(millis(s.last_seen))
+        .bind(millis(s.expires))
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
+        row.as_ref().map(session_row).transpose()
+    }
+
+    async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen = ?, expires = ? WHERE id = ?")
+            .bind(millis(last_seen))
+            .bind(millis(expires))
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id: Id) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn record_nonce(
+        &self,
+        app: Id,
+        nonce: &str,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        sqlx::query("DELETE FROM request_nonces WHERE seen < ?")
+            .bind(millis(forget_before))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let done =
+            sqlx::query("INSERT INTO request_nonces (app_id, nonce, seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+                .bind(app.to_string())
+                .bind(nonce)
+                .bind(millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

@@ -43,7 +43,7 @@ pub async fn orgs_round_trip(store: DynStore) {
     let mut org = new_org("round-trip", "Round Trip", now());
     org.props.custom.insert("c_numbers".into(), serde_json::json!([1, 2, 3]));
     org.props.security.allow_external_participants = true;
-    store.insert_org(&org).await.unwrap();
+    store.insert_org(&org, None).await.unwrap();
     assert_eq!(store.org_by_code("round-trip").await.unwrap(), Some(org.clone()));
     assert_eq!(store.org_by_id(org.id).await.unwrap(), Some(org));
     assert_eq!(store.org_by_code("missing").await.unwrap(), None);
@@ -52,8 +52,8 @@ pub async fn orgs_round_trip(store: DynStore) {
 
 /// Codes are unique.
 pub async fn duplicate_codes_are_refused(store: DynStore) {
-    store.insert_org(&new_org("dup", "One", now())).await.unwrap();
-    let err = store.insert_org(&new_org("dup", "Two", now())).await.unwrap_err();
+    store.insert_org(&new_org("dup", "One", now()), None).await.unwrap();
+    let err = store.insert_org(&new_org("dup", "Two", now()), None).await.unwrap_err();
     assert!(matches!(err, StoreError::Exists(_)), "{err:?}");
 }
 
@@ -64,7 +64,7 @@ pub async fn org_lists_page_by_keyset(store: DynStore) {
     let mut orgs = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let org = new_org(&format!("org-{name}"), name, start + Duration::seconds(i as i64));
-        store.insert_org(&org).await.unwrap();
+        store.insert_org(&org, None).await.unwrap();
         orgs.push(org);
     }
     let names_of =
@@ -98,7 +98,7 @@ pub async fn org_lists_page_by_keyset(store: DynStore) {
 /// Setting the state bumps the version and the update time.
 pub async fn org_state_changes_bump_the_version(store: DynStore) {
     let org = new_org("stateful", "Stateful", now());
-    store.insert_org(&org).await.unwrap();
+    store.insert_org(&org, None).await.unwrap();
     let later = org.created + Duration::seconds(5);
     let changed = store.set_org_state(org.id, OrgState::Disabled, later).await.unwrap();
     assert_eq!((changed.state, changed.version, changed.updated), (OrgState::Disabled, org.version + 1, later));
@@ -109,7 +109,7 @@ pub async fn org_state_changes_bump_the_version(store: DynStore) {
 /// Apps are found by key and listed per org; keys are unique.
 pub async fn apps_are_found_by_key(store: DynStore) {
     let org = new_org("with-apps", "With Apps", now());
-    store.insert_org(&org).await.unwrap();
+    store.insert_org(&org, None).await.unwrap();
     let a = App::new(org.id, "web".into(), vec!["https://app.example".into()], now());
     let b = App::new(org.id, "server".into(), vec![], now());
     store.insert_app(&a).await.unwrap();

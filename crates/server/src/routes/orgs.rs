@@ -66,7 +66,7 @@ pub async fn get_org(
 /// The ETag of an org as one caller sees it: the version, the access level and the
 /// selected paths all shape the body.
 fn org_etag(ctx: &OrgCtx, paths: Option<&[String]>) -> String {
-    let level = ctx.caller.level().as_u8();
+    let level = ctx.level().as_u8();
     match paths {
         None => format!("\"{}.{}.{level}\"", ctx.org.id, ctx.org.version),
         Some(p) => format!(
@@ -91,7 +91,7 @@ async fn render_org(state: &AppState, ctx: &OrgCtx, parts: &Parts) -> Result<Res
     if not_modified(&parts.headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
-    let level = ctx.caller.level();
+    let level = ctx.level();
     // Only administrators see `apps`; skip the query for everyone else.
     let apps = if level >= Level::Delete { state.store.apps_of_org(ctx.org.id).await? } else { Vec::new() };
     let full = ctx.org.render(level, &apps, false);

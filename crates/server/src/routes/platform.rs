@@ -6,6 +6,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::access::Level;
+use orgbase_domain::account::{Account, Email, PersonName};
 use orgbase_domain::org::{NewOrg, Org, OrgState};
 use orgbase_domain::store::ORG_SORT_FIELDS;
 use orgbase_domain::{DomainError, FieldError, Id};
@@ -63,6 +64,9 @@ pub struct CreateOrgRequest {
     pub locale: Option<String>,
     /// An IANA time zone.
     pub tz: Option<String>,
+    /// The first Administrator: the account with this email is linked, or created
+    /// without a password (it sets one through `accounts/request-password-reset`).
+    pub admin_email: Option<String>,
 }
 
 /// Lists orgs, paged.
@@ -94,16 +98,40 @@ pub async fn create_org(
     _op: Operator,
     ApiJson(body): ApiJson<CreateOrgRequest>,
 ) -> Result<Response, Fault> {
-    let org =
-        create_org_in(&state, NewOrg { code: body.code, name: body.name, locale: body.locale, tz: body.tz }).await?;
-    Ok(axum::Json(render_for_operator(&state, &org).await?).into_response())
+    let new = NewOrg { code: body.code, name: body.name, locale: body.locale, tz: body.tz };
+    let (org, admin) = create_org_in(&state, new, body.admin_email.as_deref()).await?;
+    let mut shown = render_for_operator(&state, &org).await?;
+    if let Some(admin) = admin {
+        shown["admin"] = admin.to_json();
+    }
+    Ok(axum::Json(shown).into_response())
 }
 
-/// Validates and stores a new org; shared by the API and the CLI.
-pub async fn create_org_in(state: &AppState, new: NewOrg) -> Result<Org, DomainError> {
-    let org = Org::create(new, state.clock.now()).map_err(DomainError::Validation)?;
-    state.store.insert_org(&org).await?;
-    Ok(org)
+/// Validates and stores a new org, with its first Administrator when an email is
+/// given, in one transaction; shared by the API and the CLI.
+pub async fn create_org_in(
+    state: &AppState,
+    new: NewOrg,
+    admin_email: Option<&str>,
+) -> Result<(Org, Option<Account>), DomainError> {
+    let now = state.clock.now();
+    let mut faults = Vec::new();
+    let org = Org::create(new, now).map_err(|e| faults.extend(e)).ok();
+    let admin = match admin_email {
+        Some(email) => match Email::parse("adminEmail", email) {
+            Ok(email) => Some(Account::new(email, PersonName::default(), None, now)),
+            Err(e) => {
+                faults.push(e);
+                None
+            }
+        },
+        None => None,
+    };
+    let Some(org) = org.filter(|_| faults.is_empty()) else {
+        return Err(DomainError::Validation(faults));
+    };
+    let linked = state.store.insert_org(&org, admin.as_ref()).await?;
+    Ok((org, linked))
 }
 
 /// The body of `PATCH /platform/v1/orgs/{id}`.

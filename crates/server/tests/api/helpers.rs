@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use orgbase_domain::account::{Account, Email, Member, PersonName};
 use orgbase_domain::app::App;
-use orgbase_domain::org::{NewOrg, Org};
-use orgbase_domain::{Clock, ManualClock};
+use orgbase_domain::org::{NewOrg, Org, OrgProps};
+use orgbase_domain::{Clock, Id, ManualClock};
 use orgbase_server::config::{Config, Secret};
 use orgbase_server::state::{AppState, open_store};
 use reqwest::{Method, RequestBuilder};
@@ -67,7 +68,7 @@ impl TestApp {
             ..Config::default()
         };
         let store = open_store(&config).await.expect("open store");
-        let state = AppState { store, clock: clock.clone(), config: Arc::new(config) };
+        let state = AppState::new(store, clock.clone(), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
@@ -79,7 +80,7 @@ impl TestApp {
             .await
             .expect("serve");
         });
-        let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
+        let client = reqwest::Client::builder().build().expect("client");
         Self { base, client, state, clock, backend, database_url, shutdown: Some(tx), _dir: dir }
     }
 
@@ -100,20 +101,60 @@ impl TestApp {
 
     /// Creates an org and an app through the store, as the CLI does.
     pub async fn seed_org(&self, code: &str, name: &str) -> (Org, App) {
-        let org = Org::create(
+        self.seed_org_with(code, name, |_| {}).await
+    }
+
+    /// Creates an org whose properties `tweak` adjusts first, and an app.
+    pub async fn seed_org_with(&self, code: &str, name: &str, tweak: impl FnOnce(&mut OrgProps)) -> (Org, App) {
+        let mut org = Org::create(
             NewOrg { code: code.into(), name: name.into(), locale: Some("en_US".into()), tz: None },
             self.clock.now(),
         )
         .expect("valid org");
-        self.state.store.insert_org(&org).await.expect("insert org");
+        tweak(&mut org.props);
+        self.state.store.insert_org(&org, None).await.expect("insert org");
         let app = App::new(org.id, "web".into(), vec![], self.clock.now());
         self.state.store.insert_app(&app).await.expect("insert app");
         (org, app)
     }
 
+    /// Creates an account with a password and, with `roles`, a membership in `org`.
+    pub async fn seed_account(&self, email: &str, password: &str, org: Option<(&Org, &[Id])>) -> Account {
+        let email = Email::parse("email", email).expect("email");
+        let hash = orgbase_domain::password::hash(password).expect("hash");
+        let account =
+            Account::new(email, PersonName { first: "Test".into(), last: "User".into() }, Some(hash), self.clock.now());
+        let member = org.map(|(org, roles)| Member::new(org.id, account.id, roles.to_vec(), self.clock.now()));
+        self.state.store.insert_account(&account, member.as_ref()).await.expect("insert account");
+        account
+    }
+
+    /// Logs in with the bearer flow and returns the session token.
+    pub async fn login(&self, org: &str, key: &str, email: &str, password: &str) -> String {
+        let res = self
+            .request(Method::POST, &format!("/{org}/v2/accounts/login"))
+            .header("Medable-Client-Key", key)
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login");
+        let (status, body) = json(res).await;
+        assert_eq!(status, 200, "login: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
     /// A request to a path on the server.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// A request with a client key and, when given, a bearer token.
+    pub fn api(&self, method: Method, path: &str, key: &str, token: Option<&str>) -> RequestBuilder {
+        let req = self.request(method, path).header("Medable-Client-Key", key);
+        match token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
     }
 
     /// A GET with the seed's client key header.

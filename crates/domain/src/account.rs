@@ -1,0 +1,296 @@
+//! Accounts (platform-wide people), members (an account in one org, with roles),
+//! and login sessions.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::org::render_date;
+use crate::{FieldError, Id};
+
+/// A normalised email address: trimmed, lowercase, syntactically valid. Accounts are
+/// unique by it, so comparisons are case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Email(String);
+
+impl Email {
+    /// Validates and normalises an address.
+    pub fn parse(path: &str, s: &str) -> Result<Self, FieldError> {
+        let normalised = s.trim().to_lowercase();
+        if normalised.len() > 254 || !email_address::EmailAddress::is_valid(&normalised) {
+            return Err(FieldError::new(path, format!("'{}' is not an email address.", s.trim())));
+        }
+        Ok(Self(normalised))
+    }
+
+    /// The address as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person's name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonName {
+    /// Given name.
+    #[serde(default)]
+    pub first: String,
+    /// Family name.
+    #[serde(default)]
+    pub last: String,
+}
+
+impl PersonName {
+    /// Trims both parts and checks their lengths (at most 100 characters each; the
+    /// first name is required).
+    pub fn validate(self, path: &str) -> Result<Self, FieldError> {
+        let first = self.first.trim().to_owned();
+        let last = self.last.trim().to_owned();
+        if first.is_empty() || first.chars().count() > 100 || last.chars().count() > 100 {
+            return Err(FieldError::new(
+                path,
+                "A name has a first part of 1-100 characters and a last part of at most 100.",
+            ));
+        }
+        Ok(Self { first, last })
+    }
+
+    /// Splits "First Last" (the CLI's form) at the first space.
+    pub fn from_full(full: &str) -> Self {
+        let full = full.trim();
+        match full.split_once(' ') {
+            Some((first, last)) => Self { first: first.to_owned(), last: last.trim().to_owned() },
+            None => Self { first: full.to_owned(), last: String::new() },
+        }
+    }
+}
+
+/// A platform-wide account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The id.
+    pub id: Id,
+    /// The unique, normalised email.
+    pub email: Email,
+    /// The name.
+    pub name: PersonName,
+    /// The argon2id PHC string; `None` until a password is set. Never rendered.
+    pub password_hash: Option<String>,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last update.
+    pub updated: DateTime<Utc>,
+}
+
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Account {
+    /// A new account.
+    pub fn new(email: Email, name: PersonName, password_hash: Option<String>, now: DateTime<Utc>) -> Self {
+        Self { id: Id::generate(now), email, name, password_hash, created: now, updated: now }
+    }
+
+    /// The account as the API shows it: never the password hash.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "_id": self.id,
+            "object": "account",
+            "email": self.email,
+            "name": self.name,
+            "created": render_date(self.created),
+        })
+    }
+}
+
+/// A member's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberState {
+    /// Acts with its roles.
+    Active,
+    /// Keeps its roles but acts as a non-member.
+    Suspended,
+}
+
+impl MemberState {
+    /// The state as stored and rendered.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    /// Parses `active` or `suspended`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// An account's membership in one org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The id.
+    pub id: Id,
+    /// The org.
+    pub org: Id,
+    /// The account.
+    pub account: Id,
+    /// Role ids (built-in or the org's custom roles).
+    pub roles: Vec<Id>,
+    /// Active or suspended.
+    pub state: MemberState,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last update.
+    pub updated: DateTime<Utc>,
+}
+
+impl Member {
+    /// A new active member.
+    pub fn new(org: Id, account: Id, roles: Vec<Id>, now: DateTime<Utc>) -> Self {
+        Self { id: Id::generate(now), org, account, roles, state: MemberState::Active, created: now, updated: now }
+    }
+
+    /// The member as the API shows it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "_id": self.id,
+            "object": "member",
+            "org": self.org,
+            "account": self.account,
+            "roles": self.roles,
+            "state": self.state.as_str(),
+            "created": render_date(self.created),
+            "updated": render_date(self.updated),
+        })
+    }
+}
+
+/// A login session. The token itself is never stored: only its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The id.
+    pub id: Id,
+    /// SHA-256 hex of the token.
+    pub token_hash: String,
+    /// Who is logged in.
+    pub account: Id,
+    /// The org where the login happened; the session is valid only there.
+    pub org: Id,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last use (expiry slides from it).
+    pub last_seen: DateTime<Utc>,
+    /// When it lapses unless used.
+    pub expires: DateTime<Utc>,
+}
+
+fn bad(what: &str, id: &str) -> crate::StoreError {
+    crate::StoreError::Backend(format!("stored {what} {id}: bad value"))
+}
+
+/// Rebuilds an account from a stored row.
+pub fn account_from_row(
+    id: &str,
+    email: &str,
+    first: String,
+    last: String,
+    password_hash: Option<String>,
+    created: DateTime<Utc>,
+    updated: DateTime<Utc>,
+) -> Result<Account, crate::StoreError> {
+    Ok(Account {
+        id: Id::parse(id).ok_or_else(|| bad("account", id))?,
+        email: Email(email.to_owned()),
+        name: PersonName { first, last },
+        password_hash,
+        created,
+        updated,
+    })
+}
+
+/// Rebuilds a member from a stored row.
+pub fn member_from_row(
+    id: &str,
+    org: &str,
+    account: &str,
+    roles: Value,
+    state: &str,
+    created: DateTime<Utc>,
+    updated: DateTime<Utc>,
+) -> Result<Member, crate::StoreError> {
+    Ok(Member {
+        id: Id::parse(id).ok_or_else(|| bad("member", id))?,
+        org: Id::parse(org).ok_or_else(|| bad("member org", id))?,
+        account: Id::parse(account).ok_or_else(|| bad("member account", id))?,
+        roles: serde_json::from_value(roles).map_err(|_| bad("member roles", id))?,
+        state: MemberState::parse(state).ok_or_else(|| bad("member state", id))?,
+        created,
+        updated,
+    })
+}
+
+/// Rebuilds a session from a stored row.
+pub fn session_from_row(
+    id: &str,
+    token_hash: String,
+    account: &str,
+    org: &str,
+    created: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Result<Session, crate::StoreError> {
+    Ok(Session {
+        id: Id::parse(id).ok_or_else(|| bad("session", id))?,
+        token_hash,
+        account: Id::parse(account).ok_or_else(|| bad("session account", id))?,
+        org: Id::parse(org).ok_or_else(|| bad("session org", id))?,
+        created,
+        last_seen,
+        expires,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(Email::parse("email", "  A@X.Test ").unwrap().as_str(), "a@x.test");
+        for bad in ["", "plain", "a@", "@x.test", "a b@x.test"] {
+            assert!(Email::parse("email", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        let n = PersonName { first: " Ada ".into(), last: " Lovelace".into() }.validate("name").unwrap();
+        assert_eq!((n.first.as_str(), n.last.as_str()), ("Ada", "Lovelace"));
+        assert!(PersonName { first: " ".into(), last: String::new() }.validate("name").is_err());
+        assert_eq!(PersonName::from_full("Ada King Lovelace").last, "King Lovelace");
+    }
+}

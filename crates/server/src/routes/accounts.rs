@@ -1,0 +1,316 @@
+//! Accounts and authentication under `/{org}/v2/accounts`: register, login, logout,
+//! me, status, and the password endpoints.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Duration;
+use orgbase_domain::account::{Account, Email, Member, PersonName};
+use orgbase_domain::{FieldError, password, secret};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{self, CSRF_HEADER};
+use crate::context::OrgCtx;
+use crate::extract::ApiJson;
+use crate::fault::Fault;
+use crate::mail::Mail;
+use crate::state::AppState;
+
+/// How long a password-reset token stays valid.
+const RESET_TTL_MINUTES: i64 = 60;
+
+/// A person's name in a request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameBody {
+    /// Given name.
+    #[serde(default)]
+    pub first: String,
+    /// Family name.
+    #[serde(default)]
+    pub last: String,
+}
+
+/// The body of `POST /accounts/register`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The email, unique on the platform.
+    pub email: String,
+    /// At least `security.passwordMinLength` characters.
+    pub password: String,
+    /// The person's name.
+    pub name: NameBody,
+}
+
+/// The body of `POST /accounts/login`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The account's email.
+    pub email: String,
+    /// The password.
+    pub password: String,
+}
+
+/// The body of `POST /accounts/me/update-password`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdatePasswordRequest {
+    /// The current password.
+    pub current: String,
+    /// The new password.
+    pub password: String,
+}
+
+/// The body of `POST /accounts/request-password-reset`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPasswordResetRequest {
+    /// The account's email.
+    pub email: String,
+}
+
+/// The body of `POST /accounts/reset-password`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// The token from the reset mail.
+    pub token: String,
+    /// The new password.
+    pub password: String,
+}
+
+fn result(data: Value) -> Response {
+    axum::Json(json!({"object": "result", "data": data})).into_response()
+}
+
+/// The peer address of the connection (`0.0.0.0` when served without one).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(Self(ip))
+    }
+}
+
+/// Hashes off the async workers: argon2 takes tens of milliseconds of CPU.
+async fn hash_password(password: String) -> Result<String, Fault> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| Fault::internal(&e))?
+        .map_err(Fault::from)
+}
+
+async fn verify_password(password: String, stored: Option<String>) -> Result<bool, Fault> {
+    tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
+        .await
+        .map_err(|e| Fault::internal(&e))
+}
+
+/// Registers an account and makes it a member with `registration.defaultRoles`.
+#[utoipa::path(post, path = "/{org}/v2/accounts/register", tag = "accounts", request_body = RegisterRequest,
+    params(("org" = String, Path)),
+    responses((status = 200, description = "The new account"), (status = 400, body = Fault), (status = 403, body = Fault),
+              (status = 409, body = Fault), (status = 429, body = Fault)))]
+pub async fn register(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> Result<Response, Fault> {
+    state.limits.check("register", ip, Some(&body.email))?;
+    let registration = &ctx.org.props.registration;
+    if !registration.allow || registration.invitation_required {
+        return Err(Fault::access_denied("Registration is closed: joining this org needs an invitation."));
+    }
+    let mut faults = Vec::new();
+    let email = Email::parse("email", &body.email).map_err(|e| faults.push(e)).ok();
+    let name =
+        PersonName { first: body.name.first, last: body.name.last }.validate("name").map_err(|e| faults.push(e)).ok();
+    let min = ctx.org.props.security.password_min_length;
+    let _ = password::check_policy("password", &body.password, min).map_err(|e| faults.push(e));
+    let (Some(email), Some(name), true) = (email, name, faults.is_empty()) else {
+        return Err(Fault::validation(faults));
+    };
+    let hash = hash_password(body.password).await?;
+    let now = state.clock.now();
+    let account = Account::new(email, name, Some(hash), now);
+    let member = Member::new(ctx.org.id, account.id, registration.default_roles.clone(), now);
+    state.store.insert_account(&account, Some(&member)).await?;
+    Ok(axum::Json(account.to_json()).into_response())
+}
+
+/// Logs in with email and password: sets the `md.sid` cookie and returns the account
+/// with a `token` for `Authorization: Bearer`.
+#[utoipa::path(post, path = "/{org}/v2/accounts/login", tag = "accounts", request_body = LoginRequest,
+    params(("org" = String, Path)),
+    responses((status = 200, description = "The account, with a session token"), (status = 403, body = Fault),
+              (status = 429, body = Fault)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, Fault> {
+    state.limits.check("login", ip, Some(&body.email))?;
+    let account = match Email::parse("email", &body.email) {
+        Ok(email) => state.store.account_by_email(&email).await?,
+        Err(_) => None,
+    };
+    let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+    // An unknown email still verifies (against a dummy hash), so both failures take
+    // the same time and give the same fault.
+    let ok = verify_password(body.password, stored).await?;
+    let (true, Some(account)) = (ok, account) else {
+        return Err(auth::invalid_credentials());
+    };
+    let (_, token) = auth::start_session(&state, &ctx.org, &account).await?;
+    let mut shown = account.to_json();
+    shown["token"] = json!(token);
+    let mut res = axum::Json(shown).into_response();
+    res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, Some(&token)));
+    if let Ok(csrf) = HeaderValue::from_str(&auth::csrf_token(&token)) {
+        res.headers_mut().insert(CSRF_HEADER, csrf);
+    }
+    Ok(res)
+}
+
+/// Revokes the caller's session and clears the cookie. Always answers `true`.
+#[utoipa::path(post, path = "/{org}/v2/accounts/me/logout", tag = "accounts", params(("org" = String, Path)),
+    responses((status = 200, description = "`{object: result, data: true}`")))]
+pub async fn logout(State(state): State<AppState>, ctx: OrgCtx) -> Result<Response, Fault> {
+    if let Some(session) = ctx.caller.session() {
+        state.store.delete_session(session.id).await?;
+    }
+    let mut res = result(json!(true));
+    res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, None));
+    Ok(res)
+}
+
+fn me_json(ctx: &OrgCtx, account: &Account) -> Value {
+    let mut shown = account.to_json();
+    let member = ctx.caller.member();
+    shown["member"] = member.map_or(Value::Null, Member::to_json);
+    shown["roles"] = json!(member.map(|m| m.roles.clone()).unwrap_or_default());
+    shown["access"] = json!(ctx.level());
+    shown
+}
+
+/// The logged-in account, its membership here and its roles.
+#[utoipa::path(get, path = "/{org}/v2/accounts/me", tag = "accounts", params(("org" = String, Path)),
+    responses((status = 200, description = "The account with `member`, `roles` and `access`"), (status = 403, body = Fault)))]
+pub async fn get_me(ctx: OrgCtx) -> Result<Response, Fault> {
+    let account = ctx.caller.account()?;
+    Ok(axum::Json(me_json(&ctx, account)).into_response())
+}
+
+/// `{loggedin, account}`.
+#[utoipa::path(get, path = "/{org}/v2/accounts/status", tag = "accounts", params(("org" = String, Path)),
+    responses((status = 200, description = "`{object: result, data: {loggedin, account}}`")))]
+pub async fn get_status(ctx: OrgCtx) -> Response {
+    match ctx.caller.account() {
+        Ok(account) => result(json!({"loggedin": true, "account": me_json(&ctx, account)})),
+        Err(_) => result(json!({"loggedin": false, "account": null})),
+    }
+}
+
+/// Changes the password and revokes the account's other sessions.
+#[utoipa::path(post, path = "/{org}/v2/accounts/me/update-password", tag = "accounts",
+    request_body = UpdatePasswordRequest, params(("org" = String, Path)),
+    responses((status = 200, description = "`true`"), (status = 400, body = Fault), (status = 403, body = Fault)))]
+pub async fn update_password(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ApiJson(body): ApiJson<UpdatePasswordRequest>,
+) -> Result<Response, Fault> {
+    let account = ctx.caller.account()?;
+    if !verify_password(body.current, account.password_hash.clone()).await? {
+        return Err(auth::invalid_credentials().at("current"));
+    }
+    password::check_policy("password", &body.password, ctx.org.props.security.password_min_length)
+        .map_err(|e| Fault::validation(vec![e]))?;
+    let hash = hash_password(body.password).await?;
+    let keep = ctx.caller.session().map(|s| s.id);
+    state.store.set_password(account.id, &hash, keep, state.clock.now()).await?;
+    Ok(result(json!(true)))
+}
+
+/// Mails a reset token when the account exists. Always answers `true`, so the
+/// answer tells nothing about which emails have accounts.
+#[utoipa::path(post, path = "/{org}/v2/accounts/request-password-reset", tag = "accounts",
+    request_body = RequestPasswordResetRequest, params(("org" = String, Path)),
+    responses((status = 200, description = "`true`"), (status = 429, body = Fault)))]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<RequestPasswordResetRequest>,
+) -> Result<Response, Fault> {
+    state.limits.check("reset", ip, Some(&body.email))?;
+    let account = match Email::parse("email", &body.email) {
+        Ok(email) => state.store.account_by_email(&email).await?,
+        Err(_) => None,
+    };
+    if let Some(account) = account {
+        let token = secret::token();
+        let now = state.clock.now();
+        state
+            .store
+            .set_reset_token(account.id, &secret::digest(&token), now + Duration::minutes(RESET_TTL_MINUTES))
+            .await?;
+        let link = format!("{}/{}/v2/accounts/reset-password", state.config.public_url(), ctx.org.code);
+        let mail = Mail {
+            to: account.email.to_string(),
+            subject: format!("Reset your {} password", ctx.org.props.name),
+            body: format!(
+                "Someone asked to reset the password of your account.\n\n\
+                 Reset token: {token}\n\nPOST {{\"token\", \"password\"}} to {link} within {RESET_TTL_MINUTES} minutes.\n\
+                 If it was not you, ignore this mail."
+            ),
+        };
+        state.mailer.send(mail, now).await;
+    }
+    Ok(result(json!(true)))
+}
+
+/// Sets a new password with a reset token, and revokes every session.
+#[utoipa::path(post, path = "/{org}/v2/accounts/reset-password", tag = "accounts",
+    request_body = ResetPasswordRequest, params(("org" = String, Path)),
+    responses((status = 200, description = "`true`"), (status = 400, body = Fault), (status = 404, body = Fault),
+              (status = 410, body = Fault)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ApiJson(body): ApiJson<ResetPasswordRequest>,
+) -> Result<Response, Fault> {
+    let digest = secret::digest(&body.token);
+    let expired = || Fault::new(StatusCode::GONE, "kTokenExpired", "expired.token", "This reset token has expired.");
+    let (_, expires) =
+        state.store.account_by_reset_token(&digest).await?.ok_or_else(|| Fault::not_found("Reset token"))?;
+    let now = state.clock.now();
+    if expires <= now {
+        return Err(expired());
+    }
+    password::check_policy("password", &body.password, ctx.org.props.security.password_min_length)
+        .map_err(|e| Fault::validation(vec![e]))?;
+    let hash = hash_password(body.password).await?;
+    match state.store.reset_password(&digest, &hash, now).await? {
+        Some(_) => Ok(result(json!(true))),
+        None => Err(expired()),
+    }
+}
+
+impl From<FieldError> for Fault {
+    fn from(e: FieldError) -> Self {
+        Fault::validation(vec![e])
+    }
+}
