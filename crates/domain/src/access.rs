@@ -6,6 +6,10 @@
 
 use serde::Serialize;
 
+use crate::Id;
+use crate::org::{ADMINISTRATOR, Role};
+use crate::schema::CustomProperty;
+
 /// A resolved access level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
@@ -80,11 +84,30 @@ pub fn org_property_read_level(name: &str) -> Option<Level> {
     ORG_PROPERTIES.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
 }
 
+/// The org properties that the server keeps: no caller may write them.
+pub const SERVER_KEPT: &[&str] = &[
+    "_id",
+    "access",
+    "apps",
+    "code",
+    "connections",
+    "created",
+    "favicon",
+    "logo",
+    "object",
+    "posts",
+    "schemasETag",
+    "shared",
+    "state",
+    "updated",
+    "updater",
+];
+
 /// The role ids a member effectively holds: its roles and, transitively, every
 /// role they include (cycles are harmless here; they are refused on write).
-pub fn effective_roles(held: &[crate::Id], roles: &[crate::org::Role]) -> Vec<crate::Id> {
-    let mut out: Vec<crate::Id> = Vec::new();
-    let mut stack: Vec<crate::Id> = held.to_vec();
+pub fn effective_roles(held: &[Id], roles: &[Role]) -> Vec<Id> {
+    let mut out: Vec<Id> = Vec::new();
+    let mut stack: Vec<Id> = held.to_vec();
     while let Some(id) = stack.pop() {
         if out.contains(&id) {
             continue;
@@ -97,13 +120,152 @@ pub fn effective_roles(held: &[crate::Id], roles: &[crate::org::Role]) -> Vec<cr
     out
 }
 
-/// The caller's access level on an org: 1 for a non-member (or a suspended one),
-/// 4 for a member, 7 for anyone who holds Administrator (directly or included).
-pub fn org_level(member_roles: Option<&[crate::Id]>, roles: &[crate::org::Role]) -> Level {
-    match member_roles {
-        None => Level::Public,
-        Some(held) if effective_roles(held, roles).contains(&crate::org::ADMINISTRATOR) => Level::Delete,
-        Some(_) => Level::Read,
+/// How the caller relates to the org.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// No membership (or a suspended one), no pending invitation.
+    Outsider,
+    /// Holds a pending connection (invitation) to the org.
+    Connected,
+    /// An active member.
+    Member,
+}
+
+/// The caller as the policy sees it: the relation and the effective roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// How the caller relates to the org.
+    pub relation: Relation,
+    /// Effective role ids (with includes), empty for non-members.
+    pub roles: Vec<Id>,
+}
+
+impl Subject {
+    /// A caller who is no member.
+    pub fn outsider() -> Self {
+        Self { relation: Relation::Outsider, roles: Vec::new() }
+    }
+
+    /// An active member holding `held`, in an org whose roles are `org_roles`.
+    pub fn member(held: &[Id], org_roles: &[Role]) -> Self {
+        Self { relation: Relation::Member, roles: effective_roles(held, org_roles) }
+    }
+
+    /// Holds a role, directly or through an include.
+    pub fn has_role(&self, role: Id) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The caller's level on the org itself: 1 outsider, 2 connected, 4 member,
+    /// 7 Administrator.
+    pub fn org_level(&self) -> Level {
+        match self.relation {
+            Relation::Outsider => Level::Public,
+            Relation::Connected => Level::Connected,
+            Relation::Member if self.has_role(ADMINISTRATOR) => Level::Delete,
+            Relation::Member => Level::Read,
+        }
+    }
+}
+
+/// What the caller wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Read it.
+    Read,
+    /// Make a new one.
+    Create,
+    /// Change it.
+    Update,
+    /// Remove it.
+    Delete,
+}
+
+/// What the caller acts on.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// A property of the org: built in (`custom` is `None`) or declared.
+    OrgProperty {
+        /// The top-level property name.
+        name: &'a str,
+        /// The declaration of a `c_…` property.
+        custom: Option<&'a CustomProperty>,
+    },
+    /// The org's custom property declarations (`/schemas/org`).
+    Schema,
+    /// A post of the org's feed; `own` when the caller wrote it.
+    Post {
+        /// The caller is the author.
+        own: bool,
+    },
+}
+
+/// The policy's answer: the caller's resolved level on the target, and whether the
+/// operation is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// The resolved level.
+    pub level: Level,
+    /// Allowed or not.
+    pub allowed: bool,
+}
+
+fn level_from(n: u8) -> Level {
+    match n {
+        0 | 1 => Level::Public,
+        2 => Level::Connected,
+        3 => Level::Reserved,
+        4 => Level::Read,
+        5 => Level::Share,
+        6 => Level::Update,
+        7 => Level::Delete,
+        _ => Level::Script,
+    }
+}
+
+/// THE access policy: one pure function of the caller, the target and the
+/// operation. Every handler goes through it.
+pub fn decide(subject: &Subject, target: Target<'_>, op: Operation) -> Decision {
+    let base = subject.org_level();
+    match target {
+        Target::OrgProperty { custom: Some(def), .. } => {
+            let granted = def
+                .acl
+                .iter()
+                .filter(|e| subject.relation == Relation::Member && subject.has_role(e.target))
+                .map(|e| level_from(e.allow))
+                .max();
+            let level = granted.map_or(base, |g| g.max(base));
+            let needed = match op {
+                Operation::Read => def.read_access,
+                Operation::Create | Operation::Update | Operation::Delete => def.write_access,
+            };
+            Decision { level, allowed: level.as_u8() >= needed }
+        }
+        Target::OrgProperty { name, custom: None } => {
+            let allowed = match op {
+                Operation::Read => org_property_read_level(name).is_some_and(|needed| base >= needed),
+                Operation::Create | Operation::Update | Operation::Delete => {
+                    org_property_read_level(name).is_some() && !SERVER_KEPT.contains(&name) && base >= Level::Update
+                }
+            };
+            Decision { level: base, allowed }
+        }
+        Target::Schema => {
+            let allowed = match op {
+                Operation::Read => base >= Level::Read,
+                _ => base >= Level::Update,
+            };
+            Decision { level: base, allowed }
+        }
+        Target::Post { own } => {
+            let allowed = match op {
+                Operation::Read | Operation::Create => base >= Level::Read,
+                Operation::Update => own && base >= Level::Read,
+                Operation::Delete => (own && base >= Level::Read) || base >= Level::Delete,
+            };
+            Decision { level: base, allowed }
+        }
     }
 }
 

@@ -14,6 +14,9 @@ pub mod id;
 pub mod org;
 pub mod paging;
 pub mod password;
+pub mod patch;
+pub mod post;
+pub mod schema;
 pub mod secret;
 pub mod store;
 

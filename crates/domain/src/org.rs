@@ -13,9 +13,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::access::{Level, org_property_read_level};
+use crate::access::{Level, Operation, SERVER_KEPT, Subject, Target, decide, org_property_read_level};
+use crate::account::Email;
 use crate::app::App;
-use crate::{FieldError, Id};
+use crate::patch::{Op, apply};
+use crate::schema::CustomProperty;
+use crate::{DomainError, FieldError, Id};
 
 /// Renders a date as the API does: RFC 3339, UTC, milliseconds.
 pub fn render_date(t: DateTime<Utc>) -> String {
@@ -299,8 +302,11 @@ impl OrgProps {
         };
         let custom_keys: Vec<String> = map.keys().filter(|k| k.starts_with("c_")).cloned().collect();
         let custom = custom_keys.into_iter().filter_map(|k| map.remove(&k).map(|v| (k, v))).collect();
-        let mut props: Self =
-            serde_json::from_value(Value::Object(map)).map_err(|e| vec![FieldError::new("", e.to_string())])?;
+        let mut props: Self = serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            vec![FieldError::new(path, e.into_inner().to_string())]
+        })?;
         props.custom = custom;
         Ok(props)
     }
@@ -334,6 +340,8 @@ pub struct Org {
     pub updater: Option<Id>,
     /// The writable properties.
     pub props: OrgProps,
+    /// The declared custom properties.
+    pub schema: Vec<CustomProperty>,
 }
 
 /// The input of org creation.
@@ -405,6 +413,7 @@ impl Org {
                 schemas_etag: crate::secret::token()[..32].to_owned(),
                 custom: BTreeMap::new(),
             },
+            schema: Vec::new(),
         })
     }
 
@@ -459,14 +468,198 @@ impl Org {
         map
     }
 
-    /// The org as a caller at `level` sees it, in the seed's shape. Custom
-    /// properties need Read (4).
-    pub fn render(&self, level: Level, apps: &[App], shared: bool) -> Map<String, Value> {
+    /// The org as a viewer sees it, in the seed's shape: built-in properties by the
+    /// level table, custom ones by their declared read access and ACL.
+    pub fn render(&self, viewer: Viewer<'_>, apps: &[App], shared: bool) -> Map<String, Value> {
         let mut map = self.to_full_map(apps, shared);
-        map.retain(|k, _| org_property_read_level(k).unwrap_or(Level::Read) <= level);
+        let level = match viewer {
+            Viewer::Operator => Level::Script,
+            Viewer::Caller(subject) => subject.org_level(),
+        };
+        map.retain(|k, _| match viewer {
+            Viewer::Operator => true,
+            Viewer::Caller(subject) => {
+                let custom = self.schema.iter().find(|p| p.name == *k);
+                if custom.is_none() && org_property_read_level(k).is_none() {
+                    return false;
+                }
+                decide(subject, Target::OrgProperty { name: k, custom }, Operation::Read).allowed
+            }
+        });
         map.insert("access".into(), json!(level));
         map
     }
+
+    /// The properties after `ops`, checked against the schemas and the policy: a
+    /// server-kept or unknown property is a validation error, a property the
+    /// subject may not update is `AccessDenied`, and an invalid result reports every
+    /// field at fault. Nothing is stored here.
+    pub fn patched(&self, ops: &[Op], subject: &Subject) -> Result<OrgProps, DomainError> {
+        let mut faults = Vec::new();
+        for root in ops.iter().flat_map(Op::roots) {
+            let custom = self.schema.iter().find(|p| p.name == root);
+            if SERVER_KEPT.contains(&root) {
+                faults.push(FieldError::new(root, format!("{root} is kept by the server and cannot be written.")));
+            } else if custom.is_none() && org_property_read_level(root).is_none() {
+                faults.push(FieldError::new(root, format!("{root} is not a property of the org.")));
+            } else if !decide(subject, Target::OrgProperty { name: root, custom }, Operation::Update).allowed {
+                return Err(DomainError::AccessDenied {
+                    path: Some(root.to_owned()),
+                    reason: format!("You may not update {root}."),
+                });
+            }
+        }
+        if !faults.is_empty() {
+            return Err(DomainError::Validation(faults));
+        }
+        let Value::Object(mut doc) = self.props.to_value() else {
+            return Err(DomainError::invalid("", "The org document is not an object."));
+        };
+        for op in ops {
+            apply(&mut doc, op).map_err(|e| DomainError::Validation(vec![e]))?;
+        }
+        let props = OrgProps::from_value(Value::Object(doc)).map_err(DomainError::Validation)?;
+        let faults = props.validate(&self.roles(), &self.schema);
+        if faults.is_empty() { Ok(props) } else { Err(DomainError::Validation(faults)) }
+    }
+}
+
+/// Who a rendering is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer<'a> {
+    /// A platform operator: every property.
+    Operator,
+    /// A caller of the org API.
+    Caller(&'a Subject),
+}
+
+fn check_url(path: &str, s: &str) -> Result<(), FieldError> {
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() && s.len() <= 2048 => Ok(()),
+        _ => Err(FieldError::new(path, format!("'{s}' is not an http(s) URL."))),
+    }
+}
+
+fn within(path: &str, value: u32, min: u32, max: u32, faults: &mut Vec<FieldError>) {
+    if !(min..=max).contains(&value) {
+        faults.push(FieldError::new(path, format!("{path} is {min} to {max}.")));
+    }
+}
+
+impl OrgProps {
+    /// Every field that breaks the org's schemas.
+    pub fn validate(&self, roles: &[Role], schema: &[CustomProperty]) -> Vec<FieldError> {
+        let mut faults = Vec::new();
+        let mut check = |r: Result<(), FieldError>| {
+            if let Err(e) = r {
+                faults.push(e);
+            }
+        };
+        check(parse_name("name", &self.name).map(drop));
+        check(parse_locale("locale", &self.locale).map(drop));
+        if let Some(tz) = &self.tz {
+            check(parse_tz("tz", tz).map(drop));
+        }
+        if let Some(site) = &self.website {
+            check(check_url("website", site));
+        }
+        if let Some(message) = &self.maintenance_message
+            && message.chars().count() > 1000
+        {
+            check(Err(FieldError::new("maintenanceMessage", "maintenanceMessage has at most 1000 characters.")));
+        }
+        for (i, email) in self.configuration.email.location_bypass.iter().enumerate() {
+            check(Email::parse(&format!("configuration.email.locationBypass.{i}"), email).map(drop));
+        }
+        if let Some(sender) = &self.configuration.email.sender {
+            check(Email::parse("configuration.email.sender", sender).map(drop));
+        }
+        if let Some(email) = &self.support.email {
+            check(Email::parse("support.email", email).map(drop));
+        }
+        if let Some(url) = &self.support.url {
+            check(check_url("support.url", url));
+        }
+        if let Some(phone) = &self.support.phone
+            && (phone.is_empty() || phone.chars().count() > 40)
+        {
+            check(Err(FieldError::new("support.phone", "support.phone is 1 to 40 characters.")));
+        }
+        for (i, role) in self.registration.default_roles.iter().enumerate() {
+            if !roles.iter().any(|r| r.id == *role) {
+                check(Err(FieldError::new(format!("registration.defaultRoles.{i}"), "Not a role of this org.")));
+            }
+        }
+        let sec = &self.security;
+        within("security.invitationTtl", sec.invitation_ttl, 60, 90 * 24 * 3600, &mut faults);
+        within("security.sessionTtl", sec.session_ttl, 60, 90 * 24 * 3600, &mut faults);
+        within("security.passwordMinLength", sec.password_min_length, 8, 128, &mut faults);
+        faults.extend(check_custom_roles(&self.roles));
+        for (name, value) in &self.custom {
+            match schema.iter().find(|p| p.name == *name) {
+                Some(def) => {
+                    if let Err(e) = def.check(value) {
+                        faults.push(e);
+                    }
+                }
+                None => faults.push(FieldError::new(name, format!("{name} is not a declared property."))),
+            }
+        }
+        faults
+    }
+}
+
+/// Custom roles: unique ids and codes apart from the built-in ones, includes that
+/// name existing roles, and no include cycles.
+pub fn check_custom_roles(custom: &[Role]) -> Vec<FieldError> {
+    let mut faults = Vec::new();
+    let builtin = builtin_roles();
+    let mut all = builtin.clone();
+    all.extend(custom.iter().cloned());
+    for (i, role) in custom.iter().enumerate() {
+        let path = format!("roles.{i}");
+        if builtin.iter().any(|b| b.id == role.id || b.code.eq_ignore_ascii_case(&role.code)) {
+            faults.push(FieldError::new(&path, "Built-in roles cannot be redefined."));
+        }
+        if custom.iter().filter(|r| r.id == role.id || r.code.eq_ignore_ascii_case(&role.code)).count() > 1 {
+            faults.push(FieldError::new(&path, "Role ids and codes are unique."));
+        }
+        if role.name.trim().is_empty()
+            || role.code.is_empty()
+            || !role.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            faults.push(FieldError::new(&path, "A role has a name and a code of letters, digits, _ or -."));
+        }
+        for inc in &role.include {
+            if !all.iter().any(|r| r.id == *inc) {
+                faults.push(FieldError::new(format!("{path}.include"), format!("{inc} is not a role.")));
+            }
+        }
+        if reaches(&all, role.id, role.id) {
+            faults
+                .push(FieldError::new(format!("{path}.include"), "Roles cannot include themselves, directly or not."));
+        }
+    }
+    faults
+}
+
+/// True when `from` includes `to` through one or more steps.
+fn reaches(all: &[Role], from: Id, to: Id) -> bool {
+    let mut seen = Vec::new();
+    let mut stack: Vec<Id> = all.iter().find(|r| r.id == from).map(|r| r.include.clone()).unwrap_or_default();
+    while let Some(id) = stack.pop() {
+        if id == to {
+            return true;
+        }
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        if let Some(r) = all.iter().find(|r| r.id == id) {
+            stack.extend(r.include.iter().copied());
+        }
+    }
+    false
 }
 
 /// Narrows a rendered object to the requested `paths` (`name`, `configuration.email`).
@@ -526,6 +719,7 @@ pub fn org_from_row(
     updated: DateTime<Utc>,
     updater: Option<&str>,
     props: Value,
+    schema: Value,
 ) -> Result<Org, crate::StoreError> {
     let bad = |what: &str| crate::StoreError::Backend(format!("stored org {id}: bad {what}"));
     Ok(Org {
@@ -537,6 +731,7 @@ pub fn org_from_row(
         updated,
         updater: updater.map(|u| Id::parse(u).ok_or_else(|| bad("updater"))).transpose()?,
         props: OrgProps::from_value(props).map_err(|_| bad("props"))?,
+        schema: serde_json::from_value(schema).map_err(|_| bad("custom properties"))?,
     })
 }
 
@@ -551,6 +746,72 @@ mod tests {
             crate::SystemClock.now(),
         )
         .unwrap()
+    }
+
+    fn admin() -> Subject {
+        Subject::member(&[ADMINISTRATOR], &builtin_roles())
+    }
+
+    fn provider() -> Subject {
+        Subject::member(&[PROVIDER], &builtin_roles())
+    }
+
+    fn with_c_4providers() -> Org {
+        let mut org = example();
+        let def: crate::schema::DeclareProperty =
+            serde_json::from_value(json!({"name": "c_4providers", "type": "number",
+            "array": true, "acl": [{"type": "role", "target": "provider", "allow": 6}]}))
+            .unwrap();
+        org.schema.push(def.validate(&org.roles(), &[]).unwrap());
+        org
+    }
+
+    fn ops(body: Value) -> Vec<Op> {
+        crate::patch::parse_ops(body).unwrap()
+    }
+
+    #[test]
+    fn an_admin_patches_and_the_result_is_validated() {
+        let org = example();
+        let props = org
+            .patched(
+                &ops(json!({"op": "push", "path": "/configuration/email/locationBypass", "value": "john@medable.com"})),
+                &admin(),
+            )
+            .unwrap();
+        assert_eq!(props.configuration.email.location_bypass, ["john@medable.com"]);
+        let err = org.patched(
+            &ops(json!({"op": "push", "path": "configuration.email.locationBypass", "value": "nope"})),
+            &admin(),
+        );
+        let DomainError::Validation(faults) = err.unwrap_err() else { panic!() };
+        assert_eq!(faults[0].path, "configuration.email.locationBypass.0");
+        let err = org.patched(&ops(json!({"op": "set", "path": "security.bogus", "value": 1})), &admin()).unwrap_err();
+        assert!(matches!(err, DomainError::Validation(_)));
+        let err = org.patched(&ops(json!({"op": "set", "path": "created", "value": "x"})), &admin()).unwrap_err();
+        let DomainError::Validation(faults) = err else { panic!() };
+        assert_eq!(faults[0].path, "created");
+    }
+
+    #[test]
+    fn a_provider_updates_its_custom_property_but_not_the_name() {
+        let org = with_c_4providers();
+        let props =
+            org.patched(&ops(json!({"op": "set", "path": "c_4providers", "value": [1, 2]})), &provider()).unwrap();
+        assert_eq!(props.custom["c_4providers"], json!([1, 2]));
+        let err = org.patched(&ops(json!({"op": "set", "path": "name", "value": "X"})), &provider()).unwrap_err();
+        assert!(matches!(err, DomainError::AccessDenied { path: Some(p), .. } if p == "name"));
+        let map = org.render(Viewer::Caller(&Subject::outsider()), &[], false);
+        assert!(!map.contains_key("c_4providers"), "custom properties need Read by default");
+    }
+
+    #[test]
+    fn custom_role_cycles_are_refused() {
+        let a = Role { id: Id::from_u96(100), name: "A".into(), code: "a".into(), include: vec![Id::from_u96(101)] };
+        let b = Role { id: Id::from_u96(101), name: "B".into(), code: "b".into(), include: vec![Id::from_u96(100)] };
+        assert!(!check_custom_roles(&[a.clone(), b]).is_empty());
+        let ok = Role { include: vec![PROVIDER], ..a };
+        assert!(check_custom_roles(&[ok]).is_empty());
     }
 
     #[test]
@@ -576,7 +837,7 @@ mod tests {
     #[test]
     fn a_public_caller_sees_only_public_properties() {
         let org = example();
-        let map = org.render(Level::Public, &[], false);
+        let map = org.render(Viewer::Caller(&Subject::outsider()), &[], false);
         let keys: Vec<&str> = map.keys().map(String::as_str).collect();
         assert_eq!(keys, ["_id", "access", "code", "locale", "maintenance", "name", "object", "schemasETag", "state"]);
         assert_eq!(map["access"], json!(1));
@@ -585,7 +846,7 @@ mod tests {
     #[test]
     fn an_administrator_sees_every_property() {
         let org = example();
-        let map = org.render(Level::Delete, &[], false);
+        let map = org.render(Viewer::Caller(&admin()), &[], false);
         for key in [
             "apps",
             "configuration",
@@ -618,7 +879,7 @@ mod tests {
     #[test]
     fn paths_narrow_a_rendered_org() {
         let org = example();
-        let map = org.render(Level::Delete, &[], false);
+        let map = org.render(Viewer::Caller(&admin()), &[], false);
         let narrowed = select_paths(&map, &["name".into(), "security.sessionTtl".into(), "nope".into()]);
         assert_eq!(narrowed["name"], json!("Example"));
         assert_eq!(narrowed["security"], json!({"sessionTtl": 86400}));

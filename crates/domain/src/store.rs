@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 
 use crate::account::{Account, Email, Member, Session};
 use crate::app::App;
-use crate::org::{Org, OrgState};
+use crate::org::{Org, OrgProps, OrgState};
 use crate::paging::{Page, PageRequest};
+use crate::post::Post;
+use crate::schema::CustomProperty;
 use crate::{Id, StoreError};
 
 /// The fields orgs can be sorted by; the first is the default.
@@ -29,6 +31,18 @@ pub trait OrgStore: Send + Sync {
     async fn org_by_id(&self, id: Id) -> Result<Option<Org>, StoreError>;
     /// A page of orgs.
     async fn list_orgs(&self, page: &PageRequest) -> Result<Page<Org>, StoreError>;
+    /// Replaces the writable properties and the declared custom properties, if the
+    /// stored version is still `expected` ([`StoreError::VersionConflict`]
+    /// otherwise), bumping the version. Returns the updated org.
+    async fn update_org(
+        &self,
+        id: Id,
+        expected: i64,
+        props: &OrgProps,
+        schema: &[CustomProperty],
+        updater: Option<Id>,
+        now: DateTime<Utc>,
+    ) -> Result<Org, StoreError>;
     /// Sets the state, bumping the version. Returns the updated org.
     async fn set_org_state(
         &self,
@@ -109,9 +123,22 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// The org's feed of posts.
+#[async_trait]
+pub trait PostStore: Send + Sync {
+    /// Inserts a post.
+    async fn insert_post(&self, post: &Post) -> Result<(), StoreError>;
+    /// A page of the org's posts (sorted by `_id`).
+    async fn list_posts(&self, org: Id, page: &PageRequest) -> Result<Page<Post>, StoreError>;
+    /// One post of the org.
+    async fn post_by_id(&self, org: Id, id: Id) -> Result<Option<Post>, StoreError>;
+    /// Deletes a post; `false` when it did not exist.
+    async fn delete_post(&self, org: Id, id: Id) -> Result<bool, StoreError>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: OrgStore + AppStore + AccountStore + MemberStore + SessionStore + Send + Sync {
+pub trait Store: OrgStore + AppStore + AccountStore + MemberStore + SessionStore + PostStore + Send + Sync {
     /// `"sqlite"` or `"postgres"`, for logs and metrics only.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

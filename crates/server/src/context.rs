@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use orgbase_domain::access::{Level, org_level};
+use orgbase_domain::Id;
+use orgbase_domain::access::{Level, Operation, Subject, Target, decide};
 use orgbase_domain::account::{Account, Member, MemberState, Session};
 use orgbase_domain::app::App;
+use orgbase_domain::org::{ADMINISTRATOR, DEVELOPER};
 use orgbase_domain::org::{Org, OrgState};
 
 use crate::auth::{self, CSRF_HEADER};
@@ -92,12 +94,19 @@ impl Caller {
         }
     }
 
-    /// The caller's access level on `org`.
-    pub fn level(&self, org: &Org) -> Level {
-        let roles = self.member().map(|m| m.roles.as_slice());
-        match roles {
-            None => Level::Public,
-            Some(roles) => org_level(Some(roles), &org.roles()),
+    /// The caller as the access policy sees it.
+    pub fn subject(&self, org: &Org) -> Subject {
+        match self.member() {
+            Some(member) => Subject::member(&member.roles, &org.roles()),
+            None => Subject::outsider(),
+        }
+    }
+
+    /// The caller's account id, if logged in.
+    pub fn account_id(&self) -> Option<Id> {
+        match self {
+            Self::Account { account, .. } => Some(account.id),
+            _ => None,
         }
     }
 }
@@ -114,9 +123,35 @@ pub struct OrgCtx {
 }
 
 impl OrgCtx {
+    /// The caller as the access policy sees it.
+    pub fn subject(&self) -> Subject {
+        self.caller.subject(&self.org)
+    }
+
     /// The caller's access level on the org.
     pub fn level(&self) -> Level {
-        self.caller.level(&self.org)
+        self.subject().org_level()
+    }
+
+    /// Asks the access policy; a denial is 403 `kAccessDenied` (or, for a caller
+    /// who is not logged in, the login fault).
+    pub fn authorize(&self, target: Target<'_>, op: Operation, what: &str) -> Result<(), Fault> {
+        if decide(&self.subject(), target, op).allowed {
+            return Ok(());
+        }
+        if matches!(self.caller, Caller::Public { .. } | Caller::App) {
+            self.caller.account()?;
+        }
+        Err(Fault::access_denied(format!("You may not {} {what}.", op_verb(op))))
+    }
+}
+
+fn op_verb(op: Operation) -> &'static str {
+    match op {
+        Operation::Read => "read",
+        Operation::Create => "create",
+        Operation::Update => "update",
+        Operation::Delete => "delete",
     }
 }
 
@@ -132,6 +167,16 @@ impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
 fn client_key(req: &Request) -> Option<&str> {
     let headers = req.headers();
     headers.get("medable-client-key").or_else(|| headers.get("orgbase-client-key")).and_then(|v| v.to_str().ok())
+}
+
+/// Routes that stay open in maintenance mode, so that apps can show the message
+/// and administrators can log in.
+const MAINTENANCE_OPEN: &[&str] =
+    &["/{org}/v2/accounts/login", "/{org}/v2/accounts/me/logout", "/{org}/v2/accounts/status"];
+
+/// The public read stays open in maintenance mode.
+fn open_in_maintenance(route: &str, method: &Method) -> bool {
+    MAINTENANCE_OPEN.contains(&route) || (route.trim_end_matches('/') == "/{org}/v2" && *method == Method::GET)
 }
 
 /// Routes that authenticate by their body, not by a session: no CSRF check.
@@ -162,10 +207,8 @@ pub async fn resolve_org(
     } else {
         auth::session_caller(&state, &org, req.headers()).await?
     };
-    let exempt = req
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|p| CSRF_EXEMPT.iter().any(|suffix| p.as_str().ends_with(suffix)));
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let exempt = CSRF_EXEMPT.iter().any(|suffix| route.ends_with(suffix));
     let csrf = match &caller {
         Caller::Account { proof: Proof::Session { token, cookie, .. }, .. } => {
             let expected = auth::csrf_token(token);
@@ -177,6 +220,13 @@ pub async fn resolve_org(
         }
         _ => None,
     };
+    if org.props.maintenance && !open_in_maintenance(&route, req.method()) {
+        let subject = caller.subject(&org);
+        if !(subject.has_role(ADMINISTRATOR) || subject.has_role(DEVELOPER)) {
+            let reason = org.props.maintenance_message.clone().unwrap_or_else(|| "The org is in maintenance.".into());
+            return Err(Fault::new(StatusCode::FORBIDDEN, "kMaintenance", "accessDenied.maintenance", reason));
+        }
+    }
     req.extensions_mut().insert(OrgCtx { org: Arc::new(org), app: Arc::new(app), caller });
     let mut res = next.run(req).await;
     if let Some(csrf) = csrf

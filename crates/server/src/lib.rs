@@ -22,7 +22,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use tokio::net::TcpListener;
 use tower::{Layer, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -32,14 +32,19 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::fault::Fault;
-use crate::routes::{accounts, health, orgs, platform};
+use crate::routes::{accounts, health, orgs, platform, posts};
 pub use crate::state::AppState;
 
 /// The whole API as one router.
 pub fn router(state: AppState) -> Router {
     let org_routes = Router::new()
-        .route("/", get(orgs::get_public_org))
-        .route("/orgs/{id}", get(orgs::get_org))
+        .route("/", get(orgs::get_public_org).patch(orgs::patch_public_org))
+        .route("/orgs/{id}", get(orgs::get_org).patch(orgs::patch_org))
+        .route("/orgs/{id}/posts", get(posts::list_posts).post(posts::create_post))
+        .route("/orgs/{id}/posts/{post}", delete(posts::delete_post))
+        .route("/orgs/{id}/{*path}", get(orgs::get_org_property).put(orgs::put_org_property))
+        .route("/schemas/org", get(orgs::get_org_schema))
+        .route("/schemas/org/properties", post(orgs::declare_property))
         .route("/accounts/register", post(accounts::register))
         .route("/accounts/login", post(accounts::login))
         .route("/accounts/me", get(accounts::get_me))

@@ -5,14 +5,16 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::fault::Fault;
-use crate::routes::{accounts, health, orgs, platform};
+use crate::routes::{accounts, health, orgs, platform, posts};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "orgbase", description = "Organisations, members, roles, invitations and sessions."),
     paths(
         health::healthz, health::readyz, health::metrics, health::openapi,
-        orgs::get_public_org, orgs::get_org,
+        orgs::get_public_org, orgs::get_org, orgs::patch_public_org, orgs::patch_org,
+        orgs::get_org_property, orgs::put_org_property, orgs::get_org_schema, orgs::declare_property,
+        posts::list_posts, posts::create_post, posts::delete_post,
         accounts::register, accounts::login, accounts::logout, accounts::get_me, accounts::get_status,
         accounts::update_password, accounts::request_password_reset, accounts::reset_password,
         platform::list_orgs, platform::create_org, platform::update_org_state,
@@ -20,7 +22,7 @@ use crate::routes::{accounts, health, orgs, platform};
     components(schemas(
         Fault, platform::CreateOrgRequest, platform::UpdateOrgStateRequest,
         accounts::RegisterRequest, accounts::LoginRequest, accounts::UpdatePasswordRequest,
-        accounts::RequestPasswordResetRequest, accounts::ResetPasswordRequest,
+        accounts::RequestPasswordResetRequest, accounts::ResetPasswordRequest, posts::CreatePostRequest,
     )),
     modifiers(&Security),
 )]

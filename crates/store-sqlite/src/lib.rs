@@ -14,9 +14,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use orgbase_domain::account::{Account, Email, Member, Session, account_from_row, member_from_row, session_from_row};
 use orgbase_domain::app::{App, app_from_row};
-use orgbase_domain::org::{ADMINISTRATOR, Org, OrgState, org_from_row};
+use orgbase_domain::org::{ADMINISTRATOR, Org, OrgProps, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
-use orgbase_domain::store::{AccountStore, AppStore, MemberStore, OrgStore, SessionStore, Store};
+use orgbase_domain::post::{Post, post_from_row};
+use orgbase_domain::schema::CustomProperty;
+use orgbase_domain::store::{AccountStore, AppStore, MemberStore, OrgStore, PostStore, SessionStore, Store};
 use orgbase_domain::{Id, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -96,10 +98,11 @@ impl SqliteStore {
     }
 }
 
-const ORG_COLUMNS: &str = "id, code, state, version, created, updated, updater, props";
+const ORG_COLUMNS: &str = "id, code, state, version, created, updated, updater, props, custom_props";
 
 fn org_row(row: &sqlx::sqlite::SqliteRow) -> Result<Org, StoreError> {
     let props: String = row.try_get("props").map_err(backend)?;
+    let schema: String = row.try_get("custom_props").map_err(backend)?;
     org_from_row(
         row.try_get("id").map_err(backend)?,
         row.try_get("code").map_err(backend)?,
@@ -109,6 +112,7 @@ fn org_row(row: &sqlx::sqlite::SqliteRow) -> Result<Org, StoreError> {
         from_millis(row.try_get("updated").map_err(backend)?),
         row.try_get("updater").map_err(backend)?,
         serde_json::from_str(&props).map_err(backend)?,
+        serde_json::from_str(&schema).map_err(backend)?,
     )
 }
 
@@ -193,6 +197,37 @@ impl OrgStore for SqliteStore {
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
         let orgs = rows.iter().map(org_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(orgs, req))
+    }
+
+    async fn update_org(
+        &self,
+        id: Id,
+        expected: i64,
+        props: &OrgProps,
+        schema: &[CustomProperty],
+        updater: Option<Id>,
+        now: DateTime<Utc>,
+    ) -> Result<Org, StoreError> {
+        let sql = format!(
+            "UPDATE orgs SET props = ?, custom_props = ?, name = ?, updater = ?, updated = ?, \
+             version = version + 1 WHERE id = ? AND version = ? RETURNING {ORG_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(props.to_value().to_string())
+            .bind(serde_json::to_string(schema).map_err(backend)?)
+            .bind(&props.name)
+            .bind(updater.map(|u| u.to_string()))
+            .bind(millis(now))
+            .bind(id.to_string())
+            .bind(expected)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?;
+        match row {
+            Some(row) => org_row(&row),
+            None if self.org_by_id(id).await?.is_some() => Err(StoreError::VersionConflict),
+            None => Err(StoreError::NotFound),
+        }
     }
 
     async fn set_org_state(&self, id: Id, state: OrgState, now: DateTime<Utc>) -> Result<Org, StoreError> {
@@ -520,6 +555,64 @@ impl SessionStore for SqliteStore {
                 .await
                 .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+const POST_COLUMNS: &str = "id, org_id, creator, body, created";
+
+fn post_row(row: &sqlx::sqlite::SqliteRow) -> Result<Post, StoreError> {
+    post_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("creator").map_err(backend)?,
+        row.try_get("body").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+    )
+}
+
+#[async_trait]
+impl PostStore for SqliteStore {
+    async fn insert_post(&self, post: &Post) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO posts (id, org_id, creator, body, created) VALUES (?, ?, ?, ?, ?)")
+            .bind(post.id.to_string())
+            .bind(post.org.to_string())
+            .bind(post.creator.to_string())
+            .bind(&post.body)
+            .bind(millis(post.created))
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_posts(&self, org: Id, req: &PageRequest) -> Result<Page<Post>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {POST_COLUMNS} FROM posts WHERE org_id = "));
+        q.push_bind(org.to_string());
+        push_keyset(&mut q, "posts", req);
+        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
+        let posts = rows.iter().map(post_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(posts, req))
+    }
+
+    async fn post_by_id(&self, org: Id, id: Id) -> Result<Option<Post>, StoreError> {
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE org_id = ? AND id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(post_row).transpose()
+    }
+
+    async fn delete_post(&self, org: Id, id: Id) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM posts WHERE org_id = ? AND id = ?")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -4,3 +4,4 @@ pub mod accounts;
 pub mod health;
 pub mod orgs;
 pub mod platform;
+pub mod posts;

@@ -1,18 +1,26 @@
-//! The org object's reads: the public read `GET /{org}/v2` and the full read
-//! `GET /{org}/v2/orgs/{id}`, with `?paths=`, `ETag` and `If-None-Match`.
+//! The org object: the public read `GET /{org}/v2`, the full read
+//! `GET /{org}/v2/orgs/{id}` (with `?paths=`, `ETag` and `If-None-Match`), one
+//! property by path (GET and PUT), PATCH with the seed platform's ops, and the
+//! declarations of custom properties.
 
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use orgbase_domain::Id;
-use orgbase_domain::access::Level;
-use orgbase_domain::org::select_paths;
+use orgbase_domain::access::{Level, Operation, Target};
+use orgbase_domain::org::{Org, OrgProps, Viewer, select_paths};
+use orgbase_domain::patch::{Op, Path as PropPath, parse_ops};
+use orgbase_domain::schema::{CustomProperty, DeclareProperty};
+use orgbase_domain::{DomainError, FieldError, Id, StoreError, secret};
+use serde_json::{Value, json};
 
 use crate::context::OrgCtx;
-use crate::extract::requested_paths;
+use crate::extract::{ApiJson, requested_paths};
 use crate::fault::Fault;
 use crate::state::AppState;
+
+/// How often a write is retried when another write got in first.
+const MAX_ATTEMPTS: usize = 64;
 
 /// The org as the caller may read it.
 #[derive(utoipa::ToSchema)]
@@ -57,25 +65,28 @@ pub async fn get_org(
     Path((_, id)): Path<(String, String)>,
     parts: Parts,
 ) -> Result<Response, Fault> {
-    if Id::parse(&id) != Some(ctx.org.id) {
-        return Err(Fault::not_found("Org"));
-    }
+    same_org(&ctx, &id)?;
     render_org(&state, &ctx, &parts).await
+}
+
+/// 404 unless `id` is this org's id.
+fn same_org(ctx: &OrgCtx, id: &str) -> Result<(), Fault> {
+    if Id::parse(id) == Some(ctx.org.id) { Ok(()) } else { Err(Fault::not_found("Org")) }
 }
 
 /// The ETag of an org as one caller sees it: the version, the access level and the
 /// selected paths all shape the body.
-fn org_etag(ctx: &OrgCtx, paths: Option<&[String]>) -> String {
-    let level = ctx.level().as_u8();
+fn org_etag(org: &Org, level: Level, paths: Option<&[String]>) -> String {
+    let level = level.as_u8();
     match paths {
-        None => format!("\"{}.{}.{level}\"", ctx.org.id, ctx.org.version),
-        Some(p) => format!(
-            "\"{}.{}.{level}.{}\"",
-            ctx.org.id,
-            ctx.org.version,
-            orgbase_domain::secret::digest(&p.join(","))[..8].to_owned()
-        ),
+        None => format!("\"{}.{}.{level}\"", org.id, org.version),
+        Some(p) => format!("\"{}.{}.{level}.{}\"", org.id, org.version, &secret::digest(&p.join(","))[..8]),
     }
+}
+
+/// The version named by an ETag of [`org_etag`].
+fn etag_version(tag: &str) -> Option<i64> {
+    tag.trim().trim_start_matches("W/").trim_matches('"').split('.').nth(1)?.parse().ok()
 }
 
 fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
@@ -84,20 +95,217 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     })
 }
 
-async fn render_org(state: &AppState, ctx: &OrgCtx, parts: &Parts) -> Result<Response, Fault> {
-    let paths = requested_paths(parts);
-    let etag = org_etag(ctx, paths.as_deref());
-    let etag_value = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
-    if not_modified(&parts.headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
-    }
-    let level = ctx.level();
+fn etag_header(etag: &str) -> HeaderValue {
+    HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// The org rendered for the caller, with its ETag.
+async fn org_response(state: &AppState, ctx: &OrgCtx, org: &Org, paths: Option<&[String]>) -> Result<Response, Fault> {
+    let subject = ctx.subject();
+    let level = subject.org_level();
     // Only administrators see `apps`; skip the query for everyone else.
-    let apps = if level >= Level::Delete { state.store.apps_of_org(ctx.org.id).await? } else { Vec::new() };
-    let full = ctx.org.render(level, &apps, false);
-    let body = match &paths {
+    let apps = if level >= Level::Delete { state.store.apps_of_org(org.id).await? } else { Vec::new() };
+    let full = org.render(Viewer::Caller(&subject), &apps, false);
+    let body = match paths {
         Some(p) => select_paths(&full, p),
         None => full,
     };
-    Ok(([(header::ETAG, etag_value)], axum::Json(body)).into_response())
+    Ok(([(header::ETAG, etag_header(&org_etag(org, level, paths)))], axum::Json(body)).into_response())
+}
+
+async fn render_org(state: &AppState, ctx: &OrgCtx, parts: &Parts) -> Result<Response, Fault> {
+    let paths = requested_paths(parts);
+    let etag = org_etag(&ctx.org, ctx.level(), paths.as_deref());
+    if not_modified(&parts.headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(&etag))]).into_response());
+    }
+    org_response(state, ctx, &ctx.org, paths.as_deref()).await
+}
+
+/// Applies a change to the org atomically: `change` computes the new properties and
+/// declarations from the current org; the store writes them only if no other write
+/// got in between. Without `If-Match` a lost race is retried on the fresh org, so
+/// concurrent pushes are never lost; with a stale `If-Match` the answer is 412.
+async fn update_org(
+    state: &AppState,
+    ctx: &OrgCtx,
+    headers: &HeaderMap,
+    change: impl Fn(&Org) -> Result<(OrgProps, Vec<CustomProperty>), DomainError>,
+) -> Result<Org, Fault> {
+    let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::trim);
+    let pinned = match if_match {
+        None | Some("*") => None,
+        Some(tag) => Some(etag_version(tag).ok_or(DomainError::PreconditionFailed)?),
+    };
+    let mut org = (*ctx.org).clone();
+    for _ in 0..MAX_ATTEMPTS {
+        if pinned.is_some_and(|v| v != org.version) {
+            return Err(DomainError::PreconditionFailed.into());
+        }
+        let (props, schema) = change(&org)?;
+        let now = state.clock.now();
+        match state.store.update_org(org.id, org.version, &props, &schema, ctx.caller.account_id(), now).await {
+            Ok(updated) => return Ok(updated),
+            Err(StoreError::VersionConflict) => {
+                org = state.store.org_by_id(org.id).await?.ok_or_else(|| Fault::not_found("Org"))?;
+                tokio::task::yield_now().await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(DomainError::Conflict("The org is being changed by many writers at once; try again.".into()).into())
+}
+
+async fn patch_with(state: &AppState, ctx: &OrgCtx, headers: &HeaderMap, body: Value) -> Result<Response, Fault> {
+    let ops = parse_ops(body).map_err(Fault::validation)?;
+    let subject = ctx.subject();
+    let org = update_org(state, ctx, headers, |org| Ok((org.patched(&ops, &subject)?, org.schema.clone()))).await?;
+    org_response(state, ctx, &org, None).await
+}
+
+/// Updates the org with one op or an array of ops (`set`, `push`, `remove`, `pull`,
+/// `unset`), all or none, and returns the updated org.
+#[utoipa::path(patch, path = "/{org}/v2/orgs/{id}", tag = "org", request_body = Value,
+    params(("org" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = OrgDoc), (status = 400, body = Fault), (status = 403, body = Fault),
+              (status = 412, body = Fault)))]
+pub async fn patch_org(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, Fault> {
+    same_org(&ctx, &id)?;
+    patch_with(&state, &ctx, &headers, body).await
+}
+
+/// `PATCH /{org}/v2`: the same as `PATCH /{org}/v2/orgs/{id}`.
+#[utoipa::path(patch, path = "/{org}/v2", tag = "org", request_body = Value, params(("org" = String, Path)),
+    responses((status = 200, body = OrgDoc), (status = 400, body = Fault), (status = 403, body = Fault)))]
+pub async fn patch_public_org(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, Fault> {
+    patch_with(&state, &ctx, &headers, body).await
+}
+
+/// A value as the seed answers a property read or write: an array as a list
+/// envelope, anything else as a result.
+fn property_body(value: Value) -> Response {
+    match value {
+        Value::Array(items) => axum::Json(json!({"hasMore": false, "object": "list", "data": items})).into_response(),
+        other => axum::Json(json!({"object": "result", "data": other})).into_response(),
+    }
+}
+
+fn value_at(map: &serde_json::Map<String, Value>, path: &PropPath) -> Option<Value> {
+    let (first, rest) = path.segments().split_first()?;
+    let mut cur = map.get(first)?;
+    for seg in rest {
+        cur = match cur {
+            Value::Array(items) => items.get(seg.parse::<usize>().ok()?)?,
+            other => other.get(seg)?,
+        };
+    }
+    Some(cur.clone())
+}
+
+fn parse_prop_path(path: &str) -> Result<PropPath, Fault> {
+    PropPath::parse(path).map_err(|e| Fault::validation(vec![FieldError::new("path", e)]))
+}
+
+/// Reads one property by path (`/orgs/{id}/configuration/email`).
+#[utoipa::path(get, path = "/{org}/v2/orgs/{id}/{path}", tag = "org",
+    params(("org" = String, Path), ("id" = String, Path), ("path" = String, Path, description = "A property path")),
+    responses((status = 200, description = "A list envelope for arrays, else a result"), (status = 404, body = Fault)))]
+pub async fn get_org_property(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id, path)): Path<(String, String, String)>,
+) -> Result<Response, Fault> {
+    same_org(&ctx, &id)?;
+    let path = parse_prop_path(&path)?;
+    let subject = ctx.subject();
+    let apps =
+        if subject.org_level() >= Level::Delete { state.store.apps_of_org(ctx.org.id).await? } else { Vec::new() };
+    let visible = ctx.org.render(Viewer::Caller(&subject), &apps, false);
+    let value = value_at(&visible, &path).ok_or_else(|| Fault::not_found("Property"))?;
+    Ok(property_body(value))
+}
+
+/// Replaces the value at a property path and returns the new value.
+#[utoipa::path(put, path = "/{org}/v2/orgs/{id}/{path}", tag = "org", request_body = Value,
+    params(("org" = String, Path), ("id" = String, Path), ("path" = String, Path, description = "A property path")),
+    responses((status = 200, description = "A list envelope for arrays, else a result"), (status = 400, body = Fault),
+              (status = 403, body = Fault)))]
+pub async fn put_org_property(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id, path)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    ApiJson(value): ApiJson<Value>,
+) -> Result<Response, Fault> {
+    same_org(&ctx, &id)?;
+    let path = parse_prop_path(&path)?;
+    let ops = [Op::SetAt(path.clone(), value)];
+    let subject = ctx.subject();
+    let org = update_org(&state, &ctx, &headers, |org| Ok((org.patched(&ops, &subject)?, org.schema.clone()))).await?;
+    let Value::Object(doc) = org.props.to_value() else { return Err(Fault::internal(&"org document")) };
+    Ok(property_body(value_at(&doc, &path).unwrap_or(Value::Null)))
+}
+
+/// Declares a custom `c_…` property and changes `schemasETag`.
+#[utoipa::path(post, path = "/{org}/v2/schemas/org/properties", tag = "org", request_body = Value,
+    params(("org" = String, Path)),
+    responses((status = 200, description = "The declaration"), (status = 400, body = Fault), (status = 403, body = Fault),
+              (status = 409, body = Fault)))]
+pub async fn declare_property(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<DeclareProperty>,
+) -> Result<Response, Fault> {
+    ctx.authorize(Target::Schema, Operation::Create, "the org's schemas")?;
+    let name = body.name.clone();
+    let org = update_org(&state, &ctx, &headers, |org| {
+        let declared = body.clone().validate(&org.roles(), &org.schema).map_err(|faults| {
+            if faults.iter().any(|f| f.reason.contains("already exists")) {
+                DomainError::Exists(format!("{} is already declared.", body.name))
+            } else {
+                DomainError::Validation(faults)
+            }
+        })?;
+        let mut props = org.props.clone();
+        props.schemas_etag = secret::token()[..32].to_owned();
+        let mut schema = org.schema.clone();
+        schema.push(declared);
+        Ok((props, schema))
+    })
+    .await?;
+    let declared = org.schema.iter().find(|p| p.name == name).ok_or_else(|| Fault::internal(&"declaration lost"))?;
+    let mut shown = serde_json::to_value(declared).map_err(|e| Fault::internal(&e))?;
+    shown["object"] = json!("property");
+    Ok(axum::Json(shown).into_response())
+}
+
+/// The org's custom property declarations.
+#[utoipa::path(get, path = "/{org}/v2/schemas/org", tag = "org", params(("org" = String, Path)),
+    responses((status = 200, description = "The org schema"), (status = 403, body = Fault)))]
+pub async fn get_org_schema(ctx: OrgCtx) -> Result<Response, Fault> {
+    ctx.authorize(Target::Schema, Operation::Read, "the org's schemas")?;
+    let builtin: Vec<Value> = orgbase_domain::access::ORG_PROPERTIES
+        .iter()
+        .map(|(name, level)| json!({"name": name, "readAccess": level.as_u8()}))
+        .collect();
+    Ok(axum::Json(json!({
+        "object": "schema",
+        "name": "org",
+        "schemasETag": ctx.org.props.schemas_etag,
+        "properties": builtin,
+        "customProperties": ctx.org.schema,
+    }))
+    .into_response())
 }

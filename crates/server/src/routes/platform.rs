@@ -5,9 +5,8 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use orgbase_domain::access::Level;
 use orgbase_domain::account::{Account, Email, PersonName};
-use orgbase_domain::org::{NewOrg, Org, OrgState};
+use orgbase_domain::org::{NewOrg, Org, OrgState, Viewer};
 use orgbase_domain::store::ORG_SORT_FIELDS;
 use orgbase_domain::{DomainError, FieldError, Id};
 use serde::Deserialize;
@@ -49,7 +48,7 @@ impl FromRequestParts<AppState> for Operator {
 /// Renders an org for an operator: every property.
 pub async fn render_for_operator(state: &AppState, org: &Org) -> Result<Value, Fault> {
     let apps = state.store.apps_of_org(org.id).await?;
-    Ok(Value::Object(org.render(Level::Script, &apps, false)))
+    Ok(Value::Object(org.render(Viewer::Operator, &apps, false)))
 }
 
 /// The body of `POST /platform/v1/orgs`.

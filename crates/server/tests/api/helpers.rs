@@ -143,6 +143,12 @@ impl TestApp {
         body["token"].as_str().expect("token").to_owned()
     }
 
+    /// Seeds a member of `org` with `roles` and logs it in; returns its bearer token.
+    pub async fn member_token(&self, org: &Org, key: &App, email: &str, roles: &[Id]) -> String {
+        self.seed_account(email, "member password 1", Some((org, roles))).await;
+        self.login(org.code.as_str(), &key.key, email, "member password 1").await
+    }
+
     /// A request to a path on the server.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base))

@@ -10,5 +10,6 @@ mod accounts;
 mod cli;
 mod faults;
 mod openapi;
+mod org_writes;
 mod orgs;
 mod platform;

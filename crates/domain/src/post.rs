@@ -1,0 +1,59 @@
+//! Posts: the org's simple feed of member posts.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::org::render_date;
+use crate::{FieldError, Id};
+
+/// The longest post body, in characters.
+pub const MAX_BODY: usize = 10_000;
+
+/// A post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    /// The id.
+    pub id: Id,
+    /// The org.
+    pub org: Id,
+    /// The author's account.
+    pub creator: Id,
+    /// The text.
+    pub body: String,
+    /// When it was posted.
+    pub created: DateTime<Utc>,
+}
+
+impl Post {
+    /// A new post; the body is 1 to 10,000 characters.
+    pub fn new(org: Id, creator: Id, body: &str, now: DateTime<Utc>) -> Result<Self, FieldError> {
+        let chars = body.trim().chars().count();
+        if chars == 0 || chars > MAX_BODY {
+            return Err(FieldError::new("body", format!("A post is 1 to {MAX_BODY} characters.")));
+        }
+        Ok(Self { id: Id::generate(now), org, creator, body: body.to_owned(), created: now })
+    }
+
+    /// The post as the API shows it.
+    pub fn to_json(&self) -> Value {
+        json!({"_id": self.id, "object": "post", "org": self.org, "creator": self.creator, "body": self.body, "created": render_date(self.created)})
+    }
+}
+
+/// Rebuilds a post from a stored row.
+pub fn post_from_row(
+    id: &str,
+    org: &str,
+    creator: &str,
+    body: String,
+    created: DateTime<Utc>,
+) -> Result<Post, crate::StoreError> {
+    let bad = || crate::StoreError::Backend(format!("stored post {id}: bad value"));
+    Ok(Post {
+        id: Id::parse(id).ok_or_else(bad)?,
+        org: Id::parse(org).ok_or_else(bad)?,
+        creator: Id::parse(creator).ok_or_else(bad)?,
+        body,
+        created,
+    })
+}

@@ -1,0 +1,85 @@
+//! The org's feed: `GET`/`POST /{org}/v2/orgs/{id}/posts` for members, and `DELETE
+//! /orgs/{id}/posts/{post}` for the author or an administrator.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use orgbase_domain::Id;
+use orgbase_domain::access::{Operation, Target};
+use orgbase_domain::post::Post;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::context::OrgCtx;
+use crate::extract::{ApiJson, Paging};
+use crate::fault::Fault;
+use crate::state::AppState;
+
+/// The body of a new post.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePostRequest {
+    /// 1 to 10,000 characters.
+    pub body: String,
+}
+
+fn this_org(ctx: &OrgCtx, id: &str) -> Result<(), Fault> {
+    if Id::parse(id) == Some(ctx.org.id) { Ok(()) } else { Err(Fault::not_found("Org")) }
+}
+
+/// Lists the feed, newest last (`sort=-_id` for newest first).
+#[utoipa::path(get, path = "/{org}/v2/orgs/{id}/posts", tag = "posts",
+    params(("org" = String, Path), ("id" = String, Path), ("limit" = Option<u32>, Query),
+           ("startingAfter" = Option<String>, Query), ("endingBefore" = Option<String>, Query), ("sort" = Option<String>, Query)),
+    responses((status = 200, description = "A list of posts"), (status = 403, body = Fault)))]
+pub async fn list_posts(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    Paging(params): Paging,
+) -> Result<Response, Fault> {
+    this_org(&ctx, &id)?;
+    ctx.authorize(Target::Post { own: false }, Operation::Read, "the posts")?;
+    let req = params.validate(&["_id"]).map_err(Fault::validation)?;
+    let page = state.store.list_posts(ctx.org.id, &req).await?;
+    let data: Vec<_> = page.data.iter().map(Post::to_json).collect();
+    Ok(axum::Json(json!({"object": "list", "data": data, "hasMore": page.has_more})).into_response())
+}
+
+/// Posts to the feed.
+#[utoipa::path(post, path = "/{org}/v2/orgs/{id}/posts", tag = "posts", request_body = CreatePostRequest,
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The post"), (status = 400, body = Fault), (status = 403, body = Fault)))]
+pub async fn create_post(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CreatePostRequest>,
+) -> Result<Response, Fault> {
+    this_org(&ctx, &id)?;
+    ctx.authorize(Target::Post { own: true }, Operation::Create, "posts")?;
+    let author = ctx.caller.account()?.id;
+    let post = Post::new(ctx.org.id, author, &body.body, state.clock.now())?;
+    state.store.insert_post(&post).await?;
+    Ok(axum::Json(post.to_json()).into_response())
+}
+
+/// Deletes a post: its author or an administrator.
+#[utoipa::path(delete, path = "/{org}/v2/orgs/{id}/posts/{post}", tag = "posts",
+    params(("org" = String, Path), ("id" = String, Path), ("post" = String, Path)),
+    responses((status = 200, description = "`true`"), (status = 403, body = Fault), (status = 404, body = Fault)))]
+pub async fn delete_post(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id, post)): Path<(String, String, String)>,
+) -> Result<Response, Fault> {
+    this_org(&ctx, &id)?;
+    let post_id = Id::parse(&post).ok_or_else(|| Fault::not_found("Post"))?;
+    ctx.authorize(Target::Post { own: false }, Operation::Read, "the posts")?;
+    let post = state.store.post_by_id(ctx.org.id, post_id).await?.ok_or_else(|| Fault::not_found("Post"))?;
+    let own = ctx.caller.account_id() == Some(post.creator);
+    ctx.authorize(Target::Post { own }, Operation::Delete, "this post")?;
+    if !state.store.delete_post(ctx.org.id, post_id).await? {
+        return Err(Fault::not_found("Post"));
+    }
+    Ok(axum::Json(json!({"object": "result", "data": true})).into_response())
+}
