@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, OriginalUri, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -202,7 +202,9 @@ pub async fn resolve_org(
         return Err(Fault::org_disabled());
     }
     let caller = if auth::is_signed(req.headers()) {
-        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        // The nested router strips `/{org}/v2`; sign over the original path.
+        let uri = req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().clone(), |o| o.0.clone());
+        let (method, path) = (req.method().clone(), uri.path().to_owned());
         auth::verify_signed_request(&state, &org, &app, &method, &path, req.headers()).await?
     } else {
         auth::session_caller(&state, &org, req.headers()).await?

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod cors;
 pub mod extract;
 pub mod fault;
 pub mod mail;
@@ -53,7 +54,9 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts/status", get(accounts::get_status))
         .route("/accounts/request-password-reset", post(accounts::request_password_reset))
         .route("/accounts/reset-password", post(accounts::reset_password))
-        .layer(from_fn_with_state(state.clone(), context::resolve_org));
+        .layer(from_fn_with_state(state.clone(), context::resolve_org))
+        .layer(cors::layer(state.clone()))
+        .layer(from_fn(cors::strip_refused));
     let body_limit = state.config.body_limit;
     let timeout = Duration::from_secs(state.config.request_timeout.max(1));
     Router::new()

@@ -506,4 +506,11 @@ async fn refused_signed_requests_all_get_the_same_403(app: &TestApp) {
     for (why, body) in &bodies {
         assert_eq!(body, &bodies[0].1, "{why} gives the same fault");
     }
+    let forged = signed(app, Method::PATCH, &path, (&key.key, "wrong-secret"), Some(&admin_id), now, "f")
+        .json(&json!({"op": "set", "path": "name", "value": "Forged"}));
+    assert_eq!(forged.send().await.unwrap().status(), 403);
+    let replay = signed(app, Method::PATCH, &path, (&key.key, &key.secret), Some(&admin_id), now, "used")
+        .json(&json!({"op": "set", "path": "name", "value": "Replayed"}));
+    assert_eq!(replay.send().await.unwrap().status(), 403);
+    assert_eq!(app.state.store.org_by_id(org.id).await.unwrap().unwrap().props.name, "Example", "nothing changed");
 }

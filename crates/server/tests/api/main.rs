@@ -8,8 +8,10 @@ mod helpers;
 
 mod accounts;
 mod cli;
+mod cors;
 mod faults;
 mod openapi;
 mod org_writes;
 mod orgs;
 mod platform;
+mod secrets;
