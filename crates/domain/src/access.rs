@@ -156,6 +156,11 @@ impl Subject {
         self.roles.contains(&role)
     }
 
+    /// A logged-in non-member holding a pending invitation.
+    pub fn connected() -> Self {
+        Self { relation: Relation::Connected, roles: Vec::new() }
+    }
+
     /// The caller's level on the org itself: 1 outsider, 2 connected, 4 member,
     /// 7 Administrator.
     pub fn org_level(&self) -> Level {
@@ -198,6 +203,13 @@ pub enum Target<'a> {
         /// The caller is the author.
         own: bool,
     },
+    /// A member of the org; `own` when it is the caller's membership.
+    Member {
+        /// The caller is this member.
+        own: bool,
+    },
+    /// An invitation of the org.
+    Connection,
 }
 
 /// The policy's answer: the caller's resolved level on the target, and whether the
@@ -258,6 +270,15 @@ pub fn decide(subject: &Subject, target: Target<'_>, op: Operation) -> Decision 
             };
             Decision { level: base, allowed }
         }
+        Target::Member { own } => {
+            let allowed = match op {
+                Operation::Read => base >= Level::Read,
+                Operation::Create | Operation::Update => base >= Level::Delete,
+                Operation::Delete => (own && base >= Level::Read) || base >= Level::Delete,
+            };
+            Decision { level: base, allowed }
+        }
+        Target::Connection => Decision { level: base, allowed: base >= Level::Delete },
         Target::Post { own } => {
             let allowed = match op {
                 Operation::Read | Operation::Create => base >= Level::Read,
@@ -299,5 +320,119 @@ mod tests {
         );
         assert_eq!(org_property_read_level("security"), Some(Level::Delete));
         assert_eq!(org_property_read_level("nope"), None);
+    }
+}
+
+/// The authorisation matrix, written out for review: every built-in role and a
+/// non-member, against every org property (read and update) and every member and
+/// invitation operation. `R` = may read, `U` = may update, `-` = neither.
+#[cfg(test)]
+mod matrix {
+    use super::*;
+    use crate::org::{DEVELOPER, PROVIDER, SUPPORT, builtin_roles};
+
+    fn subjects() -> Vec<(&'static str, Subject)> {
+        let roles = builtin_roles();
+        vec![
+            ("non-member", Subject::outsider()),
+            ("connected", Subject::connected()),
+            ("member", Subject::member(&[], &roles)),
+            ("provider", Subject::member(&[PROVIDER], &roles)),
+            ("support", Subject::member(&[SUPPORT], &roles)),
+            ("developer", Subject::member(&[DEVELOPER], &roles)),
+            ("administrator", Subject::member(&[ADMINISTRATOR], &roles)),
+        ]
+    }
+
+    /// Columns: non-member, connected, member, provider, support, developer, administrator.
+    #[rustfmt::skip]
+    const ORG_PROPERTY_MATRIX: &[(&str, [&str; 7])] = &[
+        ("_id",                ["R", "R", "R", "R", "R", "R", "R"]),
+        ("access",             ["R", "R", "R", "R", "R", "R", "R"]),
+        ("apps",               ["-", "-", "-", "-", "-", "-", "R"]),
+        ("code",               ["R", "R", "R", "R", "R", "R", "R"]),
+        ("configuration",      ["-", "-", "-", "-", "-", "-", "RU"]),
+        ("connections",        ["-", "-", "-", "-", "-", "-", "R"]),
+        ("country",            ["-", "-", "R", "R", "R", "R", "RU"]),
+        ("created",            ["-", "-", "R", "R", "R", "R", "R"]),
+        ("deployment",         ["-", "-", "-", "-", "-", "-", "RU"]),
+        ("favicon",            ["R", "R", "R", "R", "R", "R", "R"]),
+        ("locale",             ["R", "R", "R", "R", "R", "R", "RU"]),
+        ("logo",               ["R", "R", "R", "R", "R", "R", "R"]),
+        ("maintenance",        ["R", "R", "R", "R", "R", "R", "RU"]),
+        ("maintenanceMessage", ["R", "R", "R", "R", "R", "R", "RU"]),
+        ("name",               ["R", "R", "R", "R", "R", "R", "RU"]),
+        ("object",             ["R", "R", "R", "R", "R", "R", "R"]),
+        ("posts",              ["-", "-", "R", "R", "R", "R", "R"]),
+        ("registration",       ["-", "-", "-", "-", "-", "-", "RU"]),
+        ("roles",              ["-", "-", "R", "R", "R", "R", "RU"]),
+        ("schemasETag",        ["R", "R", "R", "R", "R", "R", "R"]),
+        ("security",           ["-", "-", "-", "-", "-", "-", "RU"]),
+        ("shared",             ["-", "-", "R", "R", "R", "R", "R"]),
+        ("state",              ["R", "R", "R", "R", "R", "R", "R"]),
+        ("support",            ["-", "-", "R", "R", "R", "R", "RU"]),
+        ("type",               ["-", "-", "R", "R", "R", "R", "RU"]),
+        ("tz",                 ["R", "R", "R", "R", "R", "R", "RU"]),
+        ("updated",            ["-", "-", "R", "R", "R", "R", "R"]),
+        ("updater",            ["-", "-", "-", "-", "-", "-", "R"]),
+        ("website",            ["R", "R", "R", "R", "R", "R", "RU"]),
+    ];
+
+    /// Member and invitation operations: `Y` allowed, `-` refused.
+    #[rustfmt::skip]
+    const OPERATION_MATRIX: &[(&str, [&str; 7])] = &[
+        ("read a member",             ["-", "-", "Y", "Y", "Y", "Y", "Y"]),
+        ("change a member's roles",   ["-", "-", "-", "-", "-", "-", "Y"]),
+        ("remove another member",     ["-", "-", "-", "-", "-", "-", "Y"]),
+        ("leave (remove oneself)",    ["-", "-", "Y", "Y", "Y", "Y", "Y"]),
+        ("invite (create connection)", ["-", "-", "-", "-", "-", "-", "Y"]),
+        ("list connections",          ["-", "-", "-", "-", "-", "-", "Y"]),
+        ("resend a connection",       ["-", "-", "-", "-", "-", "-", "Y"]),
+        ("revoke a connection",       ["-", "-", "-", "-", "-", "-", "Y"]),
+    ];
+
+    fn operation(name: &str) -> (Target<'static>, Operation) {
+        match name {
+            "read a member" => (Target::Member { own: false }, Operation::Read),
+            "change a member's roles" => (Target::Member { own: false }, Operation::Update),
+            "remove another member" => (Target::Member { own: false }, Operation::Delete),
+            "leave (remove oneself)" => (Target::Member { own: true }, Operation::Delete),
+            "invite (create connection)" => (Target::Connection, Operation::Create),
+            "list connections" => (Target::Connection, Operation::Read),
+            "resend a connection" => (Target::Connection, Operation::Update),
+            _ => (Target::Connection, Operation::Delete),
+        }
+    }
+
+    #[test]
+    fn every_role_against_every_org_property() {
+        assert_eq!(ORG_PROPERTY_MATRIX.len(), ORG_PROPERTIES.len(), "every property is in the table");
+        for (name, row) in ORG_PROPERTY_MATRIX {
+            for ((who, subject), want) in subjects().iter().zip(row) {
+                let target = Target::OrgProperty { name, custom: None };
+                let read = decide(subject, target, Operation::Read).allowed;
+                let update = decide(subject, target, Operation::Update).allowed;
+                let got = format!("{}{}", if read { "R" } else { "" }, if update { "U" } else { "" });
+                let got = if got.is_empty() { "-".to_owned() } else { got };
+                assert_eq!(&got, want, "{who} on {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_role_against_every_member_and_invitation_operation() {
+        for (name, row) in OPERATION_MATRIX {
+            let (target, op) = operation(name);
+            for ((who, subject), want) in subjects().iter().zip(row) {
+                let got = if decide(subject, target, op).allowed { "Y" } else { "-" };
+                assert_eq!(got, *want, "{who}: {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_org_level_of_each_role() {
+        let levels: Vec<u8> = subjects().iter().map(|(_, s)| s.org_level().as_u8()).collect();
+        assert_eq!(levels, [1, 2, 4, 4, 4, 4, 7]);
     }
 }

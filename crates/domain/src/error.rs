@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The stored version differs from the expected one (optimistic concurrency).
     #[error("version conflict")]
     VersionConflict,
+    /// The change would break an invariant (the last administrator…).
+    #[error("invariant: {0}")]
+    Invariant(String),
     /// The backend itself failed; the message is for logs only.
     #[error("storage backend: {0}")]
     Backend(String),
@@ -81,6 +84,7 @@ impl From<StoreError> for DomainError {
             StoreError::Exists(what) => Self::Exists(what),
             StoreError::NotFound => Self::NotFound,
             StoreError::VersionConflict => Self::PreconditionFailed,
+            StoreError::Invariant(why) => Self::Conflict(why),
             other => Self::Store(other),
         }
     }

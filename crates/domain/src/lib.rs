@@ -9,6 +9,7 @@ pub mod access;
 pub mod account;
 pub mod app;
 pub mod clock;
+pub mod connection;
 pub mod error;
 pub mod id;
 pub mod org;

@@ -438,6 +438,17 @@ impl Org {
         Ok(out)
     }
 
+    /// The ids of every role that makes its holder an Administrator (the built-in
+    /// one and custom roles that include it).
+    pub fn admin_role_ids(&self) -> Vec<Id> {
+        let roles = self.roles();
+        roles
+            .iter()
+            .filter(|r| crate::access::effective_roles(&[r.id], &roles).contains(&ADMINISTRATOR))
+            .map(|r| r.id)
+            .collect()
+    }
+
     /// Every role of the org: the built-in ones, then the custom ones.
     pub fn roles(&self) -> Vec<Role> {
         let mut roles = builtin_roles();

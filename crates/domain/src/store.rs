@@ -6,8 +6,9 @@ use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 
-use crate::account::{Account, Email, Member, Session};
+use crate::account::{Account, Email, Member, MemberState, Session};
 use crate::app::App;
+use crate::connection::{Connection, ConnectionState};
 use crate::org::{Org, OrgProps, OrgState};
 use crate::paging::{Page, PageRequest};
 use crate::post::Post;
@@ -99,6 +100,89 @@ pub trait MemberStore: Send + Sync {
     async fn insert_member(&self, member: &Member) -> Result<(), StoreError>;
     /// The membership of an account in an org.
     async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError>;
+    /// A page of an org's members with their accounts, filtered.
+    async fn list_members(
+        &self,
+        org: Id,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> Result<Page<(Member, Account)>, StoreError>;
+    /// One member of an org, with its account.
+    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<(Member, Account)>, StoreError>;
+    /// Changes a member's roles and/or state. In the same transaction (serialised per
+    /// org), refuses with [`StoreError::Invariant`] when no active member would
+    /// hold one of `admin_roles` afterwards.
+    async fn update_member(
+        &self,
+        org: Id,
+        id: Id,
+        roles: Option<&[Id]>,
+        state: Option<MemberState>,
+        admin_roles: &[Id],
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError>;
+    /// Removes a member, with the same last-administrator guard.
+    async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError>;
+}
+
+/// Filters of the member list.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Members holding this role (directly).
+    pub role: Option<Id>,
+    /// Members in this state.
+    pub state: Option<MemberState>,
+    /// Email or name prefix, case-insensitive.
+    pub search: Option<String>,
+}
+
+/// Invitations ("connections").
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Inserts a pending connection. A pending one for the same email, or an email
+    /// that already belongs to a member, is [`StoreError::Exists`].
+    async fn insert_connection(&self, connection: &Connection) -> Result<(), StoreError>;
+    /// A page of an org's connections, optionally in one state.
+    async fn list_connections(
+        &self,
+        org: Id,
+        state: Option<ConnectionState>,
+        page: &PageRequest,
+    ) -> Result<Page<Connection>, StoreError>;
+    /// One connection of an org.
+    async fn connection_by_id(&self, org: Id, id: Id) -> Result<Option<Connection>, StoreError>;
+    /// The connection holding this token digest.
+    async fn connection_by_token(&self, token_hash: &str) -> Result<Option<Connection>, StoreError>;
+    /// Gives a pending connection a new token and expiry (the old token dies).
+    async fn reissue_connection(
+        &self,
+        org: Id,
+        id: Id,
+        token_hash: &str,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError>;
+    /// Moves a pending connection to `state` (declined or revoked) and kills its token.
+    async fn close_connection(
+        &self,
+        org: Id,
+        id: Id,
+        state: ConnectionState,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError>;
+    /// Accepts atomically: the pending, unexpired connection with this token becomes
+    /// accepted and `account` (inserted first when `new_account`) becomes a member
+    /// with its roles, once, however many requests race. `NotFound` when the token is
+    /// not (or no longer) pending.
+    async fn accept_connection(
+        &self,
+        token_hash: &str,
+        account: &Account,
+        new_account: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError>;
+    /// True when the org has a pending connection (for this email, when given).
+    async fn has_pending_connection(&self, org: Id, email: Option<&Email>) -> Result<bool, StoreError>;
 }
 
 /// Login sessions and the nonces of signed requests.
@@ -138,7 +222,9 @@ pub trait PostStore: Send + Sync {
 
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: OrgStore + AppStore + AccountStore + MemberStore + SessionStore + PostStore + Send + Sync {
+pub trait Store:
+    OrgStore + AppStore + AccountStore + MemberStore + ConnectionStore + SessionStore + PostStore + Send + Sync
+{
     /// `"sqlite"` or `"postgres"`, for logs and metrics only.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

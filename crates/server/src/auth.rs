@@ -125,8 +125,10 @@ pub async fn session_caller(state: &AppState, org: &Org, headers: &HeaderMap) ->
     let Some(account) = state.store.account_by_id(session.account).await? else {
         return refused(AuthProblem::NotLoggedIn);
     };
-    let member = state.store.member_of(org.id, account.id).await?.map(Arc::new);
-    Ok(Caller::Account { account: Arc::new(account), member, proof: Proof::Session { session, token, cookie } })
+    let member = state.store.member_of(org.id, account.id).await?.filter(|m| m.state == MemberState::Active);
+    let connected = member.is_none() && state.store.has_pending_connection(org.id, Some(&account.email)).await?;
+    let proof = Proof::Session { session, token, cookie };
+    Ok(Caller::Account { account: Arc::new(account), member: member.map(Arc::new), connected, proof })
 }
 
 /// Starts a session for `account` in `org` and returns it with its token.
@@ -221,7 +223,12 @@ pub async fn verify_signed_request(
     let member = state.store.member_of(org.id, account_id).await?.filter(|m| m.state == MemberState::Active);
     let Some(member) = member else { return Err(invalid_signature()) };
     let account = state.store.account_by_id(account_id).await?.ok_or_else(invalid_signature)?;
-    Ok(Caller::Account { account: Arc::new(account), member: Some(Arc::new(member)), proof: Proof::Signature })
+    Ok(Caller::Account {
+        account: Arc::new(account),
+        member: Some(Arc::new(member)),
+        connected: false,
+        proof: Proof::Signature,
+    })
 }
 
 /// Rate limits of login and registration, per client IP and per account email.

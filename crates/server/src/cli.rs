@@ -188,7 +188,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
         crate::telemetry::init_logs(&config.log_format);
     }
     let store = open_store(&config).await.map_err(|e| format!("database: {e}"))?;
-    let state = AppState::new(store, Arc::new(SystemClock), config);
+    let state = AppState::new(store, Arc::new(SystemClock), config)?;
     match cli.command {
         Command::Serve { .. } => serve(state).await,
         Command::Migrate => {

@@ -37,6 +37,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `smtp://host:port` for outgoing mail; unset writes mail to a log in `data_dir`.
     pub smtp_url: Option<Secret>,
+    /// The sender of orgbase's mail.
+    pub mail_from: String,
     /// The base URL of the media server that session `mediaURL`s point at.
     pub media_base_url: Option<String>,
     /// The largest request body accepted, in bytes.
@@ -60,6 +62,7 @@ impl Default for Config {
             public_url: None,
             smtp_url: None,
             media_base_url: None,
+            mail_from: "orgbase <no-reply@orgbase.invalid>".into(),
             body_limit: 1024 * 1024,
             request_timeout: 30,
             log_format: "json".into(),

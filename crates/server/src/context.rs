@@ -63,6 +63,8 @@ pub enum Caller {
         account: Arc<Account>,
         /// Its active membership in this org.
         member: Option<Arc<Member>>,
+        /// A non-member holding a pending invitation to this org.
+        connected: bool,
         /// How it authenticated.
         proof: Proof,
     },
@@ -96,9 +98,10 @@ impl Caller {
 
     /// The caller as the access policy sees it.
     pub fn subject(&self, org: &Org) -> Subject {
-        match self.member() {
-            Some(member) => Subject::member(&member.roles, &org.roles()),
-            None => Subject::outsider(),
+        match (self.member(), self) {
+            (Some(member), _) => Subject::member(&member.roles, &org.roles()),
+            (None, Self::Account { connected: true, .. }) => Subject::connected(),
+            (None, _) => Subject::outsider(),
         }
     }
 

@@ -33,7 +33,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::fault::Fault;
-use crate::routes::{accounts, health, orgs, platform, posts};
+use crate::routes::{accounts, connections, health, members, orgs, platform, posts};
 pub use crate::state::AppState;
 
 /// The whole API as one router.
@@ -43,6 +43,12 @@ pub fn router(state: AppState) -> Router {
         .route("/orgs/{id}", get(orgs::get_org).patch(orgs::patch_org))
         .route("/orgs/{id}/posts", get(posts::list_posts).post(posts::create_post))
         .route("/orgs/{id}/posts/{post}", delete(posts::delete_post))
+        .route("/orgs/{id}/connections", post(connections::create_connection))
+        .route("/connections", get(connections::list_connections))
+        .route("/connections/{key}", post(connections::accept_connection).delete(connections::delete_connection))
+        .route("/connections/{id}/resend", post(connections::resend_connection))
+        .route("/members", get(members::list_members))
+        .route("/members/{id}", get(members::get_member).patch(members::update_member).delete(members::delete_member))
         .route("/orgs/{id}/{*path}", get(orgs::get_org_property).put(orgs::put_org_property))
         .route("/schemas/org", get(orgs::get_org_schema))
         .route("/schemas/org/properties", post(orgs::declare_property))

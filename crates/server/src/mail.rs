@@ -5,6 +5,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
 
 use crate::config::Config;
@@ -21,22 +24,69 @@ pub struct Mail {
 }
 
 /// Where mail goes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Mailer {
     /// Appends to a JSON-lines file.
     Log(PathBuf),
+    /// Sends through an SMTP server.
+    Smtp {
+        /// The transport (`smtp://host:port`, `smtps://…`, `?tls=required`).
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
+        /// The `From` address.
+        from: Mailbox,
+    },
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Log(path) => f.debug_tuple("Log").field(path).finish(),
+            Self::Smtp { from, .. } => f.debug_struct("Smtp").field("from", from).finish_non_exhaustive(),
+        }
+    }
 }
 
 impl Mailer {
-    /// The mailer named by the config.
-    pub fn from_config(config: &Config) -> Self {
-        Self::Log(config.data_dir.join("mail.log"))
+    /// The mailer named by the config: SMTP when `smtp_url` is set, else the log.
+    pub fn from_config(config: &Config) -> Result<Self, String> {
+        let Some(url) = config.smtp_url.as_ref() else {
+            return Ok(Self::Log(config.data_dir.join("mail.log")));
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url.0)
+            .map_err(|e| format!("smtp_url: {e}"))?
+            .timeout(Some(std::time::Duration::from_secs(10)))
+            .build();
+        let from = config.mail_from.parse::<Mailbox>().map_err(|e| format!("mail_from: {e}"))?;
+        Ok(Self::Smtp { transport: Box::new(transport), from })
     }
 
     /// Sends a message. Failures are logged, never shown to the caller (who must not
     /// learn whether an address exists).
     pub async fn send(&self, mail: Mail, created: chrono::DateTime<chrono::Utc>) {
         match self {
+            Self::Smtp { transport, from } => {
+                let to = match mail.to.parse::<Mailbox>() {
+                    Ok(to) => to,
+                    Err(e) => {
+                        tracing::error!(error = %e, "unusable recipient address");
+                        return;
+                    }
+                };
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(mail.subject)
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(mail.body);
+                match message {
+                    Ok(message) => {
+                        if let Err(e) = transport.send(message).await {
+                            tracing::error!(error = %e, "mail delivery failed");
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "could not build a mail"),
+                }
+            }
             Self::Log(path) => {
                 let line = json!({"to": mail.to, "subject": mail.subject, "body": mail.body, "created": orgbase_domain::org::render_date(created)});
                 let path = path.clone();

@@ -28,11 +28,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state for a store, a clock and a config.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
-        let mailer = Mailer::from_config(&config);
+    /// The state for a store, a clock and a config; fails on an unusable mail config.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Result<Self, String> {
+        let mailer = Mailer::from_config(&config)?;
         let limits = Limits::new(config.login_attempts_per_minute);
-        Self { store, clock, config: Arc::new(config), mailer, limits }
+        Ok(Self { store, clock, config: Arc::new(config), mailer, limits })
     }
 }
 

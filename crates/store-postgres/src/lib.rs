@@ -7,13 +7,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::account::{Account, Email, Member, Session, account_from_row, member_from_row, session_from_row};
+use orgbase_domain::account::{
+    Account, Email, Member, MemberState, Session, account_from_row, member_from_row, session_from_row,
+};
 use orgbase_domain::app::{App, app_from_row};
+use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
 use orgbase_domain::org::{ADMINISTRATOR, Org, OrgProps, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::post::{Post, post_from_row};
 use orgbase_domain::schema::CustomProperty;
-use orgbase_domain::store::{AccountStore, AppStore, MemberStore, OrgStore, PostStore, SessionStore, Store};
+use orgbase_domain::store::{
+    AccountStore, AppStore, ConnectionStore, MemberFilter, MemberStore, OrgStore, PostStore, SessionStore, Store,
+};
 use orgbase_domain::{Id, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
@@ -446,6 +451,344 @@ impl MemberStore for PgStore {
             .await
             .map_err(backend)?;
         row.as_ref().map(member_row).transpose()
+    }
+
+    async fn list_members(
+        &self,
+        org: Id,
+        filter: &MemberFilter,
+        req: &PageRequest,
+    ) -> Result<Page<(Member, Account)>, StoreError> {
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = "
+        ));
+        q.push_bind(org.to_string());
+        if let Some(role) = filter.role {
+            q.push(" AND m.roles @> jsonb_build_array(");
+            q.push_bind(role.to_string());
+            q.push("::text)");
+        }
+        if let Some(state) = filter.state {
+            q.push(" AND m.state = ");
+            q.push_bind(state.as_str());
+        }
+        if let Some(search) = &filter.search {
+            let pattern = format!("{}%", like_escape(&search.to_lowercase()));
+            q.push(" AND (a.email ILIKE ");
+            q.push_bind(pattern.clone());
+            q.push(" ESCAPE '\\' OR a.name_first ILIKE ");
+            q.push_bind(pattern.clone());
+            q.push(" ESCAPE '\\' OR a.name_last ILIKE ");
+            q.push_bind(pattern);
+            q.push(" ESCAPE '\\')");
+        }
+        if let Some(id) = req.cursor_id() {
+            q.push(format_args!(" AND m.id {} ", req.sql_comparison()));
+            q.push_bind(id.to_string());
+        }
+        let dir = req.sql_direction();
+        q.push(format_args!(" ORDER BY m.id {dir} LIMIT "));
+        q.push_bind(i64::from(req.limit) + 1);
+        q.push(" OFFSET ");
+        q.push_bind(i64::from(req.skip));
+        let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
+        let items = rows.iter().map(member_join_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, req))
+    }
+
+    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<(Member, Account)>, StoreError> {
+        let sql = format!(
+            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND m.id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(member_join_row).transpose()
+    }
+
+    async fn update_member(
+        &self,
+        org: Id,
+        id: Id,
+        roles: Option<&[Id]>,
+        state: Option<MemberState>,
+        admin_roles: &[Id],
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError> {
+        // Locking the org row serialises member changes per org, so two admins
+        // demoting each other cannot both pass the guard below.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        lock_org(&mut tx, org).await?;
+        let roles_json = roles.map(|r| Json(r.to_vec()));
+        let sql = format!(
+            "UPDATE members SET roles = COALESCE($1::jsonb, roles), state = COALESCE($2, state), updated = $3 \
+             WHERE org_id = $4 AND id = $5 RETURNING {MEMBER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(roles_json)
+            .bind(state.map(MemberState::as_str))
+            .bind(now)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let member = member_row(&row)?;
+        guard_admins(&mut tx, org, admin_roles).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(member)
+    }
+
+    async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        lock_org(&mut tx, org).await?;
+        let done = sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        guard_admins(&mut tx, org, admin_roles).await?;
+        tx.commit().await.map_err(backend)
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Takes the org's row lock for the rest of the transaction.
+async fn lock_org(conn: &mut PgConnection, org: Id) -> Result<(), StoreError> {
+    sqlx::query("SELECT id FROM orgs WHERE id = $1 FOR UPDATE")
+        .bind(org.to_string())
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Fails when no active member of the org holds one of `admin_roles`.
+async fn guard_admins(conn: &mut PgConnection, org: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+    let roles: Vec<String> = admin_roles.iter().map(Id::to_string).collect();
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM members WHERE org_id = $1 AND state = 'active' AND roles ?| $2::text[]")
+            .bind(org.to_string())
+            .bind(roles)
+            .fetch_one(conn)
+            .await
+            .map_err(backend)?;
+    if count == 0 {
+        return Err(StoreError::Invariant("The org must keep at least one active Administrator.".into()));
+    }
+    Ok(())
+}
+
+const MEMBER_JOIN_COLUMNS: &str = "m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, \
+     a.email, a.name_first, a.name_last, a.password_hash, a.created AS a_created, a.updated AS a_updated";
+
+fn member_join_row(row: &PgRow) -> Result<(Member, Account), StoreError> {
+    let member = member_row(row)?;
+    let account = account_from_row(
+        row.try_get("account_id").map_err(backend)?,
+        row.try_get("email").map_err(backend)?,
+        row.try_get("name_first").map_err(backend)?,
+        row.try_get("name_last").map_err(backend)?,
+        row.try_get("password_hash").map_err(backend)?,
+        row.try_get("a_created").map_err(backend)?,
+        row.try_get("a_updated").map_err(backend)?,
+    )?;
+    Ok((member, account))
+}
+
+const CONNECTION_COLUMNS: &str =
+    "id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated";
+
+fn connection_row(row: &PgRow) -> Result<Connection, StoreError> {
+    let Json(roles): Json<serde_json::Value> = row.try_get("roles").map_err(backend)?;
+    let state: i16 = row.try_get("state").map_err(backend)?;
+    connection_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("email").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        roles,
+        state,
+        row.try_get("token_hash").map_err(backend)?,
+        row.try_get("expires").map_err(backend)?,
+        row.try_get("creator").map_err(backend)?,
+        row.try_get("account_id").map_err(backend)?,
+        row.try_get("created").map_err(backend)?,
+        row.try_get("updated").map_err(backend)?,
+    )
+}
+
+#[async_trait]
+impl ConnectionStore for PgStore {
+    async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let member: Option<(String,)> = sqlx::query_as(
+            "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND a.email = $2",
+        )
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if member.is_some() {
+            return Err(StoreError::Exists("This email already belongs to a member.".into()));
+        }
+        sqlx::query(
+            "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(c.id.to_string())
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .bind(&c.name)
+        .bind(Json(&c.roles))
+        .bind(c.state.as_i16())
+        .bind(&c.token_hash)
+        .bind(c.expires)
+        .bind(c.creator.map(|x| x.to_string()))
+        .bind(c.account.map(|x| x.to_string()))
+        .bind(c.created)
+        .bind(c.updated)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_connections(
+        &self,
+        org: Id,
+        state: Option<ConnectionState>,
+        req: &PageRequest,
+    ) -> Result<Page<Connection>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = "));
+        q.push_bind(org.to_string());
+        if let Some(state) = state {
+            q.push(" AND state = ");
+            q.push_bind(state.as_i16());
+        }
+        push_keyset(&mut q, "connections", req);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
+        let items = rows.iter().map(connection_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, req))
+    }
+
+    async fn connection_by_id(&self, org: Id, id: Id) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()
+    }
+
+    async fn connection_by_token(&self, token_hash: &str) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = $1");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await.map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()
+    }
+
+    async fn reissue_connection(
+        &self,
+        org: Id,
+        id: Id,
+        token_hash: &str,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError> {
+        let sql = format!(
+            "UPDATE connections SET token_hash = $1, expires = $2, updated = $3 WHERE org_id = $4 AND id = $5 AND state = 0 \
+             RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(expires)
+            .bind(now)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn close_connection(
+        &self,
+        org: Id,
+        id: Id,
+        state: ConnectionState,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError> {
+        let sql = format!(
+            "UPDATE connections SET state = $1, token_hash = NULL, updated = $2 WHERE org_id = $3 AND id = $4 AND state = 0 \
+             RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(state.as_i16())
+            .bind(now)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn accept_connection(
+        &self,
+        token_hash: &str,
+        account: &Account,
+        new_account: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        if new_account {
+            insert_account_row(&mut tx, account, false).await?;
+        }
+        let sql = format!(
+            "UPDATE connections SET state = 1, token_hash = NULL, account_id = $1, updated = $2 \
+             WHERE token_hash = $3 AND state = 0 AND expires > $4 RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(account.id.to_string())
+            .bind(now)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let connection = connection_row(&row)?;
+        let member = Member::new(connection.org, account.id, connection.roles, now);
+        insert_member_row(&mut tx, &member).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(member)
+    }
+
+    async fn has_pending_connection(&self, org: Id, email: Option<&Email>) -> Result<bool, StoreError> {
+        let row: Option<(i32,)> = sqlx::query_as(
+            "SELECT 1 FROM connections WHERE org_id = $1 AND state = 0 AND ($2::text IS NULL OR email = $3) LIMIT 1",
+        )
+        .bind(org.to_string())
+        .bind(email.map(Email::as_str))
+        .bind(email.map(Email::as_str))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(row.is_some())
     }
 }
 

@@ -12,13 +12,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use orgbase_domain::account::{Account, Email, Member, Session, account_from_row, member_from_row, session_from_row};
+use orgbase_domain::account::{
+    Account, Email, Member, MemberState, Session, account_from_row, member_from_row, session_from_row,
+};
 use orgbase_domain::app::{App, app_from_row};
+use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
 use orgbase_domain::org::{ADMINISTRATOR, Org, OrgProps, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::post::{Post, post_from_row};
 use orgbase_domain::schema::CustomProperty;
-use orgbase_domain::store::{AccountStore, AppStore, MemberStore, OrgStore, PostStore, SessionStore, Store};
+use orgbase_domain::store::{
+    AccountStore, AppStore, ConnectionStore, MemberFilter, MemberStore, OrgStore, PostStore, SessionStore, Store,
+};
 use orgbase_domain::{Id, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -484,6 +489,333 @@ impl MemberStore for SqliteStore {
             .await
             .map_err(backend)?;
         row.as_ref().map(member_row).transpose()
+    }
+
+    async fn list_members(
+        &self,
+        org: Id,
+        filter: &MemberFilter,
+        req: &PageRequest,
+    ) -> Result<Page<(Member, Account)>, StoreError> {
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = "
+        ));
+        q.push_bind(org.to_string());
+        if let Some(role) = filter.role {
+            q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value = ");
+            q.push_bind(role.to_string());
+            q.push(")");
+        }
+        if let Some(state) = filter.state {
+            q.push(" AND m.state = ");
+            q.push_bind(state.as_str());
+        }
+        if let Some(search) = &filter.search {
+            let pattern = format!("{}%", like_escape(&search.to_lowercase()));
+            q.push(" AND (a.email LIKE ");
+            q.push_bind(pattern.clone());
+            q.push(" ESCAPE '\\' OR lower(a.name_first) LIKE ");
+            q.push_bind(pattern.clone());
+            q.push(" ESCAPE '\\' OR lower(a.name_last) LIKE ");
+            q.push_bind(pattern);
+            q.push(" ESCAPE '\\')");
+        }
+        if let Some(id) = req.cursor_id() {
+            q.push(format_args!(" AND m.id {} ", req.sql_comparison()));
+            q.push_bind(id.to_string());
+        }
+        let dir = req.sql_direction();
+        q.push(format_args!(" ORDER BY m.id {dir} LIMIT "));
+        q.push_bind(i64::from(req.limit) + 1);
+        q.push(" OFFSET ");
+        q.push_bind(i64::from(req.skip));
+        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
+        let items = rows.iter().map(member_join_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, req))
+    }
+
+    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<(Member, Account)>, StoreError> {
+        let sql = format!(
+            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND m.id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(member_join_row).transpose()
+    }
+
+    async fn update_member(
+        &self,
+        org: Id,
+        id: Id,
+        roles: Option<&[Id]>,
+        state: Option<MemberState>,
+        admin_roles: &[Id],
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError> {
+        // The single writer connection serialises this transaction with every other
+        // write, so the guard below sees the final state.
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let roles_json = roles.map(serde_json::to_string).transpose().map_err(backend)?;
+        let sql = format!(
+            "UPDATE members SET roles = COALESCE(?, roles), state = COALESCE(?, state), updated = ? \
+             WHERE org_id = ? AND id = ? RETURNING {MEMBER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(roles_json)
+            .bind(state.map(MemberState::as_str))
+            .bind(millis(now))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let member = member_row(&row)?;
+        guard_admins(&mut tx, org, admin_roles).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(member)
+    }
+
+    async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let done = sqlx::query("DELETE FROM members WHERE org_id = ? AND id = ?")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        guard_admins(&mut tx, org, admin_roles).await?;
+        tx.commit().await.map_err(backend)
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Fails when no active member of the org holds one of `admin_roles`.
+async fn guard_admins(conn: &mut SqliteConnection, org: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM members m WHERE m.state = 'active' AND m.org_id = ");
+    q.push_bind(org.to_string());
+    q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value IN (");
+    let mut sep = q.separated(", ");
+    for role in admin_roles {
+        sep.push_bind(role.to_string());
+    }
+    q.push("))");
+    let (count,): (i64,) = q.build_query_as().fetch_one(conn).await.map_err(backend)?;
+    if count == 0 {
+        return Err(StoreError::Invariant("The org must keep at least one active Administrator.".into()));
+    }
+    Ok(())
+}
+
+const MEMBER_JOIN_COLUMNS: &str = "m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, \
+     a.email, a.name_first, a.name_last, a.password_hash, a.created AS a_created, a.updated AS a_updated";
+
+fn member_join_row(row: &sqlx::sqlite::SqliteRow) -> Result<(Member, Account), StoreError> {
+    let member = member_row(row)?;
+    let account = account_from_row(
+        row.try_get("account_id").map_err(backend)?,
+        row.try_get("email").map_err(backend)?,
+        row.try_get("name_first").map_err(backend)?,
+        row.try_get("name_last").map_err(backend)?,
+        row.try_get("password_hash").map_err(backend)?,
+        from_millis(row.try_get("a_created").map_err(backend)?),
+        from_millis(row.try_get("a_updated").map_err(backend)?),
+    )?;
+    Ok((member, account))
+}
+
+const CONNECTION_COLUMNS: &str =
+    "id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated";
+
+fn connection_row(row: &sqlx::sqlite::SqliteRow) -> Result<Connection, StoreError> {
+    let roles: String = row.try_get("roles").map_err(backend)?;
+    let state: i64 = row.try_get("state").map_err(backend)?;
+    connection_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("email").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        serde_json::from_str(&roles).map_err(backend)?,
+        i16::try_from(state).map_err(backend)?,
+        row.try_get("token_hash").map_err(backend)?,
+        from_millis(row.try_get("expires").map_err(backend)?),
+        row.try_get("creator").map_err(backend)?,
+        row.try_get("account_id").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("updated").map_err(backend)?),
+    )
+}
+
+#[async_trait]
+impl ConnectionStore for SqliteStore {
+    async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let member: Option<(String,)> = sqlx::query_as(
+            "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND a.email = ?",
+        )
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if member.is_some() {
+            return Err(StoreError::Exists("This email already belongs to a member.".into()));
+        }
+        sqlx::query(
+            "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(c.id.to_string())
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .bind(&c.name)
+        .bind(serde_json::to_string(&c.roles).map_err(backend)?)
+        .bind(c.state.as_i16())
+        .bind(&c.token_hash)
+        .bind(millis(c.expires))
+        .bind(c.creator.map(|x| x.to_string()))
+        .bind(c.account.map(|x| x.to_string()))
+        .bind(millis(c.created))
+        .bind(millis(c.updated))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_connections(
+        &self,
+        org: Id,
+        state: Option<ConnectionState>,
+        req: &PageRequest,
+    ) -> Result<Page<Connection>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = "));
+        q.push_bind(org.to_string());
+        if let Some(state) = state {
+            q.push(" AND state = ");
+            q.push_bind(state.as_i16());
+        }
+        push_keyset(&mut q, "connections", req);
+        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
+        let items = rows.iter().map(connection_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, req))
+    }
+
+    async fn connection_by_id(&self, org: Id, id: Id) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = ? AND id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()
+    }
+
+    async fn connection_by_token(&self, token_hash: &str) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = ?");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()
+    }
+
+    async fn reissue_connection(
+        &self,
+        org: Id,
+        id: Id,
+        token_hash: &str,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError> {
+        let sql = format!(
+            "UPDATE connections SET token_hash = ?, expires = ?, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
+             RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(millis(expires))
+            .bind(millis(now))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn close_connection(
+        &self,
+        org: Id,
+        id: Id,
+        state: ConnectionState,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError> {
+        let sql = format!(
+            "UPDATE connections SET state = ?, token_hash = NULL, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
+             RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(state.as_i16())
+            .bind(millis(now))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn accept_connection(
+        &self,
+        token_hash: &str,
+        account: &Account,
+        new_account: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        if new_account {
+            insert_account_row(&mut tx, account, false).await?;
+        }
+        let sql = format!(
+            "UPDATE connections SET state = 1, token_hash = NULL, account_id = ?, updated = ? \
+             WHERE token_hash = ? AND state = 0 AND expires > ? RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(account.id.to_string())
+            .bind(millis(now))
+            .bind(token_hash)
+            .bind(millis(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let connection = connection_row(&row)?;
+        let member = Member::new(connection.org, account.id, connection.roles, now);
+        insert_member_row(&mut tx, &member).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(member)
+    }
+
+    async fn has_pending_connection(&self, org: Id, email: Option<&Email>) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM connections WHERE org_id = ? AND state = 0 AND (? IS NULL OR email = ?) LIMIT 1",
+        )
+        .bind(org.to_string())
+        .bind(email.map(Email::as_str))
+        .bind(email.map(Email::as_str))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(row.is_some())
     }
 }
 

@@ -45,6 +45,8 @@ pub struct RegisterRequest {
     pub password: String,
     /// The person's name.
     pub name: NameBody,
+    /// An invitation token: registers and accepts in one step.
+    pub connection: Option<String>,
 }
 
 /// The body of `POST /accounts/login`.
@@ -129,7 +131,7 @@ pub async fn register(
 ) -> Result<Response, Fault> {
     state.limits.check("register", ip, Some(&body.email))?;
     let registration = &ctx.org.props.registration;
-    if !registration.allow || registration.invitation_required {
+    if body.connection.is_none() && (!registration.allow || registration.invitation_required) {
         return Err(Fault::access_denied("Registration is closed: joining this org needs an invitation."));
     }
     let mut faults = Vec::new();
@@ -144,8 +146,13 @@ pub async fn register(
     let hash = hash_password(body.password).await?;
     let now = state.clock.now();
     let account = Account::new(email, name, Some(hash), now);
-    let member = Member::new(ctx.org.id, account.id, registration.default_roles.clone(), now);
-    state.store.insert_account(&account, Some(&member)).await?;
+    match &body.connection {
+        Some(token) => crate::routes::connections::register_with_token(&state, &ctx, token, &account).await?,
+        None => {
+            let member = Member::new(ctx.org.id, account.id, registration.default_roles.clone(), now);
+            state.store.insert_account(&account, Some(&member)).await?;
+        }
+    }
     Ok(axum::Json(account.to_json()).into_response())
 }
 

@@ -105,7 +105,8 @@ async fn org_response(state: &AppState, ctx: &OrgCtx, org: &Org, paths: Option<&
     let level = subject.org_level();
     // Only administrators see `apps`; skip the query for everyone else.
     let apps = if level >= Level::Delete { state.store.apps_of_org(org.id).await? } else { Vec::new() };
-    let full = org.render(Viewer::Caller(&subject), &apps, false);
+    let shared = level >= Level::Read && state.store.has_pending_connection(org.id, None).await?;
+    let full = org.render(Viewer::Caller(&subject), &apps, shared);
     let body = match paths {
         Some(p) => select_paths(&full, p),
         None => full,

@@ -49,6 +49,17 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on a fresh database of `backend`.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, None).await
+    }
+
+    /// Starts a server whose mail goes to a real SMTP server process (aiosmtpd).
+    pub async fn spawn_with_smtp(backend: Backend) -> (Self, SmtpSink) {
+        let sink = SmtpSink::start().await;
+        let app = Self::spawn_with(backend, Some(format!("smtp://127.0.0.1:{}", sink.port))).await;
+        (app, sink)
+    }
+
+    async fn spawn_with(backend: Backend, smtp_url: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(ManualClock::new());
         let database_url = match backend {
@@ -65,10 +76,11 @@ impl TestApp {
             database_url: database_url.clone().map(Secret),
             operator_token: Some(Secret(OPERATOR_TOKEN.into())),
             body_limit: 64 * 1024,
+            smtp_url: smtp_url.map(Secret),
             ..Config::default()
         };
         let store = open_store(&config).await.expect("open store");
-        let state = AppState::new(store, clock.clone(), config);
+        let state = AppState::new(store, clock.clone(), config).expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
@@ -172,6 +184,72 @@ impl TestApp {
     pub fn platform(&self, method: Method, path: &str) -> RequestBuilder {
         self.request(method, path).bearer_auth(OPERATOR_TOKEN)
     }
+}
+
+/// A local SMTP server process (Python's aiosmtpd) that stores every message in a
+/// maildir, started per test.
+pub struct SmtpSink {
+    pub port: u16,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.path().join("maildir"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (scripts/test installs it)");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Self { port, child, dir };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the SMTP sink did not start");
+    }
+
+    /// Waits (bounded) for `n` messages and returns them raw.
+    pub async fn messages(&self, n: usize) -> Vec<String> {
+        let new = self.dir.path().join("maildir").join("new");
+        for _ in 0..200 {
+            let mut found: Vec<String> = std::fs::read_dir(&new)
+                .map(|entries| entries.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect())
+                .unwrap_or_default();
+            if found.len() >= n {
+                found.sort();
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("expected {n} mails at the SMTP sink");
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The invitation token in a mail (raw or from the mail log).
+pub fn token_in(mail: &str) -> String {
+    let unfolded = mail.replace("=\r\n", "").replace("=\n", "");
+    unfolded.split("Invitation token: ").nth(1).expect("a token in the mail")[..64].to_owned()
+}
+
+/// The last invitation token written to the dev mail log.
+pub fn last_logged_token(app: &TestApp) -> String {
+    let log = std::fs::read_to_string(app.config().data_dir.join("mail.log")).expect("mail log");
+    let last: Value = serde_json::from_str(log.lines().last().expect("a mail")).expect("json");
+    token_in(last["body"].as_str().expect("body"))
 }
 
 /// Reads a response as (status, JSON body).

@@ -1,0 +1,136 @@
+//! Members of an org: list (filters `role`, `state`, `search`, keyset paging), read,
+//! change roles or state (administrators), and remove (administrators, or the member
+//! themself). The last active Administrator can never be removed, demoted or
+//! suspended; the store enforces that atomically.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use orgbase_domain::access::{Operation, Target};
+use orgbase_domain::account::{Account, Member, MemberState};
+use orgbase_domain::store::MemberFilter;
+use orgbase_domain::{FieldError, Id};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::context::OrgCtx;
+use crate::extract::{ApiJson, Paging, query_pairs};
+use crate::fault::Fault;
+use crate::state::AppState;
+
+/// A member as the API shows it: the membership with the account's email and name.
+pub fn member_json(member: &Member, account: &Account) -> Value {
+    let mut shown = member.to_json();
+    shown["email"] = json!(account.email);
+    shown["name"] = json!(account.name);
+    shown
+}
+
+/// The body of `PATCH /members/{id}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMemberRequest {
+    /// Role ids, codes or names; replaces the member's roles.
+    pub roles: Option<Vec<String>>,
+    /// `active` or `suspended`.
+    pub state: Option<String>,
+}
+
+fn member_id(id: &str) -> Result<Id, Fault> {
+    Id::parse(id).ok_or_else(|| Fault::not_found("Member"))
+}
+
+/// Lists the org's members.
+#[utoipa::path(get, path = "/{org}/v2/members", tag = "members",
+    params(("org" = String, Path), ("role" = Option<String>, Query), ("state" = Option<String>, Query),
+           ("search" = Option<String>, Query, description = "Email or name prefix"), ("limit" = Option<u32>, Query),
+           ("startingAfter" = Option<String>, Query), ("endingBefore" = Option<String>, Query)),
+    responses((status = 200, description = "A list of members"), (status = 403, body = Fault)))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    parts: axum::http::request::Parts,
+    Paging(params): Paging,
+) -> Result<Response, Fault> {
+    ctx.authorize(Target::Member { own: false }, Operation::Read, "the members")?;
+    let mut filter = MemberFilter::default();
+    let mut faults = Vec::new();
+    for (k, v) in query_pairs(&parts) {
+        match k.as_str() {
+            "role" => match ctx.org.resolve_roles("role", &[v]) {
+                Ok(ids) => filter.role = ids.first().copied(),
+                Err(e) => faults.push(e),
+            },
+            "state" => match MemberState::parse(&v) {
+                Some(s) => filter.state = Some(s),
+                None => faults.push(FieldError::new("state", "state is active or suspended.")),
+            },
+            "search" if !v.trim().is_empty() => filter.search = Some(v.trim().chars().take(100).collect()),
+            _ => {}
+        }
+    }
+    let req = params.validate(&["_id"]).map_err(|e| {
+        faults.extend(e);
+        Fault::validation(faults.clone())
+    })?;
+    if !faults.is_empty() {
+        return Err(Fault::validation(faults));
+    }
+    let page = state.store.list_members(ctx.org.id, &filter, &req).await?;
+    let data: Vec<Value> = page.data.iter().map(|(m, a)| member_json(m, a)).collect();
+    Ok(axum::Json(json!({"object": "list", "data": data, "hasMore": page.has_more})).into_response())
+}
+
+/// Reads one member.
+#[utoipa::path(get, path = "/{org}/v2/members/{id}", tag = "members", params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The member"), (status = 404, body = Fault)))]
+pub async fn get_member(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, Fault> {
+    ctx.authorize(Target::Member { own: false }, Operation::Read, "the members")?;
+    let (member, account) =
+        state.store.member_by_id(ctx.org.id, member_id(&id)?).await?.ok_or_else(|| Fault::not_found("Member"))?;
+    Ok(axum::Json(member_json(&member, &account)).into_response())
+}
+
+/// Sets a member's roles or state (administrators).
+#[utoipa::path(patch, path = "/{org}/v2/members/{id}", tag = "members", request_body = UpdateMemberRequest,
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The member"), (status = 403, body = Fault), (status = 409, body = Fault)))]
+pub async fn update_member(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateMemberRequest>,
+) -> Result<Response, Fault> {
+    ctx.authorize(Target::Member { own: false }, Operation::Update, "members")?;
+    let roles = body.roles.as_deref().map(|r| ctx.org.resolve_roles("roles", r)).transpose()?;
+    let new_state = body
+        .state
+        .as_deref()
+        .map(|s| MemberState::parse(s).ok_or_else(|| FieldError::new("state", "state is active or suspended.")))
+        .transpose()?;
+    let id = member_id(&id)?;
+    let admins = ctx.org.admin_role_ids();
+    let now = state.clock.now();
+    state.store.update_member(ctx.org.id, id, roles.as_deref(), new_state, &admins, now).await?;
+    get_member(State(state), ctx.clone(), Path((String::new(), id.to_string()))).await
+}
+
+/// Removes a member: an administrator, or the member themself.
+#[utoipa::path(delete, path = "/{org}/v2/members/{id}", tag = "members", params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "`true`"), (status = 403, body = Fault), (status = 409, body = Fault)))]
+pub async fn delete_member(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, Fault> {
+    ctx.authorize(Target::Member { own: true }, Operation::Read, "the members")?;
+    let (member, _) =
+        state.store.member_by_id(ctx.org.id, member_id(&id)?).await?.ok_or_else(|| Fault::not_found("Member"))?;
+    let own = ctx.caller.account_id() == Some(member.account);
+    ctx.authorize(Target::Member { own }, Operation::Delete, "this member")?;
+    state.store.delete_member(ctx.org.id, member.id, &ctx.org.admin_role_ids()).await?;
+    Ok(axum::Json(json!({"object": "result", "data": true})).into_response())
+}
