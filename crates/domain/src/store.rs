@@ -121,6 +121,11 @@ pub trait MemberStore: Send + Sync {
         admin_roles: &[Id],
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError>;
+    /// Bulk import: for each row, links the account with that email (or inserts the
+    /// given one) and makes it a member with the roles, skipping accounts that are
+    /// members already. One transaction for the batch; returns the members added.
+    async fn import_members(&self, org: Id, rows: &[(Account, Vec<Id>)], now: DateTime<Utc>)
+    -> Result<u64, StoreError>;
     /// Removes a member, with the same last-administrator guard.
     async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError>;
 }

@@ -97,6 +97,19 @@ pub enum MemberCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Imports members in bulk from a CSV file without a header:
+    /// `email,first,last,roles` with roles separated by `;`. Missing accounts are
+    /// created without a password (they set one by password reset).
+    Import {
+        /// The org's code.
+        #[arg(long)]
+        org: String,
+        /// The CSV file.
+        #[arg(long)]
+        file: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 /// `orgbase org …`.
@@ -244,6 +257,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
         Command::Member(MemberCommand::Add { org, email, roles, out }) => {
             add_member(&state, &org, &email, &roles, &out).await
         }
+        Command::Member(MemberCommand::Import { org, file, out }) => import_members(&state, &org, &file, &out).await,
         Command::App(AppCommand::Create { org, name, origins, out }) => {
             let org = state
                 .store
@@ -311,6 +325,49 @@ async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], 
         println!("{}", member.to_json());
     } else {
         println!("{} is now a member of {} ({})", account.email, org.code, member.id);
+    }
+    Ok(())
+}
+
+/// Rows per transaction of an import.
+const IMPORT_BATCH: usize = 1000;
+
+async fn import_members(state: &AppState, org: &str, file: &std::path::Path, out: &Output) -> Result<(), String> {
+    let org = state
+        .store
+        .org_by_code(org)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no org with code '{org}'"))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let now = state.clock.now();
+    let (mut batch, mut added, mut line) = (Vec::with_capacity(IMPORT_BATCH), 0u64, 0usize);
+    for record in reader.records() {
+        line += 1;
+        let record = record.map_err(|e| format!("line {line}: {e}"))?;
+        let field = |i: usize| record.get(i).unwrap_or_default();
+        let email = Email::parse("email", field(0)).map_err(|e| format!("line {line}: {}", e.reason))?;
+        let name = PersonName { first: field(1).into(), last: field(2).into() }
+            .validate("name")
+            .map_err(|e| format!("line {line}: {}", e.reason))?;
+        let roles: Vec<String> = field(3).split(';').filter(|r| !r.trim().is_empty()).map(str::to_owned).collect();
+        let roles = org.resolve_roles("roles", &roles).map_err(|e| format!("line {line}: {}", e.reason))?;
+        batch.push((Account::new(email, name, None, now), roles));
+        if batch.len() == IMPORT_BATCH {
+            added += state.store.import_members(org.id, &batch, now).await.map_err(|e| e.to_string())?;
+            batch.clear();
+        }
+    }
+    added += state.store.import_members(org.id, &batch, now).await.map_err(|e| e.to_string())?;
+    if out.json {
+        println!("{}", json!({"object": "result", "data": {"rows": line, "added": added}}));
+    } else {
+        println!("imported {added} new members into {} ({line} rows)", org.code);
     }
     Ok(())
 }

@@ -580,6 +580,36 @@ impl MemberStore for SqliteStore {
         Ok(member)
     }
 
+    async fn import_members(
+        &self,
+        org: Id,
+        rows: &[(Account, Vec<Id>)],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut added = 0;
+        for (account, roles) in rows {
+            insert_account_row(&mut tx, account, true).await?;
+            let done = sqlx::query(
+                "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) \
+                 SELECT ?, ?, id, ?, 'active', ?, ? FROM accounts WHERE email = ? \
+                 ON CONFLICT (org_id, account_id) DO NOTHING",
+            )
+            .bind(Id::generate(now).to_string())
+            .bind(org.to_string())
+            .bind(serde_json::to_string(roles).map_err(backend)?)
+            .bind(millis(now))
+            .bind(millis(now))
+            .bind(account.email.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            added += done.rows_affected();
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(added)
+    }
+
     async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let done = sqlx::query("DELETE FROM members WHERE org_id = ? AND id = ?")

@@ -23,7 +23,62 @@ fn ok_json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("stdout: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-api_tests!(cli_creates_an_org_and_an_app_that_the_server_serves, cli_refuses_invalid_input_with_a_message);
+api_tests!(
+    cli_creates_an_org_and_an_app_that_the_server_serves,
+    cli_refuses_invalid_input_with_a_message,
+    cli_bootstraps_a_first_admin_without_mail_and_imports_members,
+);
+
+fn orgbase_stdin(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orgbase"));
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("ORGBASE_DATA_DIR", &app.config().data_dir);
+    if app.backend == Backend::Postgres {
+        cmd.env("ORGBASE_DATABASE_URL", &app.config().database_url.as_ref().unwrap().0);
+    }
+    let mut child = cmd
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+async fn cli_bootstraps_a_first_admin_without_mail_and_imports_members(app: &TestApp) {
+    ok_json(&orgbase(app, &["org", "create", "--code", "example", "--name", "Example", "--json"]));
+    let created = ok_json(&orgbase(app, &["app", "create", "--org", "example", "--name", "web", "--json"]));
+    let key = created["key"].as_str().unwrap().to_owned();
+    let account = ok_json(&orgbase_stdin(
+        app,
+        &["account", "create", "--email", "Boss@x.test", "--name", "Big Boss", "--password-stdin", "--json"],
+        "boss password 123\n",
+    ));
+    assert_eq!(account["email"], "boss@x.test");
+    assert!(account.get("password").is_none() && !account.to_string().contains("argon2"));
+    let member = ok_json(&orgbase(
+        app,
+        &["member", "add", "--org", "example", "--email", "boss@x.test", "--roles", "administrator", "--json"],
+    ));
+    assert_eq!(member["roles"][0], "000000000000000000000004");
+    let token = app.login("example", &key, "boss@x.test", "boss password 123").await;
+    let (_, me) = crate::helpers::json(
+        app.api(reqwest::Method::GET, "/example/v2/accounts/me", &key, Some(&token)).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(me["access"], 7);
+    let csv = app.config().data_dir.join("members.csv");
+    std::fs::write(&csv, "a@x.test,Ann,Lee,provider\nb@x.test,Bob,,support;provider\nboss@x.test,Big,Boss,\n").unwrap();
+    let imported =
+        ok_json(&orgbase(app, &["member", "import", "--org", "example", "--file", csv.to_str().unwrap(), "--json"]));
+    assert_eq!(imported["data"], serde_json::json!({"rows": 3, "added": 2}), "the existing member is skipped");
+    std::fs::write(&csv, "not-an-email,X,Y,provider\n").unwrap();
+    let out = orgbase(app, &["member", "import", "--org", "example", "--file", csv.to_str().unwrap()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("line 1"));
+}
 
 async fn cli_creates_an_org_and_an_app_that_the_server_serves(app: &TestApp) {
     let org = ok_json(&orgbase(
