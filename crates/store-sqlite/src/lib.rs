@@ -6,7 +6,9 @@
 //! read-only connections that WAL lets run beside the writer. This crate owns the
 //! SQL and the migrations; it holds no business rule.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -35,6 +37,39 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    cache: Arc<Cache>,
+}
+
+/// Orgs and apps by their lookup keys, read on every request. SQLite serves one
+/// node, and every change to an org goes through this store, which writes the new
+/// version through; an entry is replaced only by a newer version, so a read racing
+/// a write cannot put an old org back. Unknown codes and keys are never cached.
+#[derive(Debug, Default)]
+struct Cache {
+    orgs: RwLock<HashMap<String, Org>>,
+    apps: RwLock<HashMap<String, App>>,
+}
+
+impl Cache {
+    fn org(&self, code: &str) -> Option<Org> {
+        self.orgs.read().unwrap_or_else(PoisonError::into_inner).get(code).cloned()
+    }
+
+    fn put_org(&self, org: &Org) {
+        let mut orgs = self.orgs.write().unwrap_or_else(PoisonError::into_inner);
+        let newer = orgs.get(org.code.as_str()).is_none_or(|cached| cached.version < org.version);
+        if newer {
+            orgs.insert(org.code.as_str().to_owned(), org.clone());
+        }
+    }
+
+    fn app(&self, key: &str) -> Option<App> {
+        self.apps.read().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+
+    fn put_app(&self, app: &App) {
+        self.apps.write().unwrap_or_else(PoisonError::into_inner).insert(app.key.clone(), app.clone());
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -93,7 +128,7 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
-        Ok(Self { writer, reader })
+        Ok(Self { writer, reader, cache: Arc::default() })
     }
 
     /// Closes both pools, checkpointing the WAL.
@@ -185,9 +220,16 @@ impl OrgStore for SqliteStore {
     }
 
     async fn org_by_code(&self, code: &str) -> Result<Option<Org>, StoreError> {
+        if let Some(org) = self.cache.org(code) {
+            return Ok(Some(org));
+        }
         let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE code = ?");
         let row = sqlx::query(&sql).bind(code).fetch_optional(&self.reader).await.map_err(backend)?;
-        row.as_ref().map(org_row).transpose()
+        let org = row.as_ref().map(org_row).transpose()?;
+        if let Some(org) = &org {
+            self.cache.put_org(org);
+        }
+        Ok(org)
     }
 
     async fn org_by_id(&self, id: Id) -> Result<Option<Org>, StoreError> {
@@ -229,7 +271,11 @@ impl OrgStore for SqliteStore {
             .await
             .map_err(backend)?;
         match row {
-            Some(row) => org_row(&row),
+            Some(row) => {
+                let org = org_row(&row)?;
+                self.cache.put_org(&org);
+                Ok(org)
+            }
             None if self.org_by_id(id).await?.is_some() => Err(StoreError::VersionConflict),
             None => Err(StoreError::NotFound),
         }
@@ -246,7 +292,9 @@ impl OrgStore for SqliteStore {
             .fetch_optional(&self.writer)
             .await
             .map_err(backend)?;
-        row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)
+        let org = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
+        self.cache.put_org(&org);
+        Ok(org)
     }
 }
 
@@ -288,9 +336,16 @@ impl AppStore for SqliteStore {
     }
 
     async fn app_by_key(&self, key: &str) -> Result<Option<App>, StoreError> {
+        if let Some(app) = self.cache.app(key) {
+            return Ok(Some(app));
+        }
         let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE key = ?");
         let row = sqlx::query(&sql).bind(key).fetch_optional(&self.reader).await.map_err(backend)?;
-        row.as_ref().map(app_row).transpose()
+        let app = row.as_ref().map(app_row).transpose()?;
+        if let Some(app) = &app {
+            self.cache.put_app(app);
+        }
+        Ok(app)
     }
 
     async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError> {
