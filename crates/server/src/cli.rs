@@ -259,12 +259,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
         }
         Command::Member(MemberCommand::Import { org, file, out }) => import_members(&state, &org, &file, &out).await,
         Command::App(AppCommand::Create { org, name, origins, out }) => {
-            let org = state
-                .store
-                .org_by_code(&org)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no org with code '{org}'"))?;
+            let org = org_named(&state, &org).await?;
             let name = orgbase_domain::org::parse_name("name", &name).map_err(|e| e.reason)?;
             let app = App::new(org.id, name, origins, state.clock.now());
             state.store.insert_app(&app).await.map_err(|e| e.to_string())?;
@@ -281,6 +276,11 @@ async fn execute(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// The org with this code, or a message for the operator.
+async fn org_named(state: &AppState, code: &str) -> Result<orgbase_domain::org::Org, String> {
+    state.store.org_by_code(code).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no org with code '{code}'"))
 }
 
 /// The smallest password policy of any org; an org may ask for more at login.
@@ -305,12 +305,7 @@ async fn create_account(state: &AppState, email: &str, name: &str, out: &Output)
 }
 
 async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], out: &Output) -> Result<(), String> {
-    let org = state
-        .store
-        .org_by_code(org)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no org with code '{org}'"))?;
+    let org = org_named(&state, &org).await?;
     let email = Email::parse("email", email).map_err(|e| e.reason)?;
     let account = state
         .store
@@ -333,12 +328,7 @@ async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], 
 const IMPORT_BATCH: usize = 1000;
 
 async fn import_members(state: &AppState, org: &str, file: &std::path::Path, out: &Output) -> Result<(), String> {
-    let org = state
-        .store
-        .org_by_code(org)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no org with code '{org}'"))?;
+    let org = org_named(&state, &org).await?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
