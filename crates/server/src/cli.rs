@@ -305,7 +305,7 @@ async fn create_account(state: &AppState, email: &str, name: &str, out: &Output)
 }
 
 async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], out: &Output) -> Result<(), String> {
-    let org = org_named(&state, &org).await?;
+    let org = org_named(state, org).await?;
     let email = Email::parse("email", email).map_err(|e| e.reason)?;
     let account = state
         .store
@@ -328,7 +328,7 @@ async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], 
 const IMPORT_BATCH: usize = 1000;
 
 async fn import_members(state: &AppState, org: &str, file: &std::path::Path, out: &Output) -> Result<(), String> {
-    let org = org_named(&state, &org).await?;
+    let org = org_named(state, org).await?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
