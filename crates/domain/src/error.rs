@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The stored version differs from the expected one (optimistic concurrency).
     #[error("version conflict")]
     VersionConflict,
+    /// The object's state refuses the change (an ended session, a room in use).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The backend itself failed; the message is for logs only.
     #[error("storage backend: {0}")]
     Backend(String),
@@ -81,6 +84,7 @@ impl From<StoreError> for DomainError {
             StoreError::Exists(what) => Self::Exists(what),
             StoreError::NotFound => Self::NotFound,
             StoreError::VersionConflict => Self::PreconditionFailed,
+            StoreError::Conflict(reason) => Self::Conflict(reason),
             other => Self::Store(other),
         }
     }
