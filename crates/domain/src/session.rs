@@ -476,6 +476,22 @@ pub enum SessionOp {
     Delete,
 }
 
+impl SessionOp {
+    /// What the operation needs, for the reason of a refusal.
+    pub const fn requirement(self) -> &'static str {
+        match self {
+            Self::Read => "Only participants and the session's org may read it.",
+            Self::Edit => "Editing this session needs canEditSession.",
+            Self::Start => "Starting this session needs canEditSession.",
+            Self::End => "Ending this session needs canEndSession.",
+            Self::ManageParticipants => "Managing participants needs canInviteParticipants.",
+            Self::Leave => "The owner cannot leave the session.",
+            Self::Join => "Only participants may join the session.",
+            Self::Delete => "Only an administrator of the session's org may delete it.",
+        }
+    }
+}
+
 /// How the caller stands towards a session. `admin_of_owning_org` and
 /// `member_of_owning_org` count only when the caller acts in the owning org (its
 /// login session belongs there); elsewhere only participation counts.

@@ -12,3 +12,4 @@ mod faults;
 mod openapi;
 mod orgs;
 mod platform;
+mod sessions;
