@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use orgbase_domain::Id;
+use orgbase_domain::StoreError;
 use orgbase_domain::facility::{FACILITY_SORT_FIELDS, Facility, PlaceChanges, Room};
 use serde::Deserialize;
 use serde_json::json;
@@ -185,7 +185,7 @@ pub async fn create_room(
     let facility = find_facility(&state, &ctx, &id).await?;
     let room = Room::new(&facility, &body.name, body.is_removable, state.clock.now())?;
     state.store.insert_room(&room).await.map_err(|e| match e {
-        orgbase_domain::StoreError::NotFound => Fault::not_found("Facility"),
+        StoreError::NotFound => Fault::not_found("Facility"),
         other => other.into(),
     })?;
     Ok(axum::Json(room.to_json()).into_response())
@@ -233,7 +233,7 @@ pub async fn delete_room(
     Path((_, facility, room)): Path<(String, String, String)>,
 ) -> Result<Response, Fault> {
     require_admin(&ctx)?;
-    let room: Id = find_room(&state, &ctx, &facility, &room).await?.id;
+    let room = find_room(&state, &ctx, &facility, &room).await?.id;
     state.store.delete_room(ctx.org.id, room).await?;
     Ok(result(json!(true)))
 }

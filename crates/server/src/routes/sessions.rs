@@ -17,6 +17,7 @@ use orgbase_domain::access::Level;
 use orgbase_domain::account::MemberState;
 use orgbase_domain::facility::resolve_place;
 use orgbase_domain::org::{OrgState, render_date};
+use orgbase_domain::paging::Page;
 use orgbase_domain::session::{
     self, LiveSession, Membership, NewSession, Participant, Permissions, SESSION_SORT_FIELDS, SessionOp, SessionPatch,
     SessionQuery, SessionScope, SessionState, Standing, can, check_grant, home_org,
@@ -471,7 +472,7 @@ pub async fn list_participants(
 ) -> Result<Response, Fault> {
     let session = visible(&state, &ctx, &id).await?.session;
     let data = session.participants.iter().map(|p| p.to_json(p.account == session.owner)).collect();
-    Ok(list(orgbase_domain::paging::Page { data, has_more: false }))
+    Ok(list(Page { data, has_more: false }))
 }
 
 /// The home org of a new participant: see `domain::session::home_org`.
