@@ -32,6 +32,9 @@ pub enum StoreError {
     /// The change would break an invariant (the last administrator…).
     #[error("invariant: {0}")]
     Invariant(String),
+    /// The object's state refuses the change (an ended session, a room in use).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The backend itself failed; the message is for logs only.
     #[error("storage backend: {0}")]
     Backend(String),
@@ -85,6 +88,7 @@ impl From<StoreError> for DomainError {
             StoreError::NotFound => Self::NotFound,
             StoreError::VersionConflict => Self::PreconditionFailed,
             StoreError::Invariant(why) => Self::Conflict(why),
+            StoreError::Conflict(reason) => Self::Conflict(reason),
             other => Self::Store(other),
         }
     }

@@ -1,5 +1,6 @@
 //! The orgbase domain: value types and their validation, the organisation object,
-//! access levels, paging and the storage port.
+//! access levels, paging, live sessions and facilities, the taxonomy and the storage
+//! port.
 //!
 //! This crate owns the rules. It knows nothing of HTTP (axum), SQL (sqlx) or OpenAPI;
 //! the `server` crate maps it to the wire, and the `store-*` crates implement its
@@ -11,6 +12,7 @@ pub mod app;
 pub mod clock;
 pub mod connection;
 pub mod error;
+pub mod facility;
 pub mod id;
 pub mod org;
 pub mod paging;
@@ -19,7 +21,9 @@ pub mod patch;
 pub mod post;
 pub mod schema;
 pub mod secret;
+pub mod session;
 pub mod store;
+pub mod taxonomy;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{DomainError, FieldError, StoreError};

@@ -9,10 +9,12 @@ use chrono::{DateTime, Utc};
 use crate::account::{Account, Email, Member, MemberState, Session};
 use crate::app::App;
 use crate::connection::{Connection, ConnectionState};
+use crate::facility::{Facility, PlaceChanges, Room};
 use crate::org::{Org, OrgProps, OrgState};
 use crate::paging::{Page, PageRequest};
 use crate::post::Post;
 use crate::schema::CustomProperty;
+use crate::session::{LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionState};
 use crate::{Id, StoreError};
 
 /// The fields orgs can be sorted by; the first is the default.
@@ -128,6 +130,8 @@ pub trait MemberStore: Send + Sync {
     -> Result<u64, StoreError>;
     /// Removes a member, with the same last-administrator guard.
     async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError>;
+    /// Every membership of an account, oldest first.
+    async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError>;
 }
 
 /// Filters of the member list.
@@ -225,10 +229,105 @@ pub trait PostStore: Send + Sync {
     async fn delete_post(&self, org: Id, id: Id) -> Result<bool, StoreError>;
 }
 
+/// Live sessions (seed 000's video sessions; login sessions are [`SessionStore`])
+/// and their participants. Sessions are read with their participants.
+#[async_trait]
+pub trait LiveSessionStore: Send + Sync {
+    /// Inserts a session with its participants (the owner), in one transaction. A
+    /// facility or room that is gone by then is [`StoreError::NotFound`].
+    async fn insert_live_session(&self, session: &LiveSession) -> Result<(), StoreError>;
+    /// The session with this id, with its participants.
+    async fn live_session(&self, id: Id) -> Result<Option<LiveSession>, StoreError>;
+    /// A page of sessions, by keyset, with their participants.
+    async fn list_live_sessions(
+        &self,
+        query: &SessionQuery,
+        page: &PageRequest,
+    ) -> Result<Page<LiveSession>, StoreError>;
+    /// Applies validated changes in one conditional UPDATE: an ended session is
+    /// [`StoreError::Conflict`], a missing one [`StoreError::NotFound`].
+    async fn update_live_session(
+        &self,
+        id: Id,
+        changes: &SessionChanges,
+        now: DateTime<Utc>,
+    ) -> Result<LiveSession, StoreError>;
+    /// Moves a session to `to` only if it is in the state `to` comes from (one
+    /// conditional UPDATE, so two racing moves cannot both win), stamping
+    /// `started`/`ended`. Any other state is [`StoreError::Conflict`].
+    async fn move_live_session(&self, id: Id, to: SessionState, now: DateTime<Utc>) -> Result<LiveSession, StoreError>;
+    /// Deletes a session and its participants.
+    async fn delete_live_session(&self, id: Id) -> Result<(), StoreError>;
+    /// Adds a participant to a session that has not ended ([`StoreError::Conflict`]
+    /// otherwise). An account already taking part is [`StoreError::Exists`].
+    async fn insert_participant(&self, participant: &Participant) -> Result<(), StoreError>;
+    /// Replaces a participant's permissions; returns the participant.
+    async fn update_participant(
+        &self,
+        session: Id,
+        account: Id,
+        permissions: Permissions,
+        now: DateTime<Utc>,
+    ) -> Result<Participant, StoreError>;
+    /// Removes a participant.
+    async fn delete_participant(&self, session: Id, account: Id) -> Result<(), StoreError>;
+}
+
+/// Facilities and their rooms. Deletes refuse ([`StoreError::Conflict`]) what is
+/// non-removable or used by a session that has not ended, checked and done in one
+/// transaction that locks the row against sessions taking it meanwhile.
+#[async_trait]
+pub trait FacilityStore: Send + Sync {
+    /// Inserts a facility.
+    async fn insert_facility(&self, facility: &Facility) -> Result<(), StoreError>;
+    /// The facility of `org` with this id.
+    async fn facility(&self, org: Id, id: Id) -> Result<Option<Facility>, StoreError>;
+    /// A page of the org's facilities.
+    async fn list_facilities(&self, org: Id, page: &PageRequest) -> Result<Page<Facility>, StoreError>;
+    /// Applies changes; returns the facility.
+    async fn update_facility(
+        &self,
+        org: Id,
+        id: Id,
+        changes: &PlaceChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Facility, StoreError>;
+    /// Deletes a facility and its rooms, unless it or any of its rooms is
+    /// non-removable, or a session that has not ended uses it.
+    async fn delete_facility(&self, org: Id, id: Id) -> Result<(), StoreError>;
+    /// Inserts a room (its facility must exist: [`StoreError::NotFound`]).
+    async fn insert_room(&self, room: &Room) -> Result<(), StoreError>;
+    /// The room of `org` with this id.
+    async fn room(&self, org: Id, id: Id) -> Result<Option<Room>, StoreError>;
+    /// A page of a facility's rooms.
+    async fn list_rooms(&self, org: Id, facility: Id, page: &PageRequest) -> Result<Page<Room>, StoreError>;
+    /// Applies changes; returns the room.
+    async fn update_room(
+        &self,
+        org: Id,
+        id: Id,
+        changes: &PlaceChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Room, StoreError>;
+    /// Deletes a room, unless it is non-removable or a session that has not ended
+    /// uses it.
+    async fn delete_room(&self, org: Id, id: Id) -> Result<(), StoreError>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
-    OrgStore + AppStore + AccountStore + MemberStore + ConnectionStore + SessionStore + PostStore + Send + Sync
+    OrgStore
+    + AppStore
+    + AccountStore
+    + MemberStore
+    + ConnectionStore
+    + SessionStore
+    + PostStore
+    + LiveSessionStore
+    + FacilityStore
+    + Send
+    + Sync
 {
     /// `"sqlite"` or `"postgres"`, for logs and metrics only.
     fn backend(&self) -> &'static str;

@@ -367,6 +367,10 @@ async fn serve(state: AppState) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| format!("bind {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, backend = state.store.backend(), "orgbase listening");
+    // Make (or load) the media signing key now, so a bad data dir shows at start.
+    if let Err(e) = state.media.key().await {
+        tracing::error!(error = %e, "no media signing key: session join tokens will fail until this is fixed");
+    }
     let first = PageParams { limit: Some("1".into()), ..PageParams::default() }
         .validate(ORG_SORT_FIELDS)
         .map_err(|_| "paging".to_owned())?;

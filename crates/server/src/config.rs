@@ -39,8 +39,12 @@ pub struct Config {
     pub smtp_url: Option<Secret>,
     /// The sender of orgbase's mail.
     pub mail_from: String,
-    /// The base URL of the media server that session `mediaURL`s point at.
+    /// The base URL of the media server that session `mediaURL`s point at; unset
+    /// means `{public_url}/media`.
     pub media_base_url: Option<String>,
+    /// The HS256 key of media join tokens, shared with the media server. Unset
+    /// means a random key made at first start and kept in `data_dir`.
+    pub media_signing_key: Option<Secret>,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
     /// Seconds a request may take before it is answered 408.
@@ -63,6 +67,7 @@ impl Default for Config {
             smtp_url: None,
             media_base_url: None,
             mail_from: "orgbase <no-reply@orgbase.invalid>".into(),
+            media_signing_key: None,
             body_limit: 1024 * 1024,
             request_timeout: 30,
             log_format: "json".into(),
@@ -101,6 +106,15 @@ impl Config {
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
     }
+
+    /// The media server's base URL, defaulting to `{public_url}/media` (a path a
+    /// reverse proxy can route to the media server).
+    pub fn media_base_url(&self) -> String {
+        match &self.media_base_url {
+            Some(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
+            _ => format!("{}/media", self.public_url()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -109,9 +123,14 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug_output() {
-        let config = Config { operator_token: Some(Secret("hunter2".into())), ..Config::default() };
+        let config = Config {
+            operator_token: Some(Secret("hunter2".into())),
+            media_signing_key: Some(Secret("media-key-hunter3".into())),
+            ..Config::default()
+        };
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("hunter3"));
         assert!(shown.contains("<redacted>"));
     }
 
@@ -126,5 +145,13 @@ mod tests {
         assert_eq!(config.bind, "127.0.0.1:9100");
         assert_eq!(config.body_limit, 10);
         assert_eq!(config.data_dir, PathBuf::from("orgbase-data"));
+    }
+
+    #[test]
+    fn the_media_base_url_defaults_below_the_public_url() {
+        let config = Config { public_url: Some("https://orgs.example/".into()), ..Config::default() };
+        assert_eq!(config.media_base_url(), "https://orgs.example/media");
+        let config = Config { media_base_url: Some("wss://media.example/".into()), ..config };
+        assert_eq!(config.media_base_url(), "wss://media.example");
     }
 }

@@ -101,3 +101,118 @@ pub fn requested_paths(parts: &Parts) -> Option<Vec<String>> {
         .collect();
     (!paths.is_empty()).then_some(paths)
 }
+
+/// The body of a PATCH of a plain object (a session, a facility, a room): the
+/// fields to change (`{"name": "Theatre 2"}`), or the seed platform's ops on its
+/// top-level fields, one or an array: `{op: "set", path?, value}`, `{op: "unset",
+/// value: {field: 1}}` and `{op: "remove", path}`. `null`, `unset` and `remove`
+/// clear a field. The merged fields are then read into `T`, which refuses unknown
+/// ones.
+#[derive(Debug)]
+pub struct MergePatch<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MergePatch<T> {
+    type Rejection = Fault;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJson(body) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
+        let fields = merge_fields(body)?;
+        let bytes = serde_json::to_vec(&fields).map_err(|e| Fault::internal(&e))?;
+        parse_json(&bytes).map(MergePatch)
+    }
+}
+
+/// Turns a PATCH body into the object of fields it sets (see [`MergePatch`]).
+pub fn merge_fields(body: serde_json::Value) -> Result<serde_json::Value, Fault> {
+    use serde_json::{Map, Value};
+    let ops = match body {
+        Value::Object(map) if !map.contains_key("op") => return Ok(Value::Object(map)),
+        Value::Array(ops) if ops.is_empty() => return Err(Fault::invalid_argument("The list of ops is empty.")),
+        Value::Array(ops) => ops,
+        op @ Value::Object(_) => vec![op],
+        _ => return Err(Fault::invalid_argument("A PATCH body is an object of fields, or one op or an array of ops.")),
+    };
+    let field = |path: Option<&Value>| -> Result<Option<String>, Fault> {
+        let Some(path) = path else { return Ok(None) };
+        let name = path.as_str().map(|p| p.trim_matches(['/', '.'])).unwrap_or_default();
+        if name.is_empty() || name.contains(['/', '.']) {
+            return Err(Fault::invalid_argument("A path names one top-level field here.").at("path"));
+        }
+        Ok(Some(name.to_owned()))
+    };
+    let mut fields = Map::new();
+    for op in ops {
+        let Value::Object(mut op) = op else { return Err(Fault::invalid_argument("Each op is an object.")) };
+        let name = op.remove("op").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let path = field(op.get("path"))?;
+        let value = op.remove("value");
+        match (name.as_str(), path, value) {
+            ("set", Some(path), Some(value)) => {
+                fields.insert(path, value);
+            }
+            ("set", None, Some(Value::Object(values))) => fields.extend(values),
+            ("unset", None, Some(Value::Object(paths))) => {
+                for path in paths.keys() {
+                    if let Some(path) = field(Some(&Value::String(path.clone())))? {
+                        fields.insert(path, Value::Null);
+                    }
+                }
+            }
+            ("remove", Some(path), None) => {
+                fields.insert(path, Value::Null);
+            }
+            ("set" | "unset" | "remove", _, _) => {
+                return Err(Fault::invalid_argument(format!("The '{name}' op lacks its path or value.")));
+            }
+            _ => return Err(Fault::invalid_argument(format!("The op '{name}' does not apply to this object."))),
+        }
+    }
+    Ok(Value::Object(fields))
+}
+
+/// For `#[serde(default, deserialize_with = "present")]` on an `Option<T>` PATCH
+/// field that cannot be cleared: absent is `None`, and `null` is refused.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// For `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>`
+/// PATCH field: absent is `None`, `null` is `Some(None)` (clear it).
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn patch_bodies_merge_fields_and_simple_ops() {
+        let same = json!({"name": "A", "room": null});
+        assert_eq!(merge_fields(same.clone()).unwrap(), same);
+        let ops = json!([
+            {"op": "set", "path": "name", "value": "B"},
+            {"op": "set", "value": {"access": "PRIVATE"}},
+            {"op": "unset", "value": {"speciality": 1}},
+            {"op": "remove", "path": "/room"}
+        ]);
+        assert_eq!(
+            merge_fields(ops).unwrap(),
+            json!({"name": "B", "access": "PRIVATE", "speciality": null, "room": null})
+        );
+        assert_eq!(merge_fields(json!({"op": "set", "path": "name", "value": "C"})).unwrap(), json!({"name": "C"}));
+        for bad in [
+            json!([]),
+            json!({"op": "push", "path": "name", "value": 1}),
+            json!({"op": "set", "path": "a.b", "value": 1}),
+            json!({"op": "set", "path": "name"}),
+            json!("name"),
+        ] {
+            assert_eq!(merge_fields(bad.clone()).unwrap_err().status, 400, "{bad}");
+        }
+    }
+}

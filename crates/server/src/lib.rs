@@ -10,6 +10,7 @@ pub mod cors;
 pub mod extract;
 pub mod fault;
 pub mod mail;
+pub mod media;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -33,7 +34,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::fault::Fault;
-use crate::routes::{accounts, connections, health, members, orgs, platform, posts};
+use crate::routes::{accounts, connections, facilities, health, members, orgs, platform, posts, sessions, taxonomy};
 pub use crate::state::AppState;
 
 /// The whole API as one router.
@@ -60,6 +61,36 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts/status", get(accounts::get_status))
         .route("/accounts/request-password-reset", post(accounts::request_password_reset))
         .route("/accounts/reset-password", post(accounts::reset_password))
+        .route("/accounts/me/sessions", get(sessions::list_my_sessions))
+        .route("/sessions", get(sessions::list_sessions).post(sessions::create_session))
+        .route(
+            "/sessions/{id}",
+            get(sessions::get_session).patch(sessions::patch_session).delete(sessions::delete_session),
+        )
+        .route("/sessions/{id}/start", post(sessions::start_session))
+        .route("/sessions/{id}/end", post(sessions::end_session))
+        .route("/sessions/{id}/participants", get(sessions::list_participants).post(sessions::add_participant))
+        .route(
+            "/sessions/{id}/participants/{account}",
+            patch(sessions::patch_participant).delete(sessions::remove_participant),
+        )
+        .route("/sessions/{id}/join-token", get(sessions::create_join_token).post(sessions::create_join_token))
+        .route("/facilities", get(facilities::list_facilities).post(facilities::create_facility))
+        .route(
+            "/facilities/{id}",
+            get(facilities::get_facility).patch(facilities::patch_facility).delete(facilities::delete_facility),
+        )
+        .route("/facilities/{id}/rooms", get(facilities::list_rooms).post(facilities::create_room))
+        .route(
+            "/facilities/{id}/rooms/{room}",
+            get(facilities::get_room).patch(facilities::patch_room).delete(facilities::delete_room),
+        )
+        .route("/taxonomy/org/types", get(taxonomy::get_org_types))
+        .route("/taxonomy/countries", get(taxonomy::get_countries))
+        .route("/taxonomy/user/titles", get(taxonomy::get_user_titles))
+        .route("/taxonomy/user/specialities", get(taxonomy::get_user_specialities))
+        .route("/taxonomy/session/types", get(taxonomy::get_session_types))
+        .route("/taxonomy/session/durations", get(taxonomy::get_session_durations))
         .layer(from_fn_with_state(state.clone(), context::resolve_org))
         .layer(cors::layer(state.clone()))
         .layer(from_fn(cors::strip_refused));

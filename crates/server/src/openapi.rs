@@ -5,7 +5,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::fault::Fault;
-use crate::routes::{accounts, connections, health, members, orgs, platform, posts};
+use crate::routes::{accounts, connections, facilities, health, members, orgs, platform, posts, sessions, taxonomy};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,12 +21,24 @@ use crate::routes::{accounts, connections, health, members, orgs, platform, post
         accounts::register, accounts::login, accounts::logout, accounts::get_me, accounts::get_status,
         accounts::update_password, accounts::request_password_reset, accounts::reset_password,
         platform::list_orgs, platform::create_org, platform::update_org_state,
+        sessions::list_sessions, sessions::create_session, sessions::get_session, sessions::patch_session,
+        sessions::delete_session, sessions::start_session, sessions::end_session, sessions::list_participants,
+        sessions::add_participant, sessions::patch_participant, sessions::remove_participant,
+        sessions::create_join_token, sessions::list_my_sessions,
+        facilities::list_facilities, facilities::create_facility, facilities::get_facility,
+        facilities::patch_facility, facilities::delete_facility, facilities::list_rooms, facilities::create_room,
+        facilities::get_room, facilities::patch_room, facilities::delete_room,
+        taxonomy::get_org_types, taxonomy::get_countries, taxonomy::get_user_titles,
+        taxonomy::get_user_specialities, taxonomy::get_session_types, taxonomy::get_session_durations,
     ),
     components(schemas(
         Fault, platform::CreateOrgRequest, platform::UpdateOrgStateRequest,
         accounts::RegisterRequest, accounts::LoginRequest, accounts::UpdatePasswordRequest,
         accounts::RequestPasswordResetRequest, accounts::ResetPasswordRequest, posts::CreatePostRequest,
         members::UpdateMemberRequest, connections::CreateConnectionRequest,
+        sessions::CreateSessionRequest, sessions::UpdateSessionRequest, sessions::AddParticipantRequest,
+        sessions::UpdateParticipantRequest, sessions::PermissionsDoc, sessions::SessionDoc,
+        facilities::CreatePlaceRequest, facilities::UpdatePlaceRequest, facilities::PlaceDoc, taxonomy::TermDoc,
     )),
     modifiers(&Security),
 )]

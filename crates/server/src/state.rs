@@ -1,5 +1,6 @@
 //! The application state handed to every handler: the store, the clock, the config,
-//! the mailer and the rate limits. Only [`open_store`] decides which backend runs.
+//! the mailer, the rate limits and the media signing key. Only [`open_store`]
+//! decides which backend runs.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use orgbase_store_sqlite::SqliteStore;
 use crate::auth::Limits;
 use crate::config::Config;
 use crate::mail::Mailer;
+use crate::media::MediaKeys;
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -25,6 +27,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Login and registration rate limits.
     pub limits: Arc<Limits>,
+    /// The signing key of media join tokens.
+    pub media: Arc<MediaKeys>,
 }
 
 impl AppState {
@@ -32,7 +36,8 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Result<Self, String> {
         let mailer = Mailer::from_config(&config)?;
         let limits = Limits::new(config.login_attempts_per_minute);
-        Ok(Self { store, clock, config: Arc::new(config), mailer, limits })
+        let media = Arc::new(MediaKeys::new(&config));
+        Ok(Self { store, clock, config: Arc::new(config), mailer, limits, media })
     }
 }
 

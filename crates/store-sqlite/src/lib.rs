@@ -19,12 +19,18 @@ use orgbase_domain::account::{
 };
 use orgbase_domain::app::{App, app_from_row};
 use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
+use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from_row, room_from_row};
 use orgbase_domain::org::{ADMINISTRATOR, Org, OrgProps, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::post::{Post, post_from_row};
 use orgbase_domain::schema::CustomProperty;
+use orgbase_domain::session::{
+    self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionScope, SessionState,
+    attach_participants, live_session_from_row, participant_from_row,
+};
 use orgbase_domain::store::{
-    AccountStore, AppStore, ConnectionStore, MemberFilter, MemberStore, OrgStore, PostStore, SessionStore, Store,
+    AccountStore, AppStore, ConnectionStore, FacilityStore, LiveSessionStore, MemberFilter, MemberStore, OrgStore,
+    PostStore, SessionStore, Store,
 };
 use orgbase_domain::{Id, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -161,6 +167,7 @@ fn sort_column(field: &str) -> &'static str {
         "code" => "code",
         "name" => "name",
         "created" => "created",
+        "scheduledStart" => "scheduled_start",
         _ => "id",
     }
 }
@@ -679,6 +686,12 @@ impl MemberStore for SqliteStore {
         guard_admins(&mut tx, org, admin_roles).await?;
         tx.commit().await.map_err(backend)
     }
+
+    async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError> {
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = ? ORDER BY created, id");
+        let rows = sqlx::query(&sql).bind(account.to_string()).fetch_all(&self.reader).await.map_err(backend)?;
+        rows.iter().map(member_row).collect()
+    }
 }
 
 fn like_escape(s: &str) -> String {
@@ -1043,5 +1056,534 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await.map_err(backend)?;
         Ok(())
+    }
+}
+
+const LIVE_SESSION_COLUMNS: &str = "id, org_id, owner_id, name, type, speciality, estimated_duration, access, \
+     facility_id, room_id, scheduled_start, state, started, ended, created, updated";
+const PARTICIPANT_COLUMNS: &str = "id, session_id, account_id, home_org_id, permissions, created, updated";
+
+fn live_session_row(row: &sqlx::sqlite::SqliteRow) -> Result<LiveSession, StoreError> {
+    let opt_time = |name: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(row.try_get::<Option<i64>, _>(name).map_err(backend)?.map(from_millis))
+    };
+    live_session_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("owner_id").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        row.try_get("type").map_err(backend)?,
+        row.try_get("speciality").map_err(backend)?,
+        row.try_get("estimated_duration").map_err(backend)?,
+        row.try_get("access").map_err(backend)?,
+        row.try_get("facility_id").map_err(backend)?,
+        row.try_get("room_id").map_err(backend)?,
+        from_millis(row.try_get("scheduled_start").map_err(backend)?),
+        row.try_get("state").map_err(backend)?,
+        opt_time("started")?,
+        opt_time("ended")?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("updated").map_err(backend)?),
+    )
+}
+
+fn participant_row(row: &sqlx::sqlite::SqliteRow) -> Result<Participant, StoreError> {
+    participant_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("session_id").map_err(backend)?,
+        row.try_get("account_id").map_err(backend)?,
+        row.try_get("home_org_id").map_err(backend)?,
+        row.try_get("permissions").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("updated").map_err(backend)?),
+    )
+}
+
+/// Maps a driver error on a write that references other rows: a foreign key that
+/// no longer resolves (a facility or room deleted meanwhile) is `NotFound`.
+fn map_ref_err(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => map_err(e, what),
+    }
+}
+
+/// Attaches their participants to sessions, in one query.
+async fn with_participants(
+    conn: &mut SqliteConnection,
+    mut sessions: Vec<LiveSession>,
+) -> Result<Vec<LiveSession>, StoreError> {
+    if sessions.is_empty() {
+        return Ok(sessions);
+    }
+    let mut q = QueryBuilder::new(format!("SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE session_id IN ("));
+    let mut ids = q.separated(", ");
+    for s in &sessions {
+        ids.push_bind(s.id.to_string());
+    }
+    q.push(")");
+    let rows = q.build().fetch_all(&mut *conn).await.map_err(backend)?;
+    let participants = rows.iter().map(participant_row).collect::<Result<Vec<_>, _>>()?;
+    attach_participants(&mut sessions, participants);
+    Ok(sessions)
+}
+
+async fn fetch_live_session(conn: &mut SqliteConnection, id: Id) -> Result<Option<LiveSession>, StoreError> {
+    let sql = format!("SELECT {LIVE_SESSION_COLUMNS} FROM live_sessions WHERE id = ?");
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(backend)?;
+    let Some(session) = row.as_ref().map(live_session_row).transpose()? else { return Ok(None) };
+    Ok(with_participants(conn, vec![session]).await?.pop())
+}
+
+/// The state of a session, for the reason of a refused change.
+async fn live_session_state(conn: &mut SqliteConnection, id: Id) -> Result<SessionState, StoreError> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM live_sessions WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    state.as_deref().and_then(SessionState::parse).ok_or(StoreError::NotFound)
+}
+
+/// Checks, inside a write transaction, that a session exists and has not ended.
+async fn require_open_session(conn: &mut SqliteConnection, id: Id) -> Result<(), StoreError> {
+    match live_session_state(conn, id).await? {
+        SessionState::Ended => Err(StoreError::Conflict(session::ENDED.into())),
+        _ => Ok(()),
+    }
+}
+
+async fn insert_participant_row(conn: &mut SqliteConnection, p: &Participant) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(p.id.to_string())
+    .bind(p.session.to_string())
+    .bind(p.account.to_string())
+    .bind(p.home_org.to_string())
+    .bind(p.permissions.bits())
+    .bind(millis(p.created))
+    .bind(millis(p.updated))
+    .execute(conn)
+    .await
+    .map_err(|e| map_ref_err(e, "This account already takes part in the session."))?;
+    Ok(())
+}
+
+fn push_session_scope(q: &mut QueryBuilder<'_, Sqlite>, query: &SessionQuery) {
+    let takes_part = "EXISTS (SELECT 1 FROM participants p WHERE p.session_id = live_sessions.id AND p.account_id = ";
+    match query.scope {
+        SessionScope::Org(org) => {
+            q.push(" AND org_id = ").push_bind(org.to_string());
+        }
+        SessionScope::OrgMember { org, account } => {
+            q.push(" AND org_id = ").push_bind(org.to_string());
+            q.push(" AND (access = 'ORGANISATION' OR ").push(takes_part).push_bind(account.to_string()).push("))");
+        }
+        SessionScope::Participant(account) => {
+            q.push(" AND ").push(takes_part).push_bind(account.to_string()).push(")");
+        }
+    }
+    if let Some(state) = query.state {
+        q.push(" AND state = ").push_bind(state.as_str());
+    }
+    if let Some(owner) = query.owner {
+        q.push(" AND owner_id = ").push_bind(owner.to_string());
+    }
+    if let Some(participant) = query.participant {
+        q.push(" AND ").push(takes_part).push_bind(participant.to_string()).push(")");
+    }
+}
+
+#[async_trait]
+impl LiveSessionStore for SqliteStore {
+    async fn insert_live_session(&self, s: &LiveSession) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO live_sessions (id, org_id, owner_id, name, type, speciality, estimated_duration, access, \
+             facility_id, room_id, scheduled_start, state, started, ended, created, updated) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.to_string())
+        .bind(s.org.to_string())
+        .bind(s.owner.to_string())
+        .bind(&s.name)
+        .bind(&s.session_type)
+        .bind(&s.speciality)
+        .bind(&s.estimated_duration)
+        .bind(s.access.as_str())
+        .bind(s.facility.map(|f| f.to_string()))
+        .bind(s.room.map(|r| r.to_string()))
+        .bind(millis(s.scheduled_start))
+        .bind(s.state.as_str())
+        .bind(s.started.map(millis))
+        .bind(s.ended.map(millis))
+        .bind(millis(s.created))
+        .bind(millis(s.updated))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_ref_err(e, "A session with this id already exists."))?;
+        for p in &s.participants {
+            insert_participant_row(&mut tx, p).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn live_session(&self, id: Id) -> Result<Option<LiveSession>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        fetch_live_session(&mut conn, id).await
+    }
+
+    async fn list_live_sessions(
+        &self,
+        query: &SessionQuery,
+        req: &PageRequest,
+    ) -> Result<Page<LiveSession>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {LIVE_SESSION_COLUMNS} FROM live_sessions WHERE 1 = 1"));
+        push_session_scope(&mut q, query);
+        push_keyset(&mut q, "live_sessions", req);
+        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        let rows = q.build().fetch_all(&mut *conn).await.map_err(backend)?;
+        let sessions = rows.iter().map(live_session_row).collect::<Result<Vec<_>, _>>()?;
+        let page = Page::from_rows(sessions, req);
+        let data = with_participants(&mut conn, page.data).await?;
+        Ok(Page { data, has_more: page.has_more })
+    }
+
+    async fn update_live_session(
+        &self,
+        id: Id,
+        changes: &SessionChanges,
+        now: DateTime<Utc>,
+    ) -> Result<LiveSession, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut q = QueryBuilder::new("UPDATE live_sessions SET updated = ");
+        q.push_bind(millis(now));
+        if let Some(name) = &changes.name {
+            q.push(", name = ").push_bind(name.clone());
+        }
+        if let Some(t) = &changes.session_type {
+            q.push(", type = ").push_bind(t.clone());
+        }
+        if let Some(s) = &changes.speciality {
+            q.push(", speciality = ").push_bind(s.clone());
+        }
+        if let Some(d) = &changes.estimated_duration {
+            q.push(", estimated_duration = ").push_bind(d.clone());
+        }
+        if let Some(a) = changes.access {
+            q.push(", access = ").push_bind(a.as_str());
+        }
+        if let Some((facility, room)) = changes.place {
+            q.push(", facility_id = ").push_bind(facility.map(|f| f.to_string()));
+            q.push(", room_id = ").push_bind(room.map(|r| r.to_string()));
+        }
+        if let Some(start) = changes.scheduled_start {
+            q.push(", scheduled_start = ").push_bind(millis(start));
+        }
+        q.push(" WHERE id = ").push_bind(id.to_string()).push(" AND state <> 'ended'");
+        let done = q.build().execute(&mut *tx).await.map_err(|e| map_ref_err(e, "session"))?;
+        if done.rows_affected() == 0 {
+            live_session_state(&mut tx, id).await?;
+            return Err(StoreError::Conflict(session::ENDED.into()));
+        }
+        let session = fetch_live_session(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(session)
+    }
+
+    async fn move_live_session(&self, id: Id, to: SessionState, now: DateTime<Utc>) -> Result<LiveSession, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let stamp = match to {
+            SessionState::Live => ", started = ?",
+            SessionState::Ended => ", ended = ?",
+            SessionState::Scheduled => "",
+        };
+        let done = match to.comes_from() {
+            None => None,
+            Some(from) => Some(
+                sqlx::query(&format!(
+                    "UPDATE live_sessions SET state = ?, updated = ?{stamp} WHERE id = ? AND state = ?"
+                ))
+                .bind(to.as_str())
+                .bind(millis(now))
+                .bind(millis(now))
+                .bind(id.to_string())
+                .bind(from.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?,
+            ),
+        };
+        if done.is_none_or(|d| d.rows_affected() == 0) {
+            let current = live_session_state(&mut tx, id).await?;
+            return Err(StoreError::Conflict(session::illegal_move(current, to)));
+        }
+        let session = fetch_live_session(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(session)
+    }
+
+    async fn delete_live_session(&self, id: Id) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM live_sessions WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn insert_participant(&self, p: &Participant) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        require_open_session(&mut tx, p.session).await?;
+        insert_participant_row(&mut tx, p).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_participant(
+        &self,
+        session: Id,
+        account: Id,
+        permissions: Permissions,
+        now: DateTime<Utc>,
+    ) -> Result<Participant, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        require_open_session(&mut tx, session).await?;
+        let sql = format!(
+            "UPDATE participants SET permissions = ?, updated = ? WHERE session_id = ? AND account_id = ? \
+             RETURNING {PARTICIPANT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(permissions.bits())
+            .bind(millis(now))
+            .bind(session.to_string())
+            .bind(account.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let participant = row.as_ref().map(participant_row).transpose()?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(participant)
+    }
+
+    async fn delete_participant(&self, session: Id, account: Id) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        require_open_session(&mut tx, session).await?;
+        let done = sqlx::query("DELETE FROM participants WHERE session_id = ? AND account_id = ?")
+            .bind(session.to_string())
+            .bind(account.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
+
+const FACILITY_COLUMNS: &str = "id, org_id, name, is_removable, created, updated";
+const ROOM_COLUMNS: &str = "id, org_id, facility_id, name, is_removable, created, updated";
+
+fn facility_row(row: &sqlx::sqlite::SqliteRow) -> Result<Facility, StoreError> {
+    facility_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        row.try_get("is_removable").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("updated").map_err(backend)?),
+    )
+}
+
+fn room_row(row: &sqlx::sqlite::SqliteRow) -> Result<Room, StoreError> {
+    room_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("facility_id").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        row.try_get("is_removable").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("updated").map_err(backend)?),
+    )
+}
+
+/// `UPDATE {table} SET … WHERE org_id = ? AND id = ? RETURNING {columns}`.
+fn place_update<'a>(
+    table: &str,
+    columns: &str,
+    org: Id,
+    id: Id,
+    changes: &'a PlaceChanges,
+    now: DateTime<Utc>,
+) -> QueryBuilder<'a, Sqlite> {
+    let mut q = QueryBuilder::new(format!("UPDATE {table} SET updated = "));
+    q.push_bind(millis(now));
+    if let Some(name) = &changes.name {
+        q.push(", name = ").push_bind(name);
+    }
+    if let Some(removable) = changes.is_removable {
+        q.push(", is_removable = ").push_bind(removable);
+    }
+    q.push(" WHERE org_id = ").push_bind(org.to_string());
+    q.push(" AND id = ").push_bind(id.to_string());
+    q.push(format_args!(" RETURNING {columns}"));
+    q
+}
+
+/// True when a query that selects `1` finds a row.
+async fn exists(conn: &mut SqliteConnection, sql: &str, id: Id) -> Result<bool, StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar(sql).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(backend)?;
+    Ok(found.is_some())
+}
+
+#[async_trait]
+impl FacilityStore for SqliteStore {
+    async fn insert_facility(&self, f: &Facility) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO facilities (id, org_id, name, is_removable, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(f.id.to_string())
+        .bind(f.org.to_string())
+        .bind(&f.name)
+        .bind(f.is_removable)
+        .bind(millis(f.created))
+        .bind(millis(f.updated))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
+        Ok(())
+    }
+
+    async fn facility(&self, org: Id, id: Id) -> Result<Option<Facility>, StoreError> {
+        let sql = format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = ? AND id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(facility_row).transpose()
+    }
+
+    async fn list_facilities(&self, org: Id, req: &PageRequest) -> Result<Page<Facility>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = "));
+        q.push_bind(org.to_string());
+        push_keyset(&mut q, "facilities", req);
+        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
+        Ok(Page::from_rows(rows.iter().map(facility_row).collect::<Result<Vec<_>, _>>()?, req))
+    }
+
+    async fn update_facility(
+        &self,
+        org: Id,
+        id: Id,
+        changes: &PlaceChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Facility, StoreError> {
+        let mut q = place_update("facilities", FACILITY_COLUMNS, org, id, changes, now);
+        let row = q.build().fetch_optional(&self.writer).await.map_err(backend)?;
+        row.as_ref().map(facility_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn delete_facility(&self, org: Id, id: Id) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let removable: Option<bool> =
+            sqlx::query_scalar("SELECT is_removable FROM facilities WHERE org_id = ? AND id = ?")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        match removable {
+            None => return Err(StoreError::NotFound),
+            Some(false) => return Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
+            Some(true) => {}
+        }
+        if exists(&mut tx, "SELECT 1 FROM rooms WHERE facility_id = ? AND NOT is_removable LIMIT 1", id).await? {
+            return Err(StoreError::Conflict(facility::ROOM_NOT_REMOVABLE.into()));
+        }
+        let in_use = "SELECT 1 FROM live_sessions WHERE facility_id = ? AND state <> 'ended' LIMIT 1";
+        if exists(&mut tx, in_use, id).await? {
+            return Err(StoreError::Conflict(facility::IN_USE.into()));
+        }
+        sqlx::query("DELETE FROM facilities WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn insert_room(&self, r: &Room) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO rooms (id, org_id, facility_id, name, is_removable, created, updated) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(r.id.to_string())
+        .bind(r.org.to_string())
+        .bind(r.facility.to_string())
+        .bind(&r.name)
+        .bind(r.is_removable)
+        .bind(millis(r.created))
+        .bind(millis(r.updated))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
+        Ok(())
+    }
+
+    async fn room(&self, org: Id, id: Id) -> Result<Option<Room>, StoreError> {
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = ? AND id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(room_row).transpose()
+    }
+
+    async fn list_rooms(&self, org: Id, facility: Id, req: &PageRequest) -> Result<Page<Room>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = "));
+        q.push_bind(org.to_string());
+        q.push(" AND facility_id = ").push_bind(facility.to_string());
+        push_keyset(&mut q, "rooms", req);
+        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
+        Ok(Page::from_rows(rows.iter().map(room_row).collect::<Result<Vec<_>, _>>()?, req))
+    }
+
+    async fn update_room(
+        &self,
+        org: Id,
+        id: Id,
+        changes: &PlaceChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Room, StoreError> {
+        let mut q = place_update("rooms", ROOM_COLUMNS, org, id, changes, now);
+        let row = q.build().fetch_optional(&self.writer).await.map_err(backend)?;
+        row.as_ref().map(room_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn delete_room(&self, org: Id, id: Id) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let removable: Option<bool> = sqlx::query_scalar("SELECT is_removable FROM rooms WHERE org_id = ? AND id = ?")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        match removable {
+            None => return Err(StoreError::NotFound),
+            Some(false) => return Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
+            Some(true) => {}
+        }
+        if exists(&mut tx, "SELECT 1 FROM live_sessions WHERE room_id = ? AND state <> 'ended' LIMIT 1", id).await? {
+            return Err(StoreError::Conflict(facility::IN_USE.into()));
+        }
+        sqlx::query("DELETE FROM rooms WHERE id = ?").bind(id.to_string()).execute(&mut *tx).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 }

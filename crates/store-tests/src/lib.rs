@@ -7,9 +7,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use orgbase_domain::account::{Account, Email, Member, PersonName};
 use orgbase_domain::app::App;
+use orgbase_domain::facility::{FACILITY_SORT_FIELDS, Facility, PlaceChanges, Room};
 use orgbase_domain::org::{NewOrg, Org, OrgState};
 use orgbase_domain::paging::{PageParams, PageRequest};
+use orgbase_domain::session::{
+    LiveSession, NewSession, Participant, Permissions, SESSION_SORT_FIELDS, SessionAccess, SessionChanges,
+    SessionQuery, SessionScope, SessionState,
+};
 use orgbase_domain::store::{ORG_SORT_FIELDS, Store};
 use orgbase_domain::{Clock, Id, StoreError, SystemClock};
 
@@ -26,6 +32,10 @@ fn new_org(code: &str, name: &str, at: DateTime<Utc>) -> Org {
 }
 
 fn page(pairs: &[(&str, String)]) -> PageRequest {
+    page_of(pairs, ORG_SORT_FIELDS)
+}
+
+fn page_of(pairs: &[(&str, String)], sortable: &[&'static str]) -> PageRequest {
     let get = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
     PageParams {
         limit: get("limit"),
@@ -34,7 +44,7 @@ fn page(pairs: &[(&str, String)]) -> PageRequest {
         ending_before: get("before"),
         sort: get("sort"),
     }
-    .validate(ORG_SORT_FIELDS)
+    .validate(sortable)
     .unwrap()
 }
 
@@ -120,4 +130,240 @@ pub async fn apps_are_found_by_key(store: DynStore) {
     let mut clash = App::new(org.id, "clash".into(), vec![], now());
     clash.key = a.key.clone();
     assert!(matches!(store.insert_app(&clash).await.unwrap_err(), StoreError::Exists(_)));
+}
+
+async fn account_in(store: &DynStore, email: &str, org: Option<&Org>) -> Account {
+    let account = Account::new(
+        Email::parse("email", email).unwrap(),
+        PersonName { first: "Test".into(), last: "Person".into() },
+        None,
+        now(),
+    );
+    let member = org.map(|o| Member::new(o.id, account.id, vec![], now()));
+    store.insert_account(&account, member.as_ref()).await.unwrap();
+    account
+}
+
+fn new_session(org: &Org, owner: &Account, name: &str, at: DateTime<Utc>) -> LiveSession {
+    let new = NewSession { name: name.into(), session_type: "SURGERY".into(), ..NewSession::default() };
+    LiveSession::create(new, org.id, owner.id, (None, None), at).unwrap()
+}
+
+fn drawer() -> Permissions {
+    Permissions { can_clear_all_drawings: true, ..Permissions::default() }
+}
+
+fn conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Conflict(_)))
+}
+
+/// Every membership of an account, oldest first.
+pub async fn memberships_list_every_org_of_an_account(store: DynStore) {
+    let a = new_org("home-a", "A", now());
+    let b = new_org("home-b", "B", now());
+    store.insert_org(&a, None).await.unwrap();
+    store.insert_org(&b, None).await.unwrap();
+    let bob = account_in(&store, "bob@x.test", Some(&a)).await;
+    store.insert_member(&Member::new(b.id, bob.id, vec![], now() + Duration::seconds(1))).await.unwrap();
+    let orgs: Vec<Id> = store.memberships_of(bob.id).await.unwrap().iter().map(|m| m.org).collect();
+    assert_eq!(orgs, [a.id, b.id]);
+    assert!(store.memberships_of(Id::from_u96(77)).await.unwrap().is_empty());
+}
+
+/// A session reads back with its participants; participants are unique per
+/// session, and their permissions change and go.
+pub async fn live_sessions_round_trip_with_participants(store: DynStore) {
+    let a = new_org("sess-a", "A", now());
+    let b = new_org("sess-b", "B", now());
+    store.insert_org(&a, None).await.unwrap();
+    store.insert_org(&b, None).await.unwrap();
+    let alice = account_in(&store, "alice@x.test", Some(&a)).await;
+    let bob = account_in(&store, "bob@x.test", Some(&b)).await;
+    let mut session = new_session(&a, &alice, "Knee", now());
+    session.speciality = Some("ORTHOPAEDIC_SURGERY".into());
+    store.insert_live_session(&session).await.unwrap();
+    assert_eq!(store.live_session(session.id).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.live_session(Id::from_u96(5)).await.unwrap(), None);
+
+    let guest = Participant::new(session.id, bob.id, b.id, drawer(), now() + Duration::seconds(1));
+    store.insert_participant(&guest).await.unwrap();
+    let again = Participant::new(session.id, bob.id, b.id, Permissions::ALL, now());
+    assert!(matches!(store.insert_participant(&again).await, Err(StoreError::Exists(_))));
+    let missing = Participant::new(Id::from_u96(5), bob.id, b.id, drawer(), now());
+    assert!(matches!(store.insert_participant(&missing).await, Err(StoreError::NotFound)));
+    let read = store.live_session(session.id).await.unwrap().unwrap();
+    assert_eq!(read.participants, vec![session.participants[0].clone(), guest.clone()]);
+
+    let ender = Permissions { can_end_session: true, ..Permissions::default() };
+    let later = now() + Duration::seconds(2);
+    let changed = store.update_participant(session.id, bob.id, ender, later).await.unwrap();
+    assert_eq!((changed.permissions, changed.updated, changed.home_org), (ender, later, b.id));
+    let nobody = store.update_participant(session.id, Id::from_u96(6), ender, later).await;
+    assert!(matches!(nobody, Err(StoreError::NotFound)));
+    store.delete_participant(session.id, bob.id).await.unwrap();
+    assert!(matches!(store.delete_participant(session.id, bob.id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.live_session(session.id).await.unwrap().unwrap().participants.len(), 1);
+
+    store.delete_live_session(session.id).await.unwrap();
+    assert_eq!(store.live_session(session.id).await.unwrap(), None);
+    assert!(matches!(store.delete_live_session(session.id).await, Err(StoreError::NotFound)));
+}
+
+/// `scheduled → live → ended`, each move conditional: of two racing ends one wins,
+/// and an ended session refuses every change.
+pub async fn live_session_moves_are_conditional(store: DynStore) {
+    let org = new_org("moves", "Moves", now());
+    store.insert_org(&org, None).await.unwrap();
+    let alice = account_in(&store, "alice@x.test", Some(&org)).await;
+    let bob = account_in(&store, "bob@x.test", Some(&org)).await;
+    let session = new_session(&org, &alice, "Hip", now());
+    store.insert_live_session(&session).await.unwrap();
+    let t = now() + Duration::seconds(3);
+    assert!(conflict(store.move_live_session(session.id, SessionState::Ended, t).await));
+    assert!(conflict(store.move_live_session(session.id, SessionState::Scheduled, t).await));
+    let live = store.move_live_session(session.id, SessionState::Live, t).await.unwrap();
+    assert_eq!((live.state, live.started, live.ended), (SessionState::Live, Some(t), None));
+    assert!(conflict(store.move_live_session(session.id, SessionState::Live, t).await));
+
+    let changes =
+        SessionChanges { name: Some("Hip, left".into()), speciality: Some(None), ..SessionChanges::default() };
+    let renamed = store.update_live_session(session.id, &changes, t).await.unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.state), ("Hip, left", SessionState::Live));
+
+    let (one, two) = tokio::join!(
+        store.move_live_session(session.id, SessionState::Ended, t),
+        store.move_live_session(session.id, SessionState::Ended, t)
+    );
+    assert_eq!(u8::from(one.is_ok()) + u8::from(two.is_ok()), 1, "exactly one end wins: {one:?} {two:?}");
+    let ended = store.live_session(session.id).await.unwrap().unwrap();
+    assert_eq!((ended.state, ended.ended), (SessionState::Ended, Some(t)));
+
+    assert!(conflict(store.update_live_session(session.id, &changes, t).await));
+    let late = Participant::new(session.id, bob.id, org.id, drawer(), t);
+    assert!(conflict(store.insert_participant(&late).await));
+    assert!(conflict(store.update_participant(session.id, alice.id, drawer(), t).await));
+    assert!(conflict(store.delete_participant(session.id, alice.id).await));
+    let gone = store.move_live_session(Id::from_u96(8), SessionState::Live, t).await;
+    assert!(matches!(gone, Err(StoreError::NotFound)));
+    let gone = store.update_live_session(Id::from_u96(8), &changes, t).await;
+    assert!(matches!(gone, Err(StoreError::NotFound)));
+}
+
+/// Lists cover their scope (an org's admins, its members, one participant across
+/// orgs), filter by state, owner and participant, and page by keyset.
+pub async fn live_session_lists_filter_and_page(store: DynStore) {
+    let a = new_org("list-a", "A", now());
+    let b = new_org("list-b", "B", now());
+    store.insert_org(&a, None).await.unwrap();
+    store.insert_org(&b, None).await.unwrap();
+    let alice = account_in(&store, "alice@x.test", Some(&a)).await;
+    let carol = account_in(&store, "carol@x.test", Some(&a)).await;
+    let bob = account_in(&store, "bob@x.test", Some(&b)).await;
+    let start = now();
+    let mut made = Vec::new();
+    for (i, name) in ["one", "two", "three", "four"].iter().enumerate() {
+        let mut s = new_session(&a, &alice, name, start + Duration::seconds(i as i64));
+        s.scheduled_start = start + Duration::hours(4 - i as i64);
+        if *name == "four" {
+            s.access = SessionAccess::Organisation;
+        }
+        store.insert_live_session(&s).await.unwrap();
+        made.push(s);
+    }
+    let in_b = new_session(&b, &bob, "elsewhere", start + Duration::seconds(9));
+    store.insert_live_session(&in_b).await.unwrap();
+    for s in [&made[0], &made[2]] {
+        store.insert_participant(&Participant::new(s.id, bob.id, b.id, drawer(), start)).await.unwrap();
+    }
+    store.move_live_session(made[1].id, SessionState::Live, start).await.unwrap();
+
+    let names =
+        |p: orgbase_domain::paging::Page<LiveSession>| p.data.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    let query = |scope| SessionQuery { scope, state: None, owner: None, participant: None };
+    let all = page_of(&[], SESSION_SORT_FIELDS);
+    let list = |q: SessionQuery, p: PageRequest| {
+        let store = store.clone();
+        async move { store.list_live_sessions(&q, &p).await.unwrap() }
+    };
+    assert_eq!(names(list(query(SessionScope::Org(a.id)), all).await), ["one", "two", "three", "four"]);
+    let carols = query(SessionScope::OrgMember { org: a.id, account: carol.id });
+    assert_eq!(names(list(carols, all).await), ["four"]);
+    let bobs = query(SessionScope::Participant(bob.id));
+    let mine = list(bobs, all).await;
+    assert_eq!(names(mine.clone()), ["one", "three", "elsewhere"]);
+    assert_eq!(mine.data[0].participants.len(), 2, "participants come with each session");
+    let live = SessionQuery { state: Some(SessionState::Live), ..query(SessionScope::Org(a.id)) };
+    assert_eq!(names(list(live, all).await), ["two"]);
+    let owned = SessionQuery { owner: Some(bob.id), ..query(SessionScope::Participant(bob.id)) };
+    assert_eq!(names(list(owned, all).await), ["elsewhere"]);
+    let with_bob = SessionQuery { participant: Some(bob.id), ..query(SessionScope::Org(a.id)) };
+    assert_eq!(names(list(with_bob, all).await), ["one", "three"]);
+
+    let first = list(query(SessionScope::Org(a.id)), page_of(&[("limit", "2".into())], SESSION_SORT_FIELDS)).await;
+    assert!(first.has_more);
+    let after = page_of(&[("limit", "2".into()), ("after", made[1].id.to_string())], SESSION_SORT_FIELDS);
+    let second = list(query(SessionScope::Org(a.id)), after).await;
+    assert_eq!((names(second.clone()), second.has_more), (vec!["three".into(), "four".into()], false));
+    let by_start = page_of(&[("sort", "scheduledStart".into())], SESSION_SORT_FIELDS);
+    assert_eq!(names(list(query(SessionScope::Org(a.id)), by_start).await), ["four", "three", "two", "one"]);
+}
+
+/// Facilities and rooms page per org and facility; what is non-removable or used
+/// by a session that has not ended is kept, and an ended session lets go.
+pub async fn rooms_in_use_or_not_removable_are_kept(store: DynStore) {
+    let org = new_org("places", "Places", now());
+    let other = new_org("elsewhere", "Elsewhere", now());
+    store.insert_org(&org, None).await.unwrap();
+    store.insert_org(&other, None).await.unwrap();
+    let alice = account_in(&store, "alice@x.test", Some(&org)).await;
+    let t = now();
+    let site = Facility::new(org.id, "St Mary's", None, t).unwrap();
+    let annex = Facility::new(org.id, "Annex", None, t + Duration::seconds(1)).unwrap();
+    store.insert_facility(&site).await.unwrap();
+    store.insert_facility(&annex).await.unwrap();
+    let theatre = Room::new(&site, "Theatre 1", None, t).unwrap();
+    let fixed = Room::new(&site, "Theatre 2", Some(false), t).unwrap();
+    store.insert_room(&theatre).await.unwrap();
+    store.insert_room(&fixed).await.unwrap();
+    let orphan = Room::new(&Facility::new(org.id, "Ghost", None, t).unwrap(), "Nowhere", None, t).unwrap();
+    assert!(matches!(store.insert_room(&orphan).await, Err(StoreError::NotFound)));
+
+    assert_eq!(store.facility(org.id, site.id).await.unwrap(), Some(site.clone()));
+    assert_eq!(store.facility(other.id, site.id).await.unwrap(), None, "another org's id finds nothing");
+    assert_eq!(store.room(org.id, theatre.id).await.unwrap(), Some(theatre.clone()));
+    let by_name = page_of(&[("sort", "name".into())], FACILITY_SORT_FIELDS);
+    let facilities = store.list_facilities(org.id, &by_name).await.unwrap();
+    assert_eq!(facilities.data, vec![annex.clone(), site.clone()]);
+    assert!(store.list_facilities(other.id, &by_name).await.unwrap().data.is_empty());
+    let rooms = store.list_rooms(org.id, site.id, &page_of(&[("limit", "1".into())], FACILITY_SORT_FIELDS)).await;
+    let rooms = rooms.unwrap();
+    assert_eq!((rooms.data, rooms.has_more), (vec![theatre.clone()], true));
+
+    let mut session = new_session(&org, &alice, "In theatre 1", t);
+    (session.facility, session.room) = (Some(site.id), Some(theatre.id));
+    store.insert_live_session(&session).await.unwrap();
+    assert!(conflict(store.delete_room(org.id, theatre.id).await), "a scheduled session holds it");
+    assert!(conflict(store.delete_room(org.id, fixed.id).await), "non-removable");
+    assert!(conflict(store.delete_facility(org.id, site.id).await));
+    assert!(matches!(store.delete_room(other.id, theatre.id).await, Err(StoreError::NotFound)));
+
+    let renamed = PlaceChanges { name: Some("Theatre Two".into()), is_removable: Some(true) };
+    let fixed = store.update_room(org.id, fixed.id, &renamed, t).await.unwrap();
+    assert_eq!((fixed.name.as_str(), fixed.is_removable), ("Theatre Two", true));
+    store.delete_room(org.id, fixed.id).await.unwrap();
+    let locked = PlaceChanges { name: None, is_removable: Some(false) };
+    assert!(!store.update_facility(org.id, annex.id, &locked, t).await.unwrap().is_removable);
+    assert!(conflict(store.delete_facility(org.id, annex.id).await));
+    assert!(matches!(store.update_facility(other.id, annex.id, &locked, t).await, Err(StoreError::NotFound)));
+
+    store.move_live_session(session.id, SessionState::Live, t).await.unwrap();
+    assert!(conflict(store.delete_room(org.id, theatre.id).await), "a live session holds it");
+    store.move_live_session(session.id, SessionState::Ended, t).await.unwrap();
+    store.delete_facility(org.id, site.id).await.unwrap();
+    assert_eq!(store.room(org.id, theatre.id).await.unwrap(), None, "rooms go with their facility");
+    let ended = store.live_session(session.id).await.unwrap().unwrap();
+    assert_eq!((ended.facility, ended.room), (None, None), "ended sessions let go of deleted places");
+    let mut late = new_session(&org, &alice, "Too late", t);
+    late.facility = Some(site.id);
+    assert!(matches!(store.insert_live_session(&late).await, Err(StoreError::NotFound)));
 }

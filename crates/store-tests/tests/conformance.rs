@@ -39,5 +39,10 @@ conformance!(
     duplicate_codes_are_refused,
     org_lists_page_by_keyset,
     org_state_changes_bump_the_version,
-    apps_are_found_by_key
+    apps_are_found_by_key,
+    memberships_list_every_org_of_an_account,
+    live_sessions_round_trip_with_participants,
+    live_session_moves_are_conditional,
+    live_session_lists_filter_and_page,
+    rooms_in_use_or_not_removable_are_kept,
 );

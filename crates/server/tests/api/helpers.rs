@@ -15,6 +15,8 @@ use tokio::sync::oneshot;
 
 /// The operator token of test servers.
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
+/// The media signing key of test servers.
+pub const MEDIA_KEY: &str = "test-media-signing-key-0123456789abcdef";
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,7 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             database_url: database_url.clone().map(Secret),
             operator_token: Some(Secret(OPERATOR_TOKEN.into())),
+            media_signing_key: Some(Secret(MEDIA_KEY.into())),
             body_limit: 64 * 1024,
             smtp_url: smtp_url.map(Secret),
             ..Config::default()

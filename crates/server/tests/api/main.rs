@@ -16,3 +16,4 @@ mod org_writes;
 mod orgs;
 mod platform;
 mod secrets;
+mod sessions;
