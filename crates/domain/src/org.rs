@@ -574,6 +574,16 @@ impl OrgProps {
         if let Some(site) = &self.website {
             check(check_url("website", site));
         }
+        if let Some(kind) = &self.org_type
+            && crate::taxonomy::org_type(kind).is_none()
+        {
+            check(Err(FieldError::new("type", format!("'{kind}' is not an org type of the taxonomy."))));
+        }
+        if let Some(country) = &self.country
+            && crate::taxonomy::country(country).is_none()
+        {
+            check(Err(FieldError::new("country", format!("'{country}' is not an ISO 3166-1 alpha-3 country."))));
+        }
         if let Some(message) = &self.maintenance_message
             && message.chars().count() > 1000
         {

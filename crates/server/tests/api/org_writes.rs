@@ -183,6 +183,8 @@ async fn org_fields_are_validated_with_the_failing_path(app: &TestApp) {
         ("security.sessionTtl", json!("long")),
         ("registration.allow", json!("yes")),
         ("support.email", json!("nope")),
+        ("country", json!("XXX")),
+        ("type", json!("SPACESHIP")),
     ];
     for (path, value) in cases {
         let (status, body) =
@@ -190,6 +192,14 @@ async fn org_fields_are_validated_with_the_failing_path(app: &TestApp) {
         assert_fault(status, &body, 400, "kValidationError");
         assert!(body.to_string().contains(path.split('.').next_back().unwrap()), "{path}: {body}");
     }
+    for country in ["GBR", "FRA"] {
+        let (status, body) =
+            patch(app, &key.key, &admin, org.id, json!({"op": "set", "path": "country", "value": country})).await;
+        assert_eq!((status, body["country"].as_str()), (200, Some(country)), "{body}");
+    }
+    let (status, body) =
+        patch(app, &key.key, &admin, org.id, json!({"op": "set", "path": "type", "value": "HOSPITAL"})).await;
+    assert_eq!(status, 200, "{body}");
     let ok = json!({"op": "set", "value": {"locale": "fr_CA", "tz": "US/Pacific", "website": "https://example.org", "name": "Renamed"}});
     let (status, body) = patch(app, &key.key, &admin, org.id, ok).await;
     assert_eq!(status, 200, "{body}");
