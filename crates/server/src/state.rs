@@ -2,7 +2,10 @@
 //! the mailer, the rate limits and the media signing key. Only [`open_store`]
 //! decides which backend runs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use orgbase_domain::Id;
 
 use orgbase_domain::store::Store;
 use orgbase_domain::{Clock, StoreError};
@@ -13,6 +16,25 @@ use crate::auth::Limits;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::media::MediaKeys;
+
+/// One async lock per org, so this node applies writes to an org one at a time:
+/// optimistic retries are then needed only against other nodes, and a burst of
+/// concurrent writes queues instead of retrying against itself.
+#[derive(Default)]
+pub struct OrgWriteLocks(std::sync::Mutex<HashMap<Id, Arc<tokio::sync::Mutex<()>>>>);
+
+impl OrgWriteLocks {
+    /// Waits for this node's turn to write `org`.
+    pub async fn lock(&self, org: Id) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Forget locks nobody holds or waits for, so the map stays small.
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            locks.entry(org).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -27,6 +49,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Login and registration rate limits.
     pub limits: Arc<Limits>,
+    /// Serialises this node's writes per org.
+    pub org_writes: Arc<OrgWriteLocks>,
     /// The signing key of media join tokens.
     pub media: Arc<MediaKeys>,
 }
@@ -37,7 +61,7 @@ impl AppState {
         let mailer = Mailer::from_config(&config)?;
         let limits = Limits::new(config.login_attempts_per_minute);
         let media = Arc::new(MediaKeys::new(&config));
-        Ok(Self { store, clock, config: Arc::new(config), mailer, limits, media })
+        Ok(Self { store, clock, config: Arc::new(config), mailer, limits, media, org_writes: Arc::default() })
     }
 }
 

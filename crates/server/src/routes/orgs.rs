@@ -138,7 +138,9 @@ async fn update_org(
         None | Some("*") => None,
         Some(tag) => Some(etag_version(tag).ok_or(DomainError::PreconditionFailed)?),
     };
-    let mut org = (*ctx.org).clone();
+    let _turn = state.org_writes.lock(ctx.org.id).await;
+    // Re-read under the lock: the org in the context may predate a write just made.
+    let mut org = state.store.org_by_id(ctx.org.id).await?.ok_or_else(|| Fault::not_found("Org"))?;
     for _ in 0..MAX_ATTEMPTS {
         if pinned.is_some_and(|v| v != org.version) {
             return Err(DomainError::PreconditionFailed.into());
