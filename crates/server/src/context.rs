@@ -131,6 +131,11 @@ impl OrgCtx {
         self.caller.subject(&self.org)
     }
 
+    /// 404 unless `id` (from a `/orgs/{id}/…` URL) is this org's id.
+    pub fn check_org_id(&self, id: &str) -> Result<(), Fault> {
+        if Id::parse(id) == Some(self.org.id) { Ok(()) } else { Err(Fault::not_found("Org")) }
+    }
+
     /// The caller's access level on the org.
     pub fn level(&self) -> Level {
         self.subject().org_level()

@@ -71,9 +71,7 @@ pub async fn create_connection(
     Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<CreateConnectionRequest>,
 ) -> Result<Response, Fault> {
-    if Id::parse(&id) != Some(ctx.org.id) {
-        return Err(Fault::not_found("Org"));
-    }
+    ctx.check_org_id(&id)?;
     ctx.authorize(Target::Connection, Operation::Create, "invitations")?;
     let mut faults = Vec::new();
     let email = Email::parse("email", &body.email).map_err(|e| faults.push(e)).ok();

@@ -11,7 +11,7 @@ use orgbase_domain::access::{Level, Operation, Target};
 use orgbase_domain::org::{Org, OrgProps, Viewer, select_paths};
 use orgbase_domain::patch::{Op, Path as PropPath, parse_ops};
 use orgbase_domain::schema::{CustomProperty, DeclareProperty};
-use orgbase_domain::{DomainError, FieldError, Id, StoreError, secret};
+use orgbase_domain::{DomainError, FieldError, StoreError, secret};
 use serde_json::{Value, json};
 
 use crate::context::OrgCtx;
@@ -65,13 +65,8 @@ pub async fn get_org(
     Path((_, id)): Path<(String, String)>,
     parts: Parts,
 ) -> Result<Response, Fault> {
-    same_org(&ctx, &id)?;
+    ctx.check_org_id(&id)?;
     render_org(&state, &ctx, &parts).await
-}
-
-/// 404 unless `id` is this org's id.
-fn same_org(ctx: &OrgCtx, id: &str) -> Result<(), Fault> {
-    if Id::parse(id) == Some(ctx.org.id) { Ok(()) } else { Err(Fault::not_found("Org")) }
 }
 
 /// The ETag of an org as one caller sees it: the version, the access level and the
@@ -179,7 +174,7 @@ pub async fn patch_org(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, Fault> {
-    same_org(&ctx, &id)?;
+    ctx.check_org_id(&id)?;
     patch_with(&state, &ctx, &headers, body).await
 }
 
@@ -229,7 +224,7 @@ pub async fn get_org_property(
     ctx: OrgCtx,
     Path((_, id, path)): Path<(String, String, String)>,
 ) -> Result<Response, Fault> {
-    same_org(&ctx, &id)?;
+    ctx.check_org_id(&id)?;
     let path = parse_prop_path(&path)?;
     let subject = ctx.subject();
     let apps =
@@ -251,7 +246,7 @@ pub async fn put_org_property(
     headers: HeaderMap,
     ApiJson(value): ApiJson<Value>,
 ) -> Result<Response, Fault> {
-    same_org(&ctx, &id)?;
+    ctx.check_org_id(&id)?;
     let path = parse_prop_path(&path)?;
     let ops = [Op::SetAt(path.clone(), value)];
     let subject = ctx.subject();

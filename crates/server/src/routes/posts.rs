@@ -22,10 +22,6 @@ pub struct CreatePostRequest {
     pub body: String,
 }
 
-fn this_org(ctx: &OrgCtx, id: &str) -> Result<(), Fault> {
-    if Id::parse(id) == Some(ctx.org.id) { Ok(()) } else { Err(Fault::not_found("Org")) }
-}
-
 /// Lists the feed, newest last (`sort=-_id` for newest first).
 #[utoipa::path(get, path = "/{org}/v2/orgs/{id}/posts", tag = "posts",
     params(("org" = String, Path), ("id" = String, Path), ("limit" = Option<u32>, Query),
@@ -37,7 +33,7 @@ pub async fn list_posts(
     Path((_, id)): Path<(String, String)>,
     Paging(params): Paging,
 ) -> Result<Response, Fault> {
-    this_org(&ctx, &id)?;
+    ctx.check_org_id(&id)?;
     ctx.authorize(Target::Post { own: false }, Operation::Read, "the posts")?;
     let req = params.validate(&["_id"]).map_err(Fault::validation)?;
     let page = state.store.list_posts(ctx.org.id, &req).await?;
@@ -55,7 +51,7 @@ pub async fn create_post(
     Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<CreatePostRequest>,
 ) -> Result<Response, Fault> {
-    this_org(&ctx, &id)?;
+    ctx.check_org_id(&id)?;
     ctx.authorize(Target::Post { own: true }, Operation::Create, "posts")?;
     let author = ctx.caller.account()?.id;
     let post = Post::new(ctx.org.id, author, &body.body, state.clock.now())?;
@@ -72,7 +68,7 @@ pub async fn delete_post(
     ctx: OrgCtx,
     Path((_, id, post)): Path<(String, String, String)>,
 ) -> Result<Response, Fault> {
-    this_org(&ctx, &id)?;
+    ctx.check_org_id(&id)?;
     let post_id = Id::parse(&post).ok_or_else(|| Fault::not_found("Post"))?;
     ctx.authorize(Target::Post { own: false }, Operation::Read, "the posts")?;
     let post = state.store.post_by_id(ctx.org.id, post_id).await?.ok_or_else(|| Fault::not_found("Post"))?;
