@@ -94,14 +94,20 @@ fn etag_header(etag: &str) -> HeaderValue {
     HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
-/// The org rendered for the caller, with its ETag.
-async fn org_response(state: &AppState, ctx: &OrgCtx, org: &Org, paths: Option<&[String]>) -> Result<Response, Fault> {
+/// Every property of `org` that the caller may read.
+async fn visible(state: &AppState, ctx: &OrgCtx, org: &Org) -> Result<serde_json::Map<String, Value>, Fault> {
     let subject = ctx.subject();
     let level = subject.org_level();
-    // Only administrators see `apps`; skip the query for everyone else.
+    // Only administrators see `apps`, only members `shared`; skip the queries otherwise.
     let apps = if level >= Level::Delete { state.store.apps_of_org(org.id).await? } else { Vec::new() };
     let shared = level >= Level::Read && state.store.has_pending_connection(org.id, None).await?;
-    let full = org.render(Viewer::Caller(&subject), &apps, shared);
+    Ok(org.render(Viewer::Caller(&subject), &apps, shared))
+}
+
+/// The org rendered for the caller, with its ETag.
+async fn org_response(state: &AppState, ctx: &OrgCtx, org: &Org, paths: Option<&[String]>) -> Result<Response, Fault> {
+    let level = ctx.level();
+    let full = visible(state, ctx, org).await?;
     let body = match paths {
         Some(p) => select_paths(&full, p),
         None => full,
@@ -226,11 +232,8 @@ pub async fn get_org_property(
 ) -> Result<Response, Fault> {
     ctx.check_org_id(&id)?;
     let path = parse_prop_path(&path)?;
-    let subject = ctx.subject();
-    let apps =
-        if subject.org_level() >= Level::Delete { state.store.apps_of_org(ctx.org.id).await? } else { Vec::new() };
-    let visible = ctx.org.render(Viewer::Caller(&subject), &apps, false);
-    let value = value_at(&visible, &path).ok_or_else(|| Fault::not_found("Property"))?;
+    let readable = visible(&state, &ctx, &ctx.org).await?;
+    let value = value_at(&readable, &path).ok_or_else(|| Fault::not_found("Property"))?;
     Ok(property_body(value))
 }
 
