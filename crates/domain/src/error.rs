@@ -18,7 +18,7 @@ impl FieldError {
 }
 
 /// A failure of a storage backend.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was broken (a duplicate code, email, key…).
     #[error("already exists: {0}")]

@@ -2,6 +2,8 @@
 //! `store-postgres`) implements, and that `store-tests` checks with one conformance
 //! suite. Invariants that need atomicity live inside one method, in one transaction.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
@@ -15,7 +17,12 @@ use crate::paging::{Page, PageRequest};
 use crate::post::Post;
 use crate::schema::CustomProperty;
 use crate::session::{LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionState};
-use crate::{Id, StoreError};
+use crate::{DomainError, Id, StoreError};
+
+/// A change to an org, computed from its current state: the new writable properties
+/// and custom property declarations, or why the change is refused. A store may call
+/// it more than once (again on a fresher org when the one it had went stale).
+pub type OrgChange = Box<dyn Fn(&Org) -> Result<(OrgProps, Vec<CustomProperty>), DomainError> + Send + Sync>;
 
 /// The fields orgs can be sorted by; the first is the default.
 pub const ORG_SORT_FIELDS: &[&str] = &["_id", "code", "name", "created"];
@@ -28,24 +35,24 @@ pub trait OrgStore: Send + Sync {
     /// when none exists) and made a member with the Administrator role; the linked
     /// account is returned.
     async fn insert_org(&self, org: &Org, admin: Option<&Account>) -> Result<Option<Account>, StoreError>;
-    /// The org with this code.
-    async fn org_by_code(&self, code: &str) -> Result<Option<Org>, StoreError>;
+    /// The org with this code (shared: it is read on every request).
+    async fn org_by_code(&self, code: &str) -> Result<Option<Arc<Org>>, StoreError>;
     /// The org with this id.
     async fn org_by_id(&self, id: Id) -> Result<Option<Org>, StoreError>;
     /// A page of orgs.
     async fn list_orgs(&self, page: &PageRequest) -> Result<Page<Org>, StoreError>;
-    /// Replaces the writable properties and the declared custom properties, if the
-    /// stored version is still `expected` ([`StoreError::VersionConflict`]
-    /// otherwise), bumping the version. Returns the updated org.
-    async fn update_org(
+    /// Applies `change` to the current org and writes the writable properties and
+    /// custom property declarations it returns, bumping the version, as one atomic
+    /// step: no other write to the org comes between the read that `change` sees
+    /// and the write. A refusal from `change` writes nothing and is returned as is.
+    /// Answers only once the write is durable. Returns the updated org.
+    async fn modify_org(
         &self,
         id: Id,
-        expected: i64,
-        props: &OrgProps,
-        schema: &[CustomProperty],
+        change: OrgChange,
         updater: Option<Id>,
         now: DateTime<Utc>,
-    ) -> Result<Org, StoreError>;
+    ) -> Result<Org, DomainError>;
     /// Sets the state, bumping the version. Returns the updated org.
     async fn set_org_state(
         &self,
@@ -60,8 +67,8 @@ pub trait OrgStore: Send + Sync {
 pub trait AppStore: Send + Sync {
     /// Inserts an app. A taken key is [`StoreError::Exists`].
     async fn insert_app(&self, app: &App) -> Result<(), StoreError>;
-    /// The app with this client key.
-    async fn app_by_key(&self, key: &str) -> Result<Option<App>, StoreError>;
+    /// The app with this client key (shared: it is read on every request).
+    async fn app_by_key(&self, key: &str) -> Result<Option<Arc<App>>, StoreError>;
     /// The apps of an org, oldest first.
     async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError>;
 }

@@ -279,7 +279,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
 }
 
 /// The org with this code, or a message for the operator.
-async fn org_named(state: &AppState, code: &str) -> Result<orgbase_domain::org::Org, String> {
+async fn org_named(state: &AppState, code: &str) -> Result<Arc<orgbase_domain::org::Org>, String> {
     state.store.org_by_code(code).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no org with code '{code}'"))
 }
 

@@ -237,7 +237,7 @@ pub async fn resolve_org(
             return Err(Fault::new(StatusCode::FORBIDDEN, "kMaintenance", "accessDenied.maintenance", reason));
         }
     }
-    req.extensions_mut().insert(OrgCtx { org: Arc::new(org), app: Arc::new(app), caller });
+    req.extensions_mut().insert(OrgCtx { org, app, caller });
     let mut res = next.run(req).await;
     if let Some(csrf) = csrf
         && !res.headers().contains_key(CSRF_HEADER)

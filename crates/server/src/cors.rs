@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use axum::extract::OriginalUri;
 use axum::http::{HeaderName, HeaderValue, Method, request::Parts};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -26,13 +25,17 @@ const ALLOWED_HEADERS: &[&str] = &[
     "x-request-id",
 ];
 
-/// The CORS layer of the org routes, judging each origin against the org's apps.
+/// The CORS layer, judging each origin against the apps of the org named by the
+/// path (`/{org}/v2/...`); any other path allows no origin.
 pub fn layer(state: AppState) -> CorsLayer {
     let allow = AllowOrigin::async_predicate(move |origin: HeaderValue, parts: &Parts| {
         let state = state.clone();
-        // Inside the nested org router the URI has lost its `/{org}/v2` prefix.
-        let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |o| &o.0);
-        let code = uri.path().split('/').nth(1).unwrap_or_default().to_owned();
+        // Outside the router: the path is the whole path, `/{org}/v2/...`. Other
+        // top-level paths (`/platform`, `/healthz`) are reserved org codes, so no
+        // org answers to them and no origin is allowed there.
+        let mut segments = parts.uri.path().split('/').skip(1);
+        let (code, api) = (segments.next().unwrap_or_default().to_owned(), segments.next());
+        let code = if api == Some("v2") { code } else { String::new() };
         async move {
             let Ok(origin) = origin.to_str() else { return false };
             let Ok(Some(org)) = state.store.org_by_code(&code).await else { return false };

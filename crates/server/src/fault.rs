@@ -224,15 +224,10 @@ impl IntoResponse for Fault {
     }
 }
 
-/// The request id of the current request, set by the request-id layer.
-pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
-
 /// Writes every fault's body with the request id as `trace`, and turns any other
 /// error response that is not JSON into the matching fault.
 pub async fn render_faults(req: Request, next: Next) -> Response {
-    let trace = request_id(req.headers());
+    let trace = req.headers().get("x-request-id").cloned();
     let mut res = next.run(req).await;
     let pending = res.extensions_mut().remove::<PendingFault>();
     let fault = match pending {
@@ -249,7 +244,7 @@ pub async fn render_faults(req: Request, next: Next) -> Response {
     };
     let status = res.status();
     let mut fault = fault;
-    fault.trace = trace;
+    fault.trace = trace.and_then(|v| v.to_str().ok().map(str::to_owned));
     let body = serde_json::to_vec(&fault).unwrap_or_else(|_| json!({"object": "fault"}).to_string().into_bytes());
     let (mut parts, _) = res.into_parts();
     parts.status = status;

@@ -26,10 +26,10 @@ use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, patch, post};
 use tokio::net::TcpListener;
-use tower::{Layer, ServiceBuilder};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -91,11 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/taxonomy/user/specialities", get(taxonomy::get_user_specialities))
         .route("/taxonomy/session/types", get(taxonomy::get_session_types))
         .route("/taxonomy/session/durations", get(taxonomy::get_session_durations))
-        .layer(from_fn_with_state(state.clone(), context::resolve_org))
-        .layer(cors::layer(state.clone()))
-        .layer(from_fn(cors::strip_refused));
-    let body_limit = state.config.body_limit;
-    let timeout = Duration::from_secs(state.config.request_timeout.max(1));
+        .layer(from_fn_with_state(state.clone(), context::resolve_org));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -106,21 +102,38 @@ pub fn router(state: AppState) -> Router {
         .nest("/{org}/v2", org_routes)
         .fallback(|| async { Fault::not_found("Route") })
         .layer(from_fn(telemetry::track_metrics))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(make_span).on_response(DefaultOnResponse::new()))
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(from_fn(fault::render_faults))
-                .layer(CatchPanicLayer::new())
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
-                .layer(DefaultBodyLimit::max(body_limit)),
-        )
         .with_state(state)
 }
 
+/// The router inside what every request goes through: trailing slashes trimmed,
+/// a request id, the request's span, faults rendered, panics caught, the timeout,
+/// the body limit and CORS. These wrap the router once, rather than each route
+/// (`Router::layer`), so a request clones and runs them once.
+pub fn app(
+    state: AppState,
+) -> impl tower::Service<Request, Response = axum::response::Response, Error = std::convert::Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    let body_limit = state.config.body_limit;
+    let timeout = Duration::from_secs(state.config.request_timeout.max(1));
+    ServiceBuilder::new()
+        .map_response(axum::response::IntoResponse::into_response)
+        .layer(NormalizePathLayer::trim_trailing_slash())
+        .layer(SetRequestIdLayer::x_request_id(telemetry::MakeRequestIds))
+        .layer(TraceLayer::new_for_http().make_span_with(make_span).on_response(DefaultOnResponse::new()))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(from_fn(fault::render_faults))
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(from_fn(cors::strip_refused))
+        .layer(cors::layer(state.clone()))
+        .service(router(state))
+}
+
 fn make_span(req: &Request) -> tracing::Span {
-    let request_id = fault::request_id(req.headers()).unwrap_or_default();
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     // The path only: query strings may carry tokens.
     tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
 }
@@ -133,9 +146,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     telemetry::init_metrics();
-    // Trailing slashes are trimmed before routing: `/example/v2/` is `/example/v2`.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
-    let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app(state));
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 

@@ -3,9 +3,11 @@
 //! decides which backend runs.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
+use bytes::Bytes;
 use orgbase_domain::Id;
+use orgbase_domain::org::Org;
 
 use orgbase_domain::store::Store;
 use orgbase_domain::{Clock, StoreError};
@@ -17,28 +19,52 @@ use crate::config::Config;
 use crate::mail::Mailer;
 use crate::media::MediaKeys;
 
-/// One async lock per org, so this node applies writes to an org one at a time:
-/// optimistic retries are then needed only against other nodes, and a burst of
-/// concurrent writes queues instead of retrying against itself.
+/// The public body of each org (what a caller who is not logged in reads), rendered
+/// once per version.
 #[derive(Default)]
-pub struct OrgWriteLocks(std::sync::Mutex<HashMap<Id, Arc<tokio::sync::Mutex<()>>>>);
+pub struct PublicOrgs(std::sync::RwLock<HashMap<Id, (i64, Bytes)>>);
 
-impl OrgWriteLocks {
-    /// Waits for this node's turn to write `org`.
-    pub async fn lock(&self, org: Id) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Forget locks nobody holds or waits for, so the map stays small.
-            locks.retain(|_, l| Arc::strong_count(l) > 1);
-            locks.entry(org).or_default().clone()
-        };
-        lock.lock_owned().await
+/// Past this many orgs the cache starts over, so it stays bounded.
+const PUBLIC_ORGS_MAX: usize = 10_000;
+
+impl PublicOrgs {
+    /// The rendered body of this version of `org`, if rendered.
+    pub fn get(&self, org: &Org) -> Option<Bytes> {
+        let bodies = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        bodies.get(&org.id).filter(|(version, _)| *version == org.version).map(|(_, body)| body.clone())
+    }
+
+    /// Keeps `body` as the rendering of `org` (unless a newer version is kept) and
+    /// returns it.
+    pub fn put(&self, org: &Org, body: Bytes) -> Bytes {
+        let mut bodies = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if bodies.len() >= PUBLIC_ORGS_MAX {
+            bodies.clear();
+        }
+        match bodies.get(&org.id) {
+            Some((version, _)) if *version > org.version => {}
+            _ => {
+                bodies.insert(org.id, (org.version, body.clone()));
+            }
+        }
+        body
     }
 }
 
-/// Shared by every request.
+/// Shared by every request; cloning it is one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// The storage backend.
     pub store: Arc<dyn Store>,
     /// The source of time.
@@ -49,10 +75,10 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Login and registration rate limits.
     pub limits: Arc<Limits>,
-    /// Serialises this node's writes per org.
-    pub org_writes: Arc<OrgWriteLocks>,
     /// The signing key of media join tokens.
     pub media: Arc<MediaKeys>,
+    /// The public org bodies, rendered once per version.
+    pub public_orgs: PublicOrgs,
 }
 
 impl AppState {
@@ -61,7 +87,15 @@ impl AppState {
         let mailer = Mailer::from_config(&config)?;
         let limits = Limits::new(config.login_attempts_per_minute);
         let media = Arc::new(MediaKeys::new(&config));
-        Ok(Self { store, clock, config: Arc::new(config), mailer, limits, media, org_writes: Arc::default() })
+        Ok(Self(Arc::new(Shared {
+            store,
+            clock,
+            config: Arc::new(config),
+            mailer,
+            limits,
+            media,
+            public_orgs: PublicOrgs::default(),
+        })))
     }
 }
 

@@ -3,6 +3,7 @@
 //! SQL and the migrations, and holds no business rule.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,19 +14,18 @@ use orgbase_domain::account::{
 use orgbase_domain::app::{App, app_from_row};
 use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
 use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from_row, room_from_row};
-use orgbase_domain::org::{ADMINISTRATOR, Org, OrgProps, OrgState, org_from_row};
+use orgbase_domain::org::{ADMINISTRATOR, Org, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::post::{Post, post_from_row};
-use orgbase_domain::schema::CustomProperty;
 use orgbase_domain::session::{
     self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionScope, SessionState,
     attach_participants, live_session_from_row, participant_from_row,
 };
 use orgbase_domain::store::{
-    AccountStore, AppStore, ConnectionStore, FacilityStore, LiveSessionStore, MemberFilter, MemberStore, OrgStore,
-    PostStore, SessionStore, Store,
+    AccountStore, AppStore, ConnectionStore, FacilityStore, LiveSessionStore, MemberFilter, MemberStore, OrgChange,
+    OrgStore, PostStore, SessionStore, Store,
 };
-use orgbase_domain::{Id, StoreError};
+use orgbase_domain::{DomainError, Id, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
@@ -153,10 +153,10 @@ impl OrgStore for PgStore {
         Ok(linked)
     }
 
-    async fn org_by_code(&self, code: &str) -> Result<Option<Org>, StoreError> {
+    async fn org_by_code(&self, code: &str) -> Result<Option<Arc<Org>>, StoreError> {
         let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE code = $1");
         let row = sqlx::query(&sql).bind(code).fetch_optional(&self.pool).await.map_err(backend)?;
-        row.as_ref().map(org_row).transpose()
+        Ok(row.as_ref().map(org_row).transpose()?.map(Arc::new))
     }
 
     async fn org_by_id(&self, id: Id) -> Result<Option<Org>, StoreError> {
@@ -173,35 +173,37 @@ impl OrgStore for PgStore {
         Ok(Page::from_rows(orgs, req))
     }
 
-    async fn update_org(
+    async fn modify_org(
         &self,
         id: Id,
-        expected: i64,
-        props: &OrgProps,
-        schema: &[CustomProperty],
+        change: OrgChange,
         updater: Option<Id>,
         now: DateTime<Utc>,
-    ) -> Result<Org, StoreError> {
+    ) -> Result<Org, DomainError> {
+        // The row lock holds off every other writer of the org, on any node, from
+        // the read to the commit.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1 FOR UPDATE");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(backend)?;
+        let current = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
+        let (props, schema) = change(&current)?;
         let sql = format!(
             "UPDATE orgs SET props = $1, custom_props = $2, name = $3, updater = $4, updated = $5, \
-             version = version + 1 WHERE id = $6 AND version = $7 RETURNING {ORG_COLUMNS}"
+             version = version + 1 WHERE id = $6 RETURNING {ORG_COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(Json(props.to_value()))
-            .bind(Json(schema))
+            .bind(Json(&schema))
             .bind(&props.name)
             .bind(updater.map(|u| u.to_string()))
             .bind(now)
             .bind(id.to_string())
-            .bind(expected)
-            .fetch_optional(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(backend)?;
-        match row {
-            Some(row) => org_row(&row),
-            None if self.org_by_id(id).await?.is_some() => Err(StoreError::VersionConflict),
-            None => Err(StoreError::NotFound),
-        }
+        let org = org_row(&row)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(org)
     }
 
     async fn set_org_state(&self, id: Id, state: OrgState, now: DateTime<Utc>) -> Result<Org, StoreError> {
@@ -256,10 +258,10 @@ impl AppStore for PgStore {
         Ok(())
     }
 
-    async fn app_by_key(&self, key: &str) -> Result<Option<App>, StoreError> {
+    async fn app_by_key(&self, key: &str) -> Result<Option<Arc<App>>, StoreError> {
         let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE key = $1");
         let row = sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await.map_err(backend)?;
-        row.as_ref().map(app_row).transpose()
+        Ok(row.as_ref().map(app_row).transpose()?.map(Arc::new))
     }
 
     async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError> {

@@ -6,10 +6,12 @@
 //! read-only connections that WAL lets run beside the writer. This crate owns the
 //! SQL and the migrations; it holds no business rule.
 
-use std::collections::HashMap;
+mod batch;
+mod cache;
+
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,19 +22,18 @@ use orgbase_domain::account::{
 use orgbase_domain::app::{App, app_from_row};
 use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
 use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from_row, room_from_row};
-use orgbase_domain::org::{ADMINISTRATOR, Org, OrgProps, OrgState, org_from_row};
+use orgbase_domain::org::{ADMINISTRATOR, Org, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::post::{Post, post_from_row};
-use orgbase_domain::schema::CustomProperty;
 use orgbase_domain::session::{
     self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionScope, SessionState,
     attach_participants, live_session_from_row, participant_from_row,
 };
 use orgbase_domain::store::{
-    AccountStore, AppStore, ConnectionStore, FacilityStore, LiveSessionStore, MemberFilter, MemberStore, OrgStore,
-    PostStore, SessionStore, Store,
+    AccountStore, AppStore, ConnectionStore, FacilityStore, LiveSessionStore, MemberFilter, MemberStore, OrgChange,
+    OrgStore, PostStore, SessionStore, Store,
 };
-use orgbase_domain::{Id, StoreError};
+use orgbase_domain::{DomainError, Id, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
@@ -43,38 +44,39 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    cache: Arc<Cache>,
+    batcher: batch::Batcher,
+    heads: Arc<Heads>,
+    cache: Arc<cache::Cache>,
 }
 
-/// Orgs and apps by their lookup keys, read on every request. SQLite serves one
-/// node, and every change to an org goes through this store, which writes the new
-/// version through; an entry is replaced only by a newer version, so a read racing
-/// a write cannot put an old org back. Unknown codes and keys are never cached.
-#[derive(Debug, Default)]
-struct Cache {
-    orgs: RwLock<HashMap<String, Org>>,
-    apps: RwLock<HashMap<String, App>>,
-}
+/// How often the store looks for changes made by another process.
+const EXTERNAL_CHANGE_POLL: Duration = Duration::from_millis(250);
 
-impl Cache {
-    fn org(&self, code: &str) -> Option<Org> {
-        self.orgs.read().unwrap_or_else(PoisonError::into_inner).get(code).cloned()
-    }
-
-    fn put_org(&self, org: &Org) {
-        let mut orgs = self.orgs.write().unwrap_or_else(PoisonError::into_inner);
-        let newer = orgs.get(org.code.as_str()).is_none_or(|cached| cached.version < org.version);
-        if newer {
-            orgs.insert(org.code.as_str().to_owned(), org.clone());
+/// Empties the cache when another process commits to the database. SQLite's
+/// `PRAGMA data_version`, read on the writer connection, changes exactly when a
+/// *different* connection committed; every write of this process goes through the
+/// writer, so a change means another process (the CLI, say) wrote. Ends when the
+/// store is dropped or closed.
+async fn watch_external_changes(writer: SqlitePool, cache: Weak<cache::Cache>) {
+    let mut seen: Option<i64> = None;
+    let mut tick = tokio::time::interval(EXTERNAL_CHANGE_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(cache) = cache.upgrade() else { return };
+        if writer.is_closed() {
+            return;
         }
-    }
-
-    fn app(&self, key: &str) -> Option<App> {
-        self.apps.read().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
-    }
-
-    fn put_app(&self, app: &App) {
-        self.apps.write().unwrap_or_else(PoisonError::into_inner).insert(app.key.clone(), app.clone());
+        match sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(&writer).await {
+            Ok(version) => {
+                if seen.is_some_and(|v| v != version) {
+                    tracing::debug!("another process changed the database; emptying the cache");
+                    cache.clear();
+                }
+                seen = Some(version);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read PRAGMA data_version"),
+        }
     }
 }
 
@@ -134,7 +136,9 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
-        Ok(Self { writer, reader, cache: Arc::default() })
+        let cache = Arc::<cache::Cache>::default();
+        tokio::spawn(watch_external_changes(writer.clone(), Arc::downgrade(&cache)));
+        Ok(Self { batcher: batch::Batcher::start(writer.clone()), heads: Arc::default(), writer, reader, cache })
     }
 
     /// Closes both pools, checkpointing the WAL.
@@ -145,6 +149,80 @@ impl SqliteStore {
 }
 
 const ORG_COLUMNS: &str = "id, code, state, version, created, updated, updater, props, custom_props";
+
+/// The writer's latest version of each org it wrote, committed or queued in the
+/// open batch: the next write to the org starts from it without reading the row.
+/// The write is conditional on the version, so a head gone stale (a batch that
+/// failed, another process's write) is noticed, and the row read instead.
+type Heads = std::sync::Mutex<std::collections::HashMap<Id, Arc<Org>>>;
+
+/// Past this many orgs the writer's heads start over.
+const MAX_HEADS: usize = 10_000;
+
+fn lock(heads: &Heads) -> std::sync::MutexGuard<'_, std::collections::HashMap<Id, Arc<Org>>> {
+    heads.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One org write inside a batch (see [`batch`]): at most one statement writes.
+async fn modify_in_batch(
+    conn: &mut SqliteConnection,
+    heads: &Heads,
+    id: Id,
+    change: &OrgChange,
+    updater: Option<Id>,
+    now: DateTime<Utc>,
+) -> Result<Arc<Org>, DomainError> {
+    let mut current = lock(heads).get(&id).cloned();
+    // Twice at most: from the head, then (if it was stale) from the row.
+    for _ in 0..2 {
+        let from_head = current.is_some();
+        let org = match current.take() {
+            Some(org) => org,
+            None => {
+                let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?");
+                let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(backend)?;
+                Arc::new(row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?)
+            }
+        };
+        let (props, schema) = change(&org)?;
+        let props_json = props.to_value().to_string();
+        let written = sqlx::query(
+            "UPDATE orgs SET props = ?, custom_props = ?, name = ?, updater = ?, updated = ?, version = version + 1 \
+             WHERE id = ? AND version = ?",
+        )
+        .bind(props_json)
+        .bind(serde_json::to_string(&schema).map_err(backend)?)
+        .bind(&props.name)
+        .bind(updater.map(|u| u.to_string()))
+        .bind(millis(now))
+        .bind(id.to_string())
+        .bind(org.version)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+        if written.rows_affected() == 1 {
+            let updated = Arc::new(Org {
+                version: org.version + 1,
+                updated: from_millis(millis(now)),
+                updater,
+                props,
+                schema,
+                ..Org::clone(&org)
+            });
+            let mut heads = lock(heads);
+            if heads.len() >= MAX_HEADS {
+                heads.clear();
+            }
+            heads.insert(id, Arc::clone(&updated));
+            return Ok(updated);
+        }
+        lock(heads).remove(&id);
+        if !from_head {
+            break;
+        }
+    }
+    Err(StoreError::Backend(format!("org {id}: the write found another version than the one it just read")).into())
+}
 
 fn org_row(row: &sqlx::sqlite::SqliteRow) -> Result<Org, StoreError> {
     let props: String = row.try_get("props").map_err(backend)?;
@@ -193,6 +271,7 @@ fn push_keyset(q: &mut QueryBuilder<'_, Sqlite>, table: &str, req: &PageRequest)
 #[async_trait]
 impl OrgStore for SqliteStore {
     async fn insert_org(&self, org: &Org, admin: Option<&Account>) -> Result<Option<Account>, StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO orgs (id, code, name, state, version, created, updated, updater, props) \
@@ -226,15 +305,15 @@ impl OrgStore for SqliteStore {
         Ok(linked)
     }
 
-    async fn org_by_code(&self, code: &str) -> Result<Option<Org>, StoreError> {
+    async fn org_by_code(&self, code: &str) -> Result<Option<Arc<Org>>, StoreError> {
         if let Some(org) = self.cache.org(code) {
             return Ok(Some(org));
         }
         let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE code = ?");
         let row = sqlx::query(&sql).bind(code).fetch_optional(&self.reader).await.map_err(backend)?;
-        let org = row.as_ref().map(org_row).transpose()?;
+        let org = row.as_ref().map(org_row).transpose()?.map(Arc::new);
         if let Some(org) = &org {
-            self.cache.put_org(org);
+            self.cache.put_org(Arc::clone(org));
         }
         Ok(org)
     }
@@ -253,39 +332,20 @@ impl OrgStore for SqliteStore {
         Ok(Page::from_rows(orgs, req))
     }
 
-    async fn update_org(
+    async fn modify_org(
         &self,
         id: Id,
-        expected: i64,
-        props: &OrgProps,
-        schema: &[CustomProperty],
+        change: OrgChange,
         updater: Option<Id>,
         now: DateTime<Utc>,
-    ) -> Result<Org, StoreError> {
-        let sql = format!(
-            "UPDATE orgs SET props = ?, custom_props = ?, name = ?, updater = ?, updated = ?, \
-             version = version + 1 WHERE id = ? AND version = ? RETURNING {ORG_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(props.to_value().to_string())
-            .bind(serde_json::to_string(schema).map_err(backend)?)
-            .bind(&props.name)
-            .bind(updater.map(|u| u.to_string()))
-            .bind(millis(now))
-            .bind(id.to_string())
-            .bind(expected)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(backend)?;
-        match row {
-            Some(row) => {
-                let org = org_row(&row)?;
-                self.cache.put_org(&org);
-                Ok(org)
-            }
-            None if self.org_by_id(id).await?.is_some() => Err(StoreError::VersionConflict),
-            None => Err(StoreError::NotFound),
-        }
+    ) -> Result<Org, DomainError> {
+        let heads = Arc::clone(&self.heads);
+        let org = self
+            .batcher
+            .write(move |conn| Box::pin(async move { modify_in_batch(conn, &heads, id, &change, updater, now).await }))
+            .await?;
+        self.cache.put_org(Arc::clone(&org));
+        Ok(Arc::unwrap_or_clone(org))
     }
 
     async fn set_org_state(&self, id: Id, state: OrgState, now: DateTime<Utc>) -> Result<Org, StoreError> {
@@ -300,7 +360,7 @@ impl OrgStore for SqliteStore {
             .await
             .map_err(backend)?;
         let org = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
-        self.cache.put_org(&org);
+        self.cache.put_org(Arc::new(org.clone()));
         Ok(org)
     }
 }
@@ -324,6 +384,7 @@ fn app_row(row: &sqlx::sqlite::SqliteRow) -> Result<App, StoreError> {
 #[async_trait]
 impl AppStore for SqliteStore {
     async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         sqlx::query(
             "INSERT INTO apps (id, org_id, name, key, secret, enabled, cors_origins, created) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -342,23 +403,29 @@ impl AppStore for SqliteStore {
         Ok(())
     }
 
-    async fn app_by_key(&self, key: &str) -> Result<Option<App>, StoreError> {
+    async fn app_by_key(&self, key: &str) -> Result<Option<Arc<App>>, StoreError> {
         if let Some(app) = self.cache.app(key) {
             return Ok(Some(app));
         }
         let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE key = ?");
         let row = sqlx::query(&sql).bind(key).fetch_optional(&self.reader).await.map_err(backend)?;
-        let app = row.as_ref().map(app_row).transpose()?;
+        let app = row.as_ref().map(app_row).transpose()?.map(Arc::new);
         if let Some(app) = &app {
-            self.cache.put_app(app);
+            self.cache.put_app(Arc::clone(app));
         }
         Ok(app)
     }
 
     async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError> {
+        if let Some(apps) = self.cache.org_apps(org) {
+            return Ok(apps);
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE org_id = ? ORDER BY id");
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await.map_err(backend)?;
-        rows.iter().map(app_row).collect()
+        let apps = rows.iter().map(app_row).collect::<Result<Vec<_>, _>>()?;
+        self.cache.put_org_apps(read_in, org, &apps);
+        Ok(apps)
     }
 }
 
@@ -444,6 +511,7 @@ async fn insert_member_row(conn: &mut SqliteConnection, m: &Member) -> Result<()
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         insert_account_row(&mut tx, account, false).await?;
         if let Some(member) = member {
@@ -459,9 +527,17 @@ impl AccountStore for SqliteStore {
     }
 
     async fn account_by_id(&self, id: Id) -> Result<Option<Account>, StoreError> {
+        if let Some(account) = self.cache.account(id) {
+            return Ok(Some(account));
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?");
         let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.reader).await.map_err(backend)?;
-        row.as_ref().map(account_row).transpose()
+        let account = row.as_ref().map(account_row).transpose()?;
+        if let Some(account) = &account {
+            self.cache.put_account(read_in, account);
+        }
+        Ok(account)
     }
 
     async fn set_password(
@@ -471,6 +547,7 @@ impl AccountStore for SqliteStore {
         keep: Option<Id>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let done = sqlx::query("UPDATE accounts SET password_hash = ?, updated = ? WHERE id = ?")
             .bind(hash)
@@ -492,6 +569,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn set_reset_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         sqlx::query("UPDATE accounts SET reset_token_hash = ?, reset_expires = ? WHERE id = ?")
             .bind(token_hash)
             .bind(millis(expires))
@@ -515,6 +593,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn reset_password(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let row = sqlx::query(
             "UPDATE accounts SET password_hash = ?, reset_token_hash = NULL, reset_expires = NULL, updated = ? \
@@ -538,11 +617,16 @@ impl AccountStore for SqliteStore {
 #[async_trait]
 impl MemberStore for SqliteStore {
     async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut conn = self.writer.acquire().await.map_err(backend)?;
         insert_member_row(&mut conn, member).await
     }
 
     async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError> {
+        if let Some(member) = self.cache.member(org, account) {
+            return Ok(member);
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = ? AND account_id = ?");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
@@ -550,7 +634,9 @@ impl MemberStore for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(backend)?;
-        row.as_ref().map(member_row).transpose()
+        let member = row.as_ref().map(member_row).transpose()?;
+        self.cache.put_member(read_in, org, account, member.as_ref());
+        Ok(member)
     }
 
     async fn list_members(
@@ -618,6 +704,7 @@ impl MemberStore for SqliteStore {
         admin_roles: &[Id],
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
+        let _changing = self.cache.changing();
         // The single writer connection serialises this transaction with every other
         // write, so the guard below sees the final state.
         let mut tx = self.writer.begin().await.map_err(backend)?;
@@ -648,6 +735,7 @@ impl MemberStore for SqliteStore {
         rows: &[(Account, Vec<Id>)],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let mut added = 0;
         for (account, roles) in rows {
@@ -673,6 +761,7 @@ impl MemberStore for SqliteStore {
     }
 
     async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let done = sqlx::query("DELETE FROM members WHERE org_id = ? AND id = ?")
             .bind(org.to_string())
@@ -757,6 +846,7 @@ fn connection_row(row: &sqlx::sqlite::SqliteRow) -> Result<Connection, StoreErro
 #[async_trait]
 impl ConnectionStore for SqliteStore {
     async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let member: Option<(String,)> = sqlx::query_as(
             "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND a.email = ?",
@@ -834,6 +924,7 @@ impl ConnectionStore for SqliteStore {
         expires: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Connection, StoreError> {
+        let _changing = self.cache.changing();
         let sql = format!(
             "UPDATE connections SET token_hash = ?, expires = ?, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
@@ -857,6 +948,7 @@ impl ConnectionStore for SqliteStore {
         state: ConnectionState,
         now: DateTime<Utc>,
     ) -> Result<Connection, StoreError> {
+        let _changing = self.cache.changing();
         let sql = format!(
             "UPDATE connections SET state = ?, token_hash = NULL, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
@@ -879,6 +971,7 @@ impl ConnectionStore for SqliteStore {
         new_account: bool,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         if new_account {
             insert_account_row(&mut tx, account, false).await?;
@@ -904,6 +997,11 @@ impl ConnectionStore for SqliteStore {
     }
 
     async fn has_pending_connection(&self, org: Id, email: Option<&Email>) -> Result<bool, StoreError> {
+        let email_key = email.map(Email::as_str);
+        if let Some(pending) = self.cache.pending(org, email_key) {
+            return Ok(pending);
+        }
+        let read_in = self.cache.generation();
         let row: Option<(i64,)> = sqlx::query_as(
             "SELECT 1 FROM connections WHERE org_id = ? AND state = 0 AND (? IS NULL OR email = ?) LIMIT 1",
         )
@@ -913,6 +1011,7 @@ impl ConnectionStore for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(backend)?;
+        self.cache.put_pending(read_in, org, email_key, row.is_some());
         Ok(row.is_some())
     }
 }
@@ -938,9 +1037,18 @@ impl SessionStore for SqliteStore {
     }
 
     async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        if let Some(session) = self.cache.session(token_hash) {
+            return Ok(Some(session));
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
-        row.as_ref().map(session_row).transpose()
+        // Unknown tokens are not kept: anyone can present any number of them.
+        let session = row.as_ref().map(session_row).transpose()?;
+        if let Some(session) = &session {
+            self.cache.put_session(read_in, session);
+        }
+        Ok(session)
     }
 
     async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError> {
@@ -951,6 +1059,7 @@ impl SessionStore for SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(backend)?;
+        self.cache.forget_session(id);
         Ok(())
     }
 
@@ -960,6 +1069,7 @@ impl SessionStore for SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(backend)?;
+        self.cache.forget_session(id);
         Ok(())
     }
 

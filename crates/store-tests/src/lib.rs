@@ -54,7 +54,7 @@ pub async fn orgs_round_trip(store: DynStore) {
     org.props.custom.insert("c_numbers".into(), serde_json::json!([1, 2, 3]));
     org.props.security.allow_external_participants = true;
     store.insert_org(&org, None).await.unwrap();
-    assert_eq!(store.org_by_code("round-trip").await.unwrap(), Some(org.clone()));
+    assert_eq!(store.org_by_code("round-trip").await.unwrap().as_deref(), Some(&org));
     assert_eq!(store.org_by_id(org.id).await.unwrap(), Some(org));
     assert_eq!(store.org_by_code("missing").await.unwrap(), None);
     assert_eq!(store.org_by_id(Id::from_u96(1)).await.unwrap(), None);
@@ -124,7 +124,7 @@ pub async fn apps_are_found_by_key(store: DynStore) {
     let b = App::new(org.id, "server".into(), vec![], now());
     store.insert_app(&a).await.unwrap();
     store.insert_app(&b).await.unwrap();
-    assert_eq!(store.app_by_key(&a.key).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.app_by_key(&a.key).await.unwrap().as_deref(), Some(&a));
     assert_eq!(store.app_by_key("nope").await.unwrap(), None);
     assert_eq!(store.apps_of_org(org.id).await.unwrap(), vec![a.clone(), b]);
     let mut clash = App::new(org.id, "clash".into(), vec![], now());
@@ -366,4 +366,164 @@ pub async fn rooms_in_use_or_not_removable_are_kept(store: DynStore) {
     let mut late = new_session(&org, &alice, "Too late", t);
     late.facility = Some(site.id);
     assert!(matches!(store.insert_live_session(&late).await, Err(StoreError::NotFound)));
+}
+
+/// Concurrent changes to one org all land, each on the result of the one before;
+/// a refused change writes nothing; reads see every committed version.
+pub async fn org_changes_apply_one_after_another(store: DynStore) {
+    use orgbase_domain::DomainError;
+    use orgbase_domain::store::OrgChange;
+
+    let org = new_org("changes", "Changes", now());
+    store.insert_org(&org, None).await.unwrap();
+    let writes = (0..40).map(|i| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let change: OrgChange = Box::new(move |current: &Org| {
+                let mut props = current.props.clone();
+                let list = props.custom.entry("c_list".into()).or_insert_with(|| serde_json::json!([]));
+                list.as_array_mut().unwrap().push(serde_json::json!(i));
+                Ok((props, current.schema.clone()))
+            });
+            store.modify_org(org.id, change, None, now()).await.unwrap()
+        })
+    });
+    let mut versions = Vec::new();
+    for write in writes.collect::<Vec<_>>() {
+        versions.push(write.await.unwrap().version);
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (org.version + 1..=org.version + 40).collect::<Vec<_>>());
+    let stored = store.org_by_id(org.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, org.version + 40);
+    let mut list: Vec<i64> =
+        stored.props.custom["c_list"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    list.sort_unstable();
+    assert_eq!(list, (0..40).collect::<Vec<_>>());
+    assert_eq!(store.org_by_code("changes").await.unwrap().unwrap().version, stored.version);
+
+    let refuse: OrgChange = Box::new(|_| Err(DomainError::PreconditionFailed));
+    let refused = store.modify_org(org.id, refuse, None, now()).await.unwrap_err();
+    assert!(matches!(refused, DomainError::PreconditionFailed), "{refused:?}");
+    assert_eq!(store.org_by_id(org.id).await.unwrap().unwrap().version, stored.version);
+
+    let rename: OrgChange = Box::new(|current: &Org| {
+        let mut props = current.props.clone();
+        props.name = "Renamed".into();
+        Ok((props, current.schema.clone()))
+    });
+    let renamed = store.modify_org(org.id, rename, Some(org.id), now()).await.unwrap();
+    assert_eq!(store.org_by_id(org.id).await.unwrap().unwrap(), renamed);
+    assert_eq!(store.org_by_code("changes").await.unwrap().as_deref(), Some(&renamed));
+
+    let noop: OrgChange = Box::new(|current: &Org| Ok((current.props.clone(), current.schema.clone())));
+    let missing = store.modify_org(Id::from_u96(9), noop, None, now()).await.unwrap_err();
+    assert!(matches!(missing, DomainError::NotFound), "{missing:?}");
+
+    // A write that did not go through `modify_org` (a state change) is not lost
+    // by the next change.
+    store.set_org_state(org.id, OrgState::Disabled, now()).await.unwrap();
+    let rename: OrgChange = Box::new(|current: &Org| {
+        let mut props = current.props.clone();
+        props.name = "Again".into();
+        Ok((props, current.schema.clone()))
+    });
+    let again = store.modify_org(org.id, rename, None, now()).await.unwrap();
+    assert_eq!(again.state, OrgState::Disabled);
+    assert_eq!(again.version, renamed.version + 2);
+    assert_eq!(store.org_by_id(org.id).await.unwrap().unwrap(), again);
+}
+
+/// What a request reads before its work (session, account, membership, the org's
+/// apps, pending invitations) follows every write at once, read twice in a row so
+/// a backend that keeps reads cannot answer from before the write.
+pub async fn reads_follow_writes(store: DynStore) {
+    use orgbase_domain::account::{MemberState, Session};
+    use orgbase_domain::connection::{Connection, ConnectionState};
+    use orgbase_domain::org::{ADMINISTRATOR, PROVIDER};
+
+    let org = new_org("follows", "Follows", now());
+    store.insert_org(&org, None).await.unwrap();
+    let admin = account_in(&store, "admin@follows.example", None).await;
+    store.insert_member(&Member::new(org.id, admin.id, vec![ADMINISTRATOR], now())).await.unwrap();
+    let someone = account_in(&store, "someone@follows.example", Some(&org)).await;
+    let twice = |store: DynStore, org: Id, account: Id| async move {
+        let first = store.member_of(org, account).await.unwrap();
+        assert_eq!(store.member_of(org, account).await.unwrap(), first);
+        first
+    };
+
+    // Membership.
+    let member = twice(Arc::clone(&store), org.id, someone.id).await.unwrap();
+    assert!(member.roles.is_empty());
+    store.update_member(org.id, member.id, Some(&[PROVIDER]), None, &[ADMINISTRATOR], now()).await.unwrap();
+    assert_eq!(twice(Arc::clone(&store), org.id, someone.id).await.unwrap().roles, vec![PROVIDER]);
+    store.update_member(org.id, member.id, None, Some(MemberState::Suspended), &[ADMINISTRATOR], now()).await.unwrap();
+    assert_eq!(twice(Arc::clone(&store), org.id, someone.id).await.unwrap().state, MemberState::Suspended);
+    store.delete_member(org.id, member.id, &[ADMINISTRATOR]).await.unwrap();
+    assert_eq!(twice(Arc::clone(&store), org.id, someone.id).await, None);
+    store.insert_member(&Member::new(org.id, someone.id, vec![], now())).await.unwrap();
+    assert!(twice(Arc::clone(&store), org.id, someone.id).await.is_some());
+
+    // Account.
+    assert_eq!(store.account_by_id(someone.id).await.unwrap().unwrap().password_hash, None);
+    store.set_password(someone.id, "$argon2id$fake", None, now()).await.unwrap();
+    for _ in 0..2 {
+        let hash = store.account_by_id(someone.id).await.unwrap().unwrap().password_hash;
+        assert_eq!(hash.as_deref(), Some("$argon2id$fake"));
+    }
+
+    // Session: touched, then deleted.
+    let at = now();
+    let session = Session {
+        id: Id::generate(at),
+        token_hash: "f".repeat(64),
+        account: someone.id,
+        org: org.id,
+        created: at,
+        last_seen: at,
+        expires: at + Duration::hours(1),
+    };
+    store.insert_session(&session).await.unwrap();
+    for _ in 0..2 {
+        let read = store.session_by_token_hash(&session.token_hash).await.unwrap().unwrap();
+        assert_eq!(read.expires.timestamp_millis(), session.expires.timestamp_millis());
+    }
+    let later = at + Duration::hours(2);
+    store.touch_session(session.id, later, later + Duration::hours(1)).await.unwrap();
+    for _ in 0..2 {
+        let read = store.session_by_token_hash(&session.token_hash).await.unwrap().unwrap();
+        assert_eq!(read.expires.timestamp_millis(), (later + Duration::hours(1)).timestamp_millis());
+    }
+    store.delete_session(session.id).await.unwrap();
+    assert_eq!(store.session_by_token_hash(&session.token_hash).await.unwrap(), None);
+
+    // A password change ends the account's other sessions.
+    let other = Session { id: Id::generate(now()), token_hash: "e".repeat(64), ..session.clone() };
+    store.insert_session(&other).await.unwrap();
+    assert!(store.session_by_token_hash(&other.token_hash).await.unwrap().is_some());
+    store.set_password(someone.id, "$argon2id$other", None, now()).await.unwrap();
+    assert_eq!(store.session_by_token_hash(&other.token_hash).await.unwrap(), None);
+
+    // Apps of the org.
+    assert!(store.apps_of_org(org.id).await.unwrap().is_empty());
+    let app = App::new(org.id, "web".into(), vec![], now());
+    store.insert_app(&app).await.unwrap();
+    assert_eq!(store.apps_of_org(org.id).await.unwrap(), vec![app]);
+
+    // Pending invitations, for the org and for one address.
+    let email = Email::parse("email", "invited@follows.example").unwrap();
+    for _ in 0..2 {
+        assert!(!store.has_pending_connection(org.id, None).await.unwrap());
+        assert!(!store.has_pending_connection(org.id, Some(&email)).await.unwrap());
+    }
+    let (invite, _) = Connection::new(org.id, email.clone(), None, vec![], None, now() + Duration::days(1), now());
+    store.insert_connection(&invite).await.unwrap();
+    for _ in 0..2 {
+        assert!(store.has_pending_connection(org.id, None).await.unwrap());
+        assert!(store.has_pending_connection(org.id, Some(&email)).await.unwrap());
+    }
+    store.close_connection(org.id, invite.id, ConnectionState::Revoked, now()).await.unwrap();
+    assert!(!store.has_pending_connection(org.id, None).await.unwrap());
+    assert!(!store.has_pending_connection(org.id, Some(&email)).await.unwrap());
 }

@@ -45,4 +45,6 @@ conformance!(
     live_session_moves_are_conditional,
     live_session_lists_filter_and_page,
     rooms_in_use_or_not_removable_are_kept,
+    org_changes_apply_one_after_another,
+    reads_follow_writes,
 );

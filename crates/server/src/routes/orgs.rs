@@ -7,20 +7,19 @@ use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use orgbase_domain::access::{Level, Operation, Target};
 use orgbase_domain::org::{Org, OrgProps, Viewer, select_paths};
 use orgbase_domain::patch::{Op, Path as PropPath, parse_ops};
 use orgbase_domain::schema::{CustomProperty, DeclareProperty};
-use orgbase_domain::{DomainError, FieldError, StoreError, secret};
+use orgbase_domain::store::OrgChange;
+use orgbase_domain::{DomainError, FieldError, secret};
 use serde_json::{Value, json};
 
-use crate::context::OrgCtx;
+use crate::context::{Caller, OrgCtx};
 use crate::extract::{ApiJson, requested_paths};
 use crate::fault::Fault;
 use crate::state::AppState;
-
-/// How often a write is retried when another write got in first.
-const MAX_ATTEMPTS: usize = 64;
 
 /// The org as the caller may read it.
 #[derive(utoipa::ToSchema)]
@@ -121,49 +120,52 @@ async fn render_org(state: &AppState, ctx: &OrgCtx, parts: &Parts) -> Result<Res
     if not_modified(&parts.headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(&etag))]).into_response());
     }
+    // Everyone who is not logged in sees the same body of a version: render it once.
+    if paths.is_none() && matches!(ctx.caller, Caller::Public { .. }) {
+        let body = match state.public_orgs.get(&ctx.org) {
+            Some(body) => body,
+            None => {
+                let body =
+                    serde_json::to_vec(&visible(state, ctx, &ctx.org).await?).map_err(|e| Fault::internal(&e))?;
+                state.public_orgs.put(&ctx.org, Bytes::from(body))
+            }
+        };
+        let headers =
+            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (header::ETAG, etag_header(&etag))];
+        return Ok((headers, body).into_response());
+    }
     org_response(state, ctx, &ctx.org, paths.as_deref()).await
 }
 
 /// Applies a change to the org atomically: `change` computes the new properties and
-/// declarations from the current org; the store writes them only if no other write
-/// got in between. Without `If-Match` a lost race is retried on the fresh org, so
-/// concurrent pushes are never lost; with a stale `If-Match` the answer is 412.
+/// declarations from the current org, and the store writes them with nothing in
+/// between (concurrent pushes are never lost). With `If-Match` naming another
+/// version the answer is 412 and nothing is written.
 async fn update_org(
     state: &AppState,
     ctx: &OrgCtx,
     headers: &HeaderMap,
-    change: impl Fn(&Org) -> Result<(OrgProps, Vec<CustomProperty>), DomainError>,
+    change: impl Fn(&Org) -> Result<(OrgProps, Vec<CustomProperty>), DomainError> + Send + Sync + 'static,
 ) -> Result<Org, Fault> {
     let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::trim);
     let pinned = match if_match {
         None | Some("*") => None,
         Some(tag) => Some(etag_version(tag).ok_or(DomainError::PreconditionFailed)?),
     };
-    let _turn = state.org_writes.lock(ctx.org.id).await;
-    // Re-read under the lock: the org in the context may predate a write just made.
-    let mut org = state.store.org_by_id(ctx.org.id).await?.ok_or_else(|| Fault::not_found("Org"))?;
-    for _ in 0..MAX_ATTEMPTS {
+    let change: OrgChange = Box::new(move |org: &Org| {
         if pinned.is_some_and(|v| v != org.version) {
-            return Err(DomainError::PreconditionFailed.into());
+            return Err(DomainError::PreconditionFailed);
         }
-        let (props, schema) = change(&org)?;
-        let now = state.clock.now();
-        match state.store.update_org(org.id, org.version, &props, &schema, ctx.caller.account_id(), now).await {
-            Ok(updated) => return Ok(updated),
-            Err(StoreError::VersionConflict) => {
-                org = state.store.org_by_id(org.id).await?.ok_or_else(|| Fault::not_found("Org"))?;
-                tokio::task::yield_now().await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(DomainError::Conflict("The org is being changed by many writers at once; try again.".into()).into())
+        change(org)
+    });
+    Ok(state.store.modify_org(ctx.org.id, change, ctx.caller.account_id(), state.clock.now()).await?)
 }
 
 async fn patch_with(state: &AppState, ctx: &OrgCtx, headers: &HeaderMap, body: Value) -> Result<Response, Fault> {
     let ops = parse_ops(body).map_err(Fault::validation)?;
     let subject = ctx.subject();
-    let org = update_org(state, ctx, headers, |org| Ok((org.patched(&ops, &subject)?, org.schema.clone()))).await?;
+    let org =
+        update_org(state, ctx, headers, move |org| Ok((org.patched(&ops, &subject)?, org.schema.clone()))).await?;
     org_response(state, ctx, &org, None).await
 }
 
@@ -253,7 +255,8 @@ pub async fn put_org_property(
     let path = parse_prop_path(&path)?;
     let ops = [Op::SetAt(path.clone(), value)];
     let subject = ctx.subject();
-    let org = update_org(&state, &ctx, &headers, |org| Ok((org.patched(&ops, &subject)?, org.schema.clone()))).await?;
+    let org =
+        update_org(&state, &ctx, &headers, move |org| Ok((org.patched(&ops, &subject)?, org.schema.clone()))).await?;
     let Value::Object(doc) = org.props.to_value() else { return Err(Fault::internal(&"org document")) };
     Ok(property_body(value_at(&doc, &path).unwrap_or(Value::Null)))
 }
@@ -271,7 +274,7 @@ pub async fn declare_property(
 ) -> Result<Response, Fault> {
     ctx.authorize(Target::Schema, Operation::Create, "the org's schemas")?;
     let name = body.name.clone();
-    let org = update_org(&state, &ctx, &headers, |org| {
+    let org = update_org(&state, &ctx, &headers, move |org| {
         let declared = body.clone().validate(&org.roles(), &org.schema).map_err(|faults| {
             if faults.iter().any(|f| f.reason.contains("already exists")) {
                 DomainError::Exists(format!("{} is already declared.", body.name))

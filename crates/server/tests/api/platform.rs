@@ -131,6 +131,6 @@ async fn health_readiness_and_metrics_answer(app: &TestApp) {
     }
     app.request(Method::GET, "/nope").send().await.unwrap();
     let text = app.request(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("http_requests_total"), "{text}");
+    assert!(text.contains("http_request_duration_seconds_count"), "{text}");
     assert!(text.contains("route=\"/healthz\""), "{text}");
 }

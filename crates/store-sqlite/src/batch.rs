@@ -1,0 +1,146 @@
+//! Group commit: writes queue for the one writer connection, and every write that
+//! is waiting when the writer becomes free runs in the same transaction, with one
+//! `COMMIT` (one fsync with `synchronous=FULL`) for all of them. Nobody is answered
+//! before the commit that holds their write is on disk. A queued write runs at most
+//! one statement that writes, as its last step: SQLite undoes a failed statement by
+//! itself, so a write that fails leaves nothing behind and the others stand.
+//!
+//! This is how PostgreSQL's WAL flush and most databases' commit paths share one
+//! fsync between concurrent committers. With 64 writers on one org the writer
+//! commits tens of writes per fsync instead of one.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use orgbase_domain::{DomainError, StoreError};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+/// A future borrowing the writer connection.
+pub type ConnFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
+
+/// Tells a write that ran how its batch ended.
+type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// A queued write.
+trait Write: Send {
+    /// Runs on the writer connection inside the batch's transaction; returns how to
+    /// answer once the batch has ended, and whether the backend failed (the
+    /// transaction may then be gone: the batch stops and rolls back).
+    fn run<'c>(self: Box<Self>, conn: &'c mut SqliteConnection) -> ConnFuture<'c, (Finish, Option<String>)>;
+    /// Answers a write that could not run.
+    fn refuse(self: Box<Self>, error: StoreError);
+}
+
+struct Pending<T, W> {
+    work: W,
+    answer: oneshot::Sender<Result<T, DomainError>>,
+}
+
+impl<T, W> Write for Pending<T, W>
+where
+    T: Send + 'static,
+    W: for<'c> FnOnce(&'c mut SqliteConnection) -> ConnFuture<'c, Result<T, DomainError>> + Send + 'static,
+{
+    fn run<'c>(self: Box<Self>, conn: &'c mut SqliteConnection) -> ConnFuture<'c, (Finish, Option<String>)> {
+        let Self { work, answer } = *self;
+        Box::pin(async move {
+            let result = work(conn).await;
+            let failed = match &result {
+                Err(DomainError::Store(StoreError::Backend(e))) => Some(e.clone()),
+                _ => None,
+            };
+            let finish: Finish = Box::new(move |ended: Result<(), StoreError>| {
+                // The writer may have gone away (its request was dropped): nothing to tell.
+                let _ = answer.send(ended.map_err(DomainError::Store).and(result));
+            });
+            (finish, failed)
+        })
+    }
+
+    fn refuse(self: Box<Self>, error: StoreError) {
+        let _ = self.answer.send(Err(DomainError::Store(error)));
+    }
+}
+
+type Job = Box<dyn Write>;
+
+/// At most this many writes share one transaction, so that one batch cannot hold
+/// the writer for long.
+const MAX_BATCH: usize = 256;
+
+/// The queue of writes for the group-commit writer.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Batcher {
+    /// Starts the writer task on `pool` (the pool of the one writer connection).
+    pub fn start(pool: SqlitePool) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, queue));
+        Self { jobs }
+    }
+
+    /// Runs `work` in the next batch and answers once that batch is committed: with
+    /// `work`'s result, or with the commit's error. `work` runs at most one
+    /// statement that writes, as its last step (see the module's documentation).
+    pub async fn write<T, W>(&self, work: W) -> Result<T, DomainError>
+    where
+        T: Send + 'static,
+        W: for<'c> FnOnce(&'c mut SqliteConnection) -> ConnFuture<'c, Result<T, DomainError>> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(Pending { work, answer });
+        self.jobs.send(job).map_err(|_| StoreError::Backend("the writer has stopped".into()))?;
+        answered.await.map_err(|_| StoreError::Backend("the writer dropped a write".into()))?
+    }
+}
+
+async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let mut batch = jobs.drain(..);
+        let (finishes, ended) = run_batch(&pool, &mut batch).await;
+        let ended = ended.map_err(StoreError::Backend);
+        for finish in finishes {
+            finish(ended.clone());
+        }
+        // Writes the batch never reached (it failed before them) are refused.
+        if let Err(error) = ended {
+            for job in batch {
+                job.refuse(error.clone());
+            }
+        }
+    }
+}
+
+/// Runs the jobs of one batch in one transaction; returns the answers of the jobs
+/// that ran and how the batch ended. Jobs left in `jobs` never ran.
+async fn run_batch(pool: &SqlitePool, jobs: &mut impl Iterator<Item = Job>) -> (Vec<Finish>, Result<(), String>) {
+    let mut ran = Vec::new();
+    let mut conn = match pool.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return (ran, Err(e.to_string())),
+    };
+    let mut tx = match conn.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return (ran, Err(e.to_string())),
+    };
+    for job in jobs.by_ref() {
+        let (finish, failed) = job.run(&mut tx).await;
+        ran.push(finish);
+        if let Some(e) = failed {
+            // Some failures (a full disk, an I/O error) end SQLite's transaction;
+            // dropping `tx` rolls back whatever is left of it.
+            tracing::error!(error = %e, "group commit: a write failed in the backend; the batch is rolled back");
+            return (ran, Err(e));
+        }
+    }
+    let committed = tx.commit().await.map_err(|e| e.to_string());
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, "group commit: the commit failed; every write of the batch is refused");
+    }
+    (ran, committed)
+}
