@@ -45,6 +45,9 @@ pub struct Fault {
     /// Seconds to wait, for 429.
     #[serde(skip)]
     pub retry_after: Option<u64>,
+    /// What caused a 500, for the log (with the request id); never sent.
+    #[serde(skip)]
+    pub cause: Option<String>,
 }
 
 impl Fault {
@@ -61,6 +64,7 @@ impl Fault {
             faults: Vec::new(),
             trace: None,
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -140,10 +144,13 @@ impl Fault {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "kUnsupportedMedia", "unsupportedMedia.contentType", reason)
     }
 
-    /// 500 `kError`. The cause goes to the log, never to the client.
+    /// 500 `kError`. The cause goes to the log (by [`render_faults`], with the
+    /// request id), never to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "kError", "error.unspecified", "An internal error occurred.")
+        let mut fault =
+            Self::new(StatusCode::INTERNAL_SERVER_ERROR, "kError", "error.unspecified", "An internal error occurred.");
+        fault.cause = Some(cause.to_string());
+        fault
     }
 
     /// The fault that stands for a bare status from a layer or from axum's router.
@@ -228,6 +235,7 @@ impl IntoResponse for Fault {
 /// error response that is not JSON into the matching fault.
 pub async fn render_faults(req: Request, next: Next) -> Response {
     let trace = req.headers().get("x-request-id").cloned();
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let mut res = next.run(req).await;
     let pending = res.extensions_mut().remove::<PendingFault>();
     let fault = match pending {
@@ -245,6 +253,12 @@ pub async fn render_faults(req: Request, next: Next) -> Response {
     let status = res.status();
     let mut fault = fault;
     fault.trace = trace.and_then(|v| v.to_str().ok().map(str::to_owned));
+    if status.is_server_error() {
+        // The path only: query strings may carry tokens.
+        let (request_id, path) = (fault.trace.as_deref().unwrap_or_default(), uri.path());
+        let cause = fault.cause.as_deref().unwrap_or("-");
+        tracing::error!(request_id, %method, path, status = status.as_u16(), error = cause, "request failed");
+    }
     let body = serde_json::to_vec(&fault).unwrap_or_else(|_| json!({"object": "fault"}).to_string().into_bytes());
     let (mut parts, _) = res.into_parts();
     parts.status = status;

@@ -132,10 +132,13 @@ pub fn app(
         .service(router(state))
 }
 
+/// The span of a request, at DEBUG (as tower-http's default): at the default INFO
+/// level a request costs no span, and a failed request's log line carries its
+/// request id itself (`fault::render_faults`).
 fn make_span(req: &Request) -> tracing::Span {
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     // The path only: query strings may carry tokens.
-    tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
+    tracing::debug_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets the requests

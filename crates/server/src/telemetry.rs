@@ -2,14 +2,16 @@
 //! that carries its request id. Metrics are Prometheus counters and histograms per
 //! matched route, rendered at `/metrics`.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::Histogram;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing_subscriber::EnvFilter;
@@ -41,15 +43,33 @@ pub fn render_metrics() -> String {
     prometheus().map(PrometheusHandle::render).unwrap_or_default()
 }
 
-/// Counts each request and times it, labelled by method, route template and status.
+/// The histogram of each (route, method, status) seen so far: registering one
+/// builds and hashes its labels, which a request should not pay for every time.
+type Histograms = HashMap<String, HashMap<(Method, u16), Histogram>>;
+
+fn histogram(route: &str, method: &Method, status: u16) -> Histogram {
+    static HISTOGRAMS: OnceLock<RwLock<Histograms>> = OnceLock::new();
+    let histograms = HISTOGRAMS.get_or_init(RwLock::default);
+    let key = (method.clone(), status);
+    if let Some(h) = histograms.read().unwrap_or_else(PoisonError::into_inner).get(route).and_then(|m| m.get(&key)) {
+        return h.clone();
+    }
+    let labels = [("method", method.to_string()), ("route", route.to_owned()), ("status", status.to_string())];
+    let h = metrics::histogram!("http_request_duration_seconds", &labels);
+    let mut histograms = histograms.write().unwrap_or_else(PoisonError::into_inner);
+    histograms.entry(route.to_owned()).or_default().insert(key, h.clone());
+    h
+}
+
+/// Times each request, labelled by method, route template and status; the
+/// histogram's `_count` series counts them.
 pub async fn track_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let res = next.run(req).await;
-    // The histogram's `_count` series counts the requests.
-    let labels = [("method", method), ("route", route), ("status", res.status().as_u16().to_string())];
-    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    histogram(route, &method, res.status().as_u16()).record(start.elapsed().as_secs_f64());
     res
 }
 
