@@ -121,7 +121,7 @@ pub fn effective_roles(held: &[Id], roles: &[Role]) -> Vec<Id> {
 }
 
 /// How the caller relates to the org.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Relation {
     /// No membership (or a suspended one), no pending invitation.
     Outsider,

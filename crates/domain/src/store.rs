@@ -208,7 +208,7 @@ pub trait SessionStore: Send + Sync {
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     /// The session whose token has this digest.
     async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
-    /// Slides a session's expiry.
+    /// Slides a session's expiry forward; a touch older than the last one changes nothing.
     async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError>;
     /// Revokes a session.
     async fn delete_session(&self, id: Id) -> Result<(), StoreError>;

@@ -106,8 +106,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The router inside what every request goes through: trailing slashes trimmed,
-/// a request id, the request's span, faults rendered, panics caught, the timeout,
-/// the body limit and CORS. These wrap the router once, rather than each route
+/// CORS, a request id, the request's span, faults rendered, panics caught, the
+/// timeout and the body limit. These wrap the router once, rather than each route
 /// (`Router::layer`), so a request clones and runs them once.
 pub fn app(
     state: AppState,
@@ -117,9 +117,14 @@ pub fn app(
 + 'static {
     let body_limit = state.config.body_limit;
     let timeout = Duration::from_secs(state.config.request_timeout.max(1));
+    // A `from_fn` layer clones everything inside it on every request, so the
+    // costly-to-clone CORS layer sits outside the one `from_fn` here.
     ServiceBuilder::new()
         .map_response(axum::response::IntoResponse::into_response)
         .layer(NormalizePathLayer::trim_trailing_slash())
+        .map_response(cors::strip_refused)
+        .layer(cors::layer(state.clone()))
+        .map_response(axum::response::IntoResponse::into_response)
         .layer(SetRequestIdLayer::x_request_id(telemetry::MakeRequestIds))
         .layer(TraceLayer::new_for_http().make_span_with(make_span).on_response(DefaultOnResponse::new()))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -127,8 +132,6 @@ pub fn app(
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(from_fn(cors::strip_refused))
-        .layer(cors::layer(state.clone()))
         .service(router(state))
 }
 

@@ -7,6 +7,8 @@ use std::sync::{Arc, PoisonError};
 
 use bytes::Bytes;
 use orgbase_domain::Id;
+use orgbase_domain::access::Subject;
+use orgbase_domain::app::App;
 use orgbase_domain::org::Org;
 
 use orgbase_domain::store::Store;
@@ -19,34 +21,58 @@ use crate::config::Config;
 use crate::mail::Mailer;
 use crate::media::MediaKeys;
 
-/// The public body of each org (what a caller who is not logged in reads), rendered
-/// once per version.
+/// Org bodies as rendered for each kind of caller, kept per org version. A body
+/// depends on the org (its version), the caller's relation and roles, the apps
+/// (shown to administrators) and whether invitations are pending (shown to
+/// members); an entry answers only when all of them match.
 #[derive(Default)]
-pub struct PublicOrgs(std::sync::RwLock<HashMap<Id, (i64, Bytes)>>);
+pub struct OrgBodies(std::sync::RwLock<Bodies>);
 
-/// Past this many orgs the cache starts over, so it stays bounded.
-const PUBLIC_ORGS_MAX: usize = 10_000;
+#[derive(Default)]
+struct Bodies {
+    entries: usize,
+    by_org: HashMap<Id, Vec<Rendered>>,
+}
 
-impl PublicOrgs {
-    /// The rendered body of this version of `org`, if rendered.
-    pub fn get(&self, org: &Org) -> Option<Bytes> {
+struct Rendered {
+    version: i64,
+    subject: Subject,
+    apps: Vec<App>,
+    shared: bool,
+    body: Bytes,
+}
+
+/// Past this many bodies the cache starts over, so it stays bounded.
+const MAX_BODIES: usize = 4_096;
+
+impl OrgBodies {
+    /// The body of this version of `org` for these inputs, if rendered.
+    pub fn get(&self, org: &Org, subject: &Subject, apps: &[App], shared: bool) -> Option<Bytes> {
         let bodies = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        bodies.get(&org.id).filter(|(version, _)| *version == org.version).map(|(_, body)| body.clone())
+        let rendered = bodies
+            .by_org
+            .get(&org.id)?
+            .iter()
+            .find(|r| r.version == org.version && r.shared == shared && r.subject == *subject && r.apps == apps)?;
+        Some(rendered.body.clone())
     }
 
-    /// Keeps `body` as the rendering of `org` (unless a newer version is kept) and
-    /// returns it.
-    pub fn put(&self, org: &Org, body: Bytes) -> Bytes {
+    /// Keeps `body` as the rendering of `org` for these inputs, replacing the
+    /// renderings of older versions, and returns it.
+    pub fn put(&self, org: &Org, subject: Subject, apps: Vec<App>, shared: bool, body: Bytes) -> Bytes {
         let mut bodies = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        if bodies.len() >= PUBLIC_ORGS_MAX {
-            bodies.clear();
+        if bodies.entries >= MAX_BODIES {
+            *bodies = Bodies::default();
         }
-        match bodies.get(&org.id) {
-            Some((version, _)) if *version > org.version => {}
-            _ => {
-                bodies.insert(org.id, (org.version, body.clone()));
-            }
+        let Bodies { entries, by_org } = &mut *bodies;
+        let kept = by_org.entry(org.id).or_default();
+        if kept.iter().any(|r| r.version > org.version) {
+            return body;
         }
+        let before = kept.len();
+        kept.retain(|r| r.version == org.version && !(r.subject == subject && r.apps == apps && r.shared == shared));
+        kept.push(Rendered { version: org.version, subject, apps, shared, body: body.clone() });
+        *entries = *entries - before + kept.len();
         body
     }
 }
@@ -77,8 +103,8 @@ pub struct Shared {
     pub limits: Arc<Limits>,
     /// The signing key of media join tokens.
     pub media: Arc<MediaKeys>,
-    /// The public org bodies, rendered once per version.
-    pub public_orgs: PublicOrgs,
+    /// Org bodies, rendered once per version and kind of caller.
+    pub org_bodies: OrgBodies,
 }
 
 impl AppState {
@@ -94,7 +120,7 @@ impl AppState {
             mailer,
             limits,
             media,
-            public_orgs: PublicOrgs::default(),
+            org_bodies: OrgBodies::default(),
         })))
     }
 }

@@ -864,7 +864,8 @@ impl SessionStore for PgStore {
     }
 
     async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen = $1, expires = $2 WHERE id = $3")
+        // Concurrent requests of one session may all touch it; only the first moves it.
+        sqlx::query("UPDATE sessions SET last_seen = $1, expires = $2 WHERE id = $3 AND last_seen < $1")
             .bind(last_seen)
             .bind(expires)
             .bind(id.to_string())

@@ -1052,13 +1052,27 @@ impl SessionStore for SqliteStore {
     }
 
     async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen = ?, expires = ? WHERE id = ?")
-            .bind(millis(last_seen))
-            .bind(millis(expires))
-            .bind(id.to_string())
-            .execute(&self.writer)
+        // Concurrent requests of one session all see it due for a touch at once:
+        // through the batcher they share one commit, and only the first moves it.
+        self.batcher
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query("UPDATE sessions SET last_seen = ?, expires = ? WHERE id = ? AND last_seen < ?")
+                        .bind(millis(last_seen))
+                        .bind(millis(expires))
+                        .bind(id.to_string())
+                        .bind(millis(last_seen))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    Ok(())
+                })
+            })
             .await
-            .map_err(backend)?;
+            .map_err(|e| match e {
+                DomainError::Store(e) => e,
+                other => StoreError::Backend(other.to_string()),
+            })?;
         self.cache.forget_session(id);
         Ok(())
     }

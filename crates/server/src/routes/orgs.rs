@@ -8,7 +8,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use orgbase_domain::access::{Level, Operation, Target};
+use orgbase_domain::access::{Level, Operation, Subject, Target};
+use orgbase_domain::app::App;
 use orgbase_domain::org::{Org, OrgProps, Viewer, select_paths};
 use orgbase_domain::patch::{Op, Path as PropPath, parse_ops};
 use orgbase_domain::schema::{CustomProperty, DeclareProperty};
@@ -16,7 +17,7 @@ use orgbase_domain::store::OrgChange;
 use orgbase_domain::{DomainError, FieldError, secret};
 use serde_json::{Value, json};
 
-use crate::context::{Caller, OrgCtx};
+use crate::context::OrgCtx;
 use crate::extract::{ApiJson, requested_paths};
 use crate::fault::Fault;
 use crate::state::AppState;
@@ -93,25 +94,43 @@ fn etag_header(etag: &str) -> HeaderValue {
     HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
-/// Every property of `org` that the caller may read.
-async fn visible(state: &AppState, ctx: &OrgCtx, org: &Org) -> Result<serde_json::Map<String, Value>, Fault> {
+/// What the org's body depends on besides the org: the caller, the apps (only
+/// administrators see them) and whether invitations are pending (only members see
+/// `shared`); the queries are skipped for callers who would not see the result.
+async fn render_inputs(state: &AppState, ctx: &OrgCtx, org: &Org) -> Result<(Subject, Vec<App>, bool), Fault> {
     let subject = ctx.subject();
     let level = subject.org_level();
-    // Only administrators see `apps`, only members `shared`; skip the queries otherwise.
     let apps = if level >= Level::Delete { state.store.apps_of_org(org.id).await? } else { Vec::new() };
     let shared = level >= Level::Read && state.store.has_pending_connection(org.id, None).await?;
+    Ok((subject, apps, shared))
+}
+
+/// Every property of `org` that the caller may read.
+async fn visible(state: &AppState, ctx: &OrgCtx, org: &Org) -> Result<serde_json::Map<String, Value>, Fault> {
+    let (subject, apps, shared) = render_inputs(state, ctx, org).await?;
     Ok(org.render(Viewer::Caller(&subject), &apps, shared))
 }
 
-/// The org rendered for the caller, with its ETag.
+/// The org rendered for the caller, with its ETag. The whole body is rendered once
+/// per org version and kind of caller ([`crate::state::OrgBodies`]).
 async fn org_response(state: &AppState, ctx: &OrgCtx, org: &Org, paths: Option<&[String]>) -> Result<Response, Fault> {
     let level = ctx.level();
-    let full = visible(state, ctx, org).await?;
-    let body = match paths {
-        Some(p) => select_paths(&full, p),
-        None => full,
+    let etag = etag_header(&org_etag(org, level, paths));
+    if let Some(paths) = paths {
+        let body = select_paths(&visible(state, ctx, org).await?, paths);
+        return Ok(([(header::ETAG, etag)], axum::Json(body)).into_response());
+    }
+    let (subject, apps, shared) = render_inputs(state, ctx, org).await?;
+    let body = match state.org_bodies.get(org, &subject, &apps, shared) {
+        Some(body) => body,
+        None => {
+            let rendered = org.render(Viewer::Caller(&subject), &apps, shared);
+            let body = serde_json::to_vec(&rendered).map_err(|e| Fault::internal(&e))?;
+            state.org_bodies.put(org, subject, apps, shared, Bytes::from(body))
+        }
     };
-    Ok(([(header::ETAG, etag_header(&org_etag(org, level, paths)))], axum::Json(body)).into_response())
+    let headers = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (header::ETAG, etag)];
+    Ok((headers, body).into_response())
 }
 
 async fn render_org(state: &AppState, ctx: &OrgCtx, parts: &Parts) -> Result<Response, Fault> {
@@ -119,20 +138,6 @@ async fn render_org(state: &AppState, ctx: &OrgCtx, parts: &Parts) -> Result<Res
     let etag = org_etag(&ctx.org, ctx.level(), paths.as_deref());
     if not_modified(&parts.headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(&etag))]).into_response());
-    }
-    // Everyone who is not logged in sees the same body of a version: render it once.
-    if paths.is_none() && matches!(ctx.caller, Caller::Public { .. }) {
-        let body = match state.public_orgs.get(&ctx.org) {
-            Some(body) => body,
-            None => {
-                let body =
-                    serde_json::to_vec(&visible(state, ctx, &ctx.org).await?).map_err(|e| Fault::internal(&e))?;
-                state.public_orgs.put(&ctx.org, Bytes::from(body))
-            }
-        };
-        let headers =
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (header::ETAG, etag_header(&etag))];
-        return Ok((headers, body).into_response());
     }
     org_response(state, ctx, &ctx.org, paths.as_deref()).await
 }
