@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,7 +27,8 @@ use orgbase_domain::store::{
     OrgStore, PostStore, SessionStore, Store,
 };
 use orgbase_domain::{DomainError, Id, StoreError};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use orgbase_store_cache::Cache;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
 
@@ -36,6 +38,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Kept reads; used only while `listening` (see [`listen_for_changes`]).
+    cache: Arc<Cache>,
+    listening: Arc<AtomicBool>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -62,12 +67,68 @@ impl PgStore {
             .await
             .map_err(backend)?;
         MIGRATOR.run(&pool).await.map_err(backend)?;
-        Ok(Self { pool })
+        let (schema,): (String,) =
+            sqlx::query_as("SELECT current_schema()::text").fetch_one(&pool).await.map_err(backend)?;
+        let channel = format!("orgbase_{schema}");
+        let mut listener = PgListener::connect_with(&pool).await.map_err(backend)?;
+        listener.listen(&channel).await.map_err(backend)?;
+        let (cache, listening) = (Arc::<Cache>::default(), Arc::new(AtomicBool::new(true)));
+        tokio::spawn(listen_for_changes(listener, channel, Arc::clone(&cache), Arc::clone(&listening)));
+        Ok(Self { pool, cache, listening })
+    }
+
+    /// The cache, while this node hears every change (else reads go to the
+    /// database).
+    fn cached(&self) -> Option<&Cache> {
+        self.listening.load(Ordering::SeqCst).then_some(&*self.cache)
     }
 
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Keeps this node's cache in step with the database: every change, by any node,
+/// the CLI or SQL by hand, comes as a notification from the triggers of migration
+/// 0006 when it commits. If the connection drops, notifications may be lost: the
+/// cache is emptied and unused until this node listens again. Ends when the pool
+/// closes.
+async fn listen_for_changes(mut listener: PgListener, channel: String, cache: Arc<Cache>, listening: Arc<AtomicBool>) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(change)) => forget_change(&cache, change.payload()),
+            // The connection dropped and was made again: what came meanwhile is lost.
+            Ok(None) => cache.clear(),
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "lost the change notifications; reading from the database until back");
+                listening.store(false, Ordering::SeqCst);
+                cache.clear();
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    match listener.listen(&channel).await {
+                        Ok(()) => break,
+                        Err(sqlx::Error::PoolClosed) => return,
+                        Err(_) => {}
+                    }
+                }
+                cache.clear();
+                listening.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Forgets what a notification of migration 0006 names.
+fn forget_change(cache: &Cache, payload: &str) {
+    let row = payload.split_once(':').and_then(|(table, id)| Some((table, Id::parse(id)?)));
+    match (row, payload) {
+        (Some(("orgs", id)), _) => cache.forget_org(id),
+        (Some(("sessions", id)), _) => cache.forget_session(id),
+        (None, "apps") => cache.forget_apps(),
+        (None, "accounts" | "members" | "connections") => cache.clear_auth(),
+        _ => cache.clear(),
     }
 }
 
@@ -120,6 +181,7 @@ fn push_keyset(q: &mut QueryBuilder<'_, Postgres>, table: &str, req: &PageReques
 #[async_trait]
 impl OrgStore for PgStore {
     async fn insert_org(&self, org: &Org, admin: Option<&Account>) -> Result<Option<Account>, StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO orgs (id, code, name, state, version, created, updated, updater, props) \
@@ -154,9 +216,17 @@ impl OrgStore for PgStore {
     }
 
     async fn org_by_code(&self, code: &str) -> Result<Option<Arc<Org>>, StoreError> {
+        if let Some(org) = self.cached().and_then(|c| c.org(code)) {
+            return Ok(Some(org));
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE code = $1");
         let row = sqlx::query(&sql).bind(code).fetch_optional(&self.pool).await.map_err(backend)?;
-        Ok(row.as_ref().map(org_row).transpose()?.map(Arc::new))
+        let org = row.as_ref().map(org_row).transpose()?.map(Arc::new);
+        if let (Some(cache), Some(org)) = (self.cached(), &org) {
+            cache.put_org(read_in, Arc::clone(org));
+        }
+        Ok(org)
     }
 
     async fn org_by_id(&self, id: Id) -> Result<Option<Org>, StoreError> {
@@ -203,6 +273,9 @@ impl OrgStore for PgStore {
             .map_err(backend)?;
         let org = org_row(&row)?;
         tx.commit().await.map_err(backend)?;
+        // Forgotten, not written through: another node's newer write may already
+        // have been heard (the triggers tell this node too).
+        self.cache.forget_org(id);
         Ok(org)
     }
 
@@ -217,7 +290,9 @@ impl OrgStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)
+        let org = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
+        self.cache.forget_org(id);
+        Ok(org)
     }
 }
 
@@ -240,6 +315,7 @@ fn app_row(row: &PgRow) -> Result<App, StoreError> {
 #[async_trait]
 impl AppStore for PgStore {
     async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         sqlx::query(
             "INSERT INTO apps (id, org_id, name, key, secret, enabled, cors_origins, created) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -259,15 +335,31 @@ impl AppStore for PgStore {
     }
 
     async fn app_by_key(&self, key: &str) -> Result<Option<Arc<App>>, StoreError> {
+        if let Some(app) = self.cached().and_then(|c| c.app(key)) {
+            return Ok(Some(app));
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE key = $1");
         let row = sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await.map_err(backend)?;
-        Ok(row.as_ref().map(app_row).transpose()?.map(Arc::new))
+        let app = row.as_ref().map(app_row).transpose()?.map(Arc::new);
+        if let (Some(cache), Some(app)) = (self.cached(), &app) {
+            cache.put_app(read_in, Arc::clone(app));
+        }
+        Ok(app)
     }
 
     async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError> {
+        if let Some(apps) = self.cached().and_then(|c| c.org_apps(org)) {
+            return Ok(apps);
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE org_id = $1 ORDER BY id");
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.pool).await.map_err(backend)?;
-        rows.iter().map(app_row).collect()
+        let apps = rows.iter().map(app_row).collect::<Result<Vec<_>, _>>()?;
+        if let Some(cache) = self.cached() {
+            cache.put_org_apps(read_in, org, &apps);
+        }
+        Ok(apps)
     }
 }
 
@@ -353,6 +445,7 @@ async fn insert_member_row(conn: &mut PgConnection, m: &Member) -> Result<(), St
 #[async_trait]
 impl AccountStore for PgStore {
     async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         insert_account_row(&mut tx, account, false).await?;
         if let Some(member) = member {
@@ -368,9 +461,17 @@ impl AccountStore for PgStore {
     }
 
     async fn account_by_id(&self, id: Id) -> Result<Option<Account>, StoreError> {
+        if let Some(account) = self.cached().and_then(|c| c.account(id)) {
+            return Ok(Some(account));
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
         let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(backend)?;
-        row.as_ref().map(account_row).transpose()
+        let account = row.as_ref().map(account_row).transpose()?;
+        if let (Some(cache), Some(account)) = (self.cached(), &account) {
+            cache.put_account(read_in, account);
+        }
+        Ok(account)
     }
 
     async fn set_password(
@@ -380,6 +481,7 @@ impl AccountStore for PgStore {
         keep: Option<Id>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let done = sqlx::query("UPDATE accounts SET password_hash = $1, updated = $2 WHERE id = $3")
             .bind(hash)
@@ -401,6 +503,7 @@ impl AccountStore for PgStore {
     }
 
     async fn set_reset_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         sqlx::query("UPDATE accounts SET reset_token_hash = $1, reset_expires = $2 WHERE id = $3")
             .bind(token_hash)
             .bind(expires)
@@ -424,6 +527,7 @@ impl AccountStore for PgStore {
     }
 
     async fn reset_password(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let row = sqlx::query(
             "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
@@ -447,11 +551,16 @@ impl AccountStore for PgStore {
 #[async_trait]
 impl MemberStore for PgStore {
     async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut conn = self.pool.acquire().await.map_err(backend)?;
         insert_member_row(&mut conn, member).await
     }
 
     async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError> {
+        if let Some(member) = self.cached().and_then(|c| c.member(org, account)) {
+            return Ok(member);
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = $1 AND account_id = $2");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
@@ -459,7 +568,11 @@ impl MemberStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(member_row).transpose()
+        let member = row.as_ref().map(member_row).transpose()?;
+        if let Some(cache) = self.cached() {
+            cache.put_member(read_in, org, account, member.as_ref());
+        }
+        Ok(member)
     }
 
     async fn list_members(
@@ -527,6 +640,7 @@ impl MemberStore for PgStore {
         admin_roles: &[Id],
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
+        let _changing = self.cache.changing();
         // Locking the org row serialises member changes per org, so two admins
         // demoting each other cannot both pass the guard below.
         let mut tx = self.pool.begin().await.map_err(backend)?;
@@ -558,6 +672,7 @@ impl MemberStore for PgStore {
         rows: &[(Account, Vec<Id>)],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let mut added = 0;
         for (account, roles) in rows {
@@ -583,6 +698,7 @@ impl MemberStore for PgStore {
     }
 
     async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         lock_org(&mut tx, org).await?;
         let done = sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
@@ -677,6 +793,7 @@ fn connection_row(row: &PgRow) -> Result<Connection, StoreError> {
 #[async_trait]
 impl ConnectionStore for PgStore {
     async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let member: Option<(String,)> = sqlx::query_as(
             "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND a.email = $2",
@@ -754,6 +871,7 @@ impl ConnectionStore for PgStore {
         expires: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Connection, StoreError> {
+        let _changing = self.cache.changing();
         let sql = format!(
             "UPDATE connections SET token_hash = $1, expires = $2, updated = $3 WHERE org_id = $4 AND id = $5 AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
@@ -777,6 +895,7 @@ impl ConnectionStore for PgStore {
         state: ConnectionState,
         now: DateTime<Utc>,
     ) -> Result<Connection, StoreError> {
+        let _changing = self.cache.changing();
         let sql = format!(
             "UPDATE connections SET state = $1, token_hash = NULL, updated = $2 WHERE org_id = $3 AND id = $4 AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
@@ -799,6 +918,7 @@ impl ConnectionStore for PgStore {
         new_account: bool,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
+        let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         if new_account {
             insert_account_row(&mut tx, account, false).await?;
@@ -824,6 +944,11 @@ impl ConnectionStore for PgStore {
     }
 
     async fn has_pending_connection(&self, org: Id, email: Option<&Email>) -> Result<bool, StoreError> {
+        let email_key = email.map(Email::as_str);
+        if let Some(pending) = self.cached().and_then(|c| c.pending(org, email_key)) {
+            return Ok(pending);
+        }
+        let read_in = self.cache.generation();
         let row: Option<(i32,)> = sqlx::query_as(
             "SELECT 1 FROM connections WHERE org_id = $1 AND state = 0 AND ($2::text IS NULL OR email = $3) LIMIT 1",
         )
@@ -833,6 +958,9 @@ impl ConnectionStore for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
+        if let Some(cache) = self.cached() {
+            cache.put_pending(read_in, org, email_key, row.is_some());
+        }
         Ok(row.is_some())
     }
 }
@@ -858,9 +986,17 @@ impl SessionStore for PgStore {
     }
 
     async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        if let Some(session) = self.cached().and_then(|c| c.session(token_hash)) {
+            return Ok(Some(session));
+        }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await.map_err(backend)?;
-        row.as_ref().map(session_row).transpose()
+        let session = row.as_ref().map(session_row).transpose()?;
+        if let (Some(cache), Some(session)) = (self.cached(), &session) {
+            cache.put_session(read_in, session);
+        }
+        Ok(session)
     }
 
     async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError> {
@@ -872,6 +1008,7 @@ impl SessionStore for PgStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
+        self.cache.forget_session(id);
         Ok(())
     }
 
@@ -881,6 +1018,7 @@ impl SessionStore for PgStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
+        self.cache.forget_session(id);
         Ok(())
     }
 

@@ -7,7 +7,6 @@
 //! SQL and the migrations; it holds no business rule.
 
 mod batch;
-mod cache;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -46,7 +45,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
     batcher: batch::Batcher,
     heads: Arc<Heads>,
-    cache: Arc<cache::Cache>,
+    cache: Arc<orgbase_store_cache::Cache>,
 }
 
 /// How often the store looks for changes made by another process.
@@ -57,7 +56,7 @@ const EXTERNAL_CHANGE_POLL: Duration = Duration::from_millis(250);
 /// *different* connection committed; every write of this process goes through the
 /// writer, so a change means another process (the CLI, say) wrote. Ends when the
 /// store is dropped or closed.
-async fn watch_external_changes(writer: SqlitePool, cache: Weak<cache::Cache>) {
+async fn watch_external_changes(writer: SqlitePool, cache: Weak<orgbase_store_cache::Cache>) {
     let mut seen: Option<i64> = None;
     let mut tick = tokio::time::interval(EXTERNAL_CHANGE_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -136,7 +135,7 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
-        let cache = Arc::<cache::Cache>::default();
+        let cache = Arc::<orgbase_store_cache::Cache>::default();
         tokio::spawn(watch_external_changes(writer.clone(), Arc::downgrade(&cache)));
         Ok(Self { batcher: batch::Batcher::start(writer.clone()), heads: Arc::default(), writer, reader, cache })
     }
@@ -309,11 +308,12 @@ impl OrgStore for SqliteStore {
         if let Some(org) = self.cache.org(code) {
             return Ok(Some(org));
         }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE code = ?");
         let row = sqlx::query(&sql).bind(code).fetch_optional(&self.reader).await.map_err(backend)?;
         let org = row.as_ref().map(org_row).transpose()?.map(Arc::new);
         if let Some(org) = &org {
-            self.cache.put_org(Arc::clone(org));
+            self.cache.put_org(read_in, Arc::clone(org));
         }
         Ok(org)
     }
@@ -344,7 +344,7 @@ impl OrgStore for SqliteStore {
             .batcher
             .write(move |conn| Box::pin(async move { modify_in_batch(conn, &heads, id, &change, updater, now).await }))
             .await?;
-        self.cache.put_org(Arc::clone(&org));
+        self.cache.wrote_org(Arc::clone(&org));
         Ok(Arc::unwrap_or_clone(org))
     }
 
@@ -360,7 +360,7 @@ impl OrgStore for SqliteStore {
             .await
             .map_err(backend)?;
         let org = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
-        self.cache.put_org(Arc::new(org.clone()));
+        self.cache.wrote_org(Arc::new(org.clone()));
         Ok(org)
     }
 }
@@ -407,11 +407,12 @@ impl AppStore for SqliteStore {
         if let Some(app) = self.cache.app(key) {
             return Ok(Some(app));
         }
+        let read_in = self.cache.generation();
         let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE key = ?");
         let row = sqlx::query(&sql).bind(key).fetch_optional(&self.reader).await.map_err(backend)?;
         let app = row.as_ref().map(app_row).transpose()?.map(Arc::new);
         if let Some(app) = &app {
-            self.cache.put_app(Arc::clone(app));
+            self.cache.put_app(read_in, Arc::clone(app));
         }
         Ok(app)
     }

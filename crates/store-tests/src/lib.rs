@@ -527,3 +527,69 @@ pub async fn reads_follow_writes(store: DynStore) {
     assert!(!store.has_pending_connection(org.id, None).await.unwrap());
     assert!(!store.has_pending_connection(org.id, Some(&email)).await.unwrap());
 }
+
+/// Waits (up to 5 s) until `check` holds; false if it never does.
+async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..250 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Two nodes on one database: what one changes, the other stops serving from its
+/// cache (PostgreSQL: the change notifications of migration 0006).
+pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
+    use orgbase_domain::account::Session;
+    use orgbase_domain::org::ADMINISTRATOR;
+    use orgbase_domain::store::OrgChange;
+
+    let org = new_org("two-nodes", "Two Nodes", now());
+    a.insert_org(&org, None).await.unwrap();
+    assert_eq!(b.org_by_code("two-nodes").await.unwrap().unwrap().version, org.version);
+    let rename: OrgChange = Box::new(|current: &Org| {
+        let mut props = current.props.clone();
+        props.name = "Renamed on A".into();
+        Ok((props, current.schema.clone()))
+    });
+    let renamed = a.modify_org(org.id, rename, None, now()).await.unwrap();
+    assert!(
+        eventually(|| async { b.org_by_code("two-nodes").await.unwrap().unwrap().version == renamed.version }).await,
+        "node B kept the old org"
+    );
+    assert_eq!(b.org_by_code("two-nodes").await.unwrap().unwrap().props.name, "Renamed on A");
+
+    let admin = account_in(&a, "admin@two-nodes.example", None).await;
+    a.insert_member(&Member::new(org.id, admin.id, vec![ADMINISTRATOR], now())).await.unwrap();
+    let someone = account_in(&a, "someone@two-nodes.example", Some(&org)).await;
+    let member = b.member_of(org.id, someone.id).await.unwrap().unwrap();
+    a.delete_member(org.id, member.id, &[ADMINISTRATOR]).await.unwrap();
+    assert!(
+        eventually(|| async { b.member_of(org.id, someone.id).await.unwrap().is_none() }).await,
+        "node B kept a removed membership"
+    );
+
+    let at = now();
+    let session = Session {
+        id: Id::generate(at),
+        token_hash: "d".repeat(64),
+        account: admin.id,
+        org: org.id,
+        created: at,
+        last_seen: at,
+        expires: at + Duration::hours(1),
+    };
+    a.insert_session(&session).await.unwrap();
+    assert!(b.session_by_token_hash(&session.token_hash).await.unwrap().is_some());
+    a.delete_session(session.id).await.unwrap();
+    assert!(
+        eventually(|| async { b.session_by_token_hash(&session.token_hash).await.unwrap().is_none() }).await,
+        "node B kept a deleted session"
+    );
+}

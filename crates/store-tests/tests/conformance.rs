@@ -48,3 +48,14 @@ conformance!(
     org_changes_apply_one_after_another,
     reads_follow_writes,
 );
+
+/// Two PostgreSQL stores on one schema stand for two nodes.
+#[tokio::test]
+async fn postgres_nodes_hear_each_other() {
+    let base = std::env::var("ORGBASE_TEST_POSTGRES_URL").expect("ORGBASE_TEST_POSTGRES_URL (run scripts/test)");
+    let secs = orgbase_domain::Clock::now(&orgbase_domain::SystemClock).timestamp();
+    let url = orgbase_store_postgres::testing::fresh_schema_url(&base, secs).await.unwrap();
+    let a = Arc::new(PgStore::connect(&url).await.unwrap());
+    let b = Arc::new(PgStore::connect(&url).await.unwrap());
+    suite::nodes_hear_each_other(a, b).await;
+}

@@ -1,0 +1,244 @@
+//! What every request reads, kept in memory by both stores: orgs by code and apps
+//! by key (a newer version replaces an older one), and what an authenticated
+//! request reads before its work: its session, account and membership, the org's
+//! apps and whether it has pending invitations.
+//!
+//! A store writes its own org changes through ([`Cache::put_org`]); a write to
+//! accounts, members, connections or apps empties the rest once committed
+//! ([`Cache::changing`]). Every fill names the generation its read started in
+//! ([`Cache::generation`]) and is dropped if anything was forgotten since, so a
+//! read that raced a write cannot keep what it read before the write. Changes made elsewhere (another
+//! process on the SQLite file, another node on PostgreSQL) reach the cache through
+//! the store: [`Cache::clear`], [`Cache::forget_org`], [`Cache::clear_auth`],
+//! [`Cache::forget_session`].
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use orgbase_domain::Id;
+use orgbase_domain::account::{Account, Member, Session};
+use orgbase_domain::app::App;
+use orgbase_domain::org::Org;
+
+/// Past this many entries a map starts over, so memory stays bounded.
+const MAX_ENTRIES: usize = 50_000;
+
+/// The cache of one store.
+///
+/// Forgetting bumps the generation *before* it takes a map's lock and removes;
+/// filling takes the lock and inserts only if the generation is the one its read
+/// started in. Either the fill sees the bump, or the removal comes after it.
+#[derive(Debug, Default)]
+pub struct Cache {
+    generation: AtomicU64,
+    orgs: RwLock<HashMap<String, Arc<Org>>>,
+    apps: RwLock<HashMap<String, Arc<App>>>,
+    auth: Mutex<AuthCache>,
+}
+
+/// What an authenticated request reads.
+#[derive(Debug, Default)]
+struct AuthCache {
+    sessions: HashMap<String, Session>,
+    session_hashes: HashMap<Id, String>,
+    accounts: HashMap<Id, Account>,
+    members: HashMap<(Id, Id), Option<Member>>,
+    org_apps: HashMap<Id, Vec<App>>,
+    pending: HashMap<(Id, Option<String>), bool>,
+}
+
+/// The generation a read started in; what it read is kept only if nothing was
+/// forgotten since.
+#[derive(Debug, Clone, Copy)]
+pub struct Generation(u64);
+
+/// Empties the auth part of the cache when dropped: held by a write method from
+/// its start, so that it drops after the commit.
+#[must_use = "the cache is invalidated when this is dropped, after the write"]
+pub struct Changing<'a>(&'a Cache);
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.0.clear_auth();
+    }
+}
+
+fn bounded_insert<K: Eq + Hash, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+impl Cache {
+    fn auth(&self) -> MutexGuard<'_, AuthCache> {
+        self.auth.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn current(&self, read_in: Generation) -> bool {
+        self.generation.load(Ordering::SeqCst) == read_in.0
+    }
+
+    /// The current generation, taken before a read of the database (or before a
+    /// write whose result is to be kept).
+    pub fn generation(&self) -> Generation {
+        Generation(self.generation.load(Ordering::SeqCst))
+    }
+
+    /// Marks the start of a write to accounts, members, connections or apps.
+    pub fn changing(&self) -> Changing<'_> {
+        Changing(self)
+    }
+
+    /// The org with this code, if kept.
+    pub fn org(&self, code: &str) -> Option<Arc<Org>> {
+        self.orgs.read().unwrap_or_else(PoisonError::into_inner).get(code).cloned()
+    }
+
+    /// Keeps an org read (or written) in `read_in`, unless a newer version is kept.
+    pub fn put_org(&self, read_in: Generation, org: Arc<Org>) {
+        let mut orgs = self.orgs.write().unwrap_or_else(PoisonError::into_inner);
+        let newer = orgs.get(org.code.as_str()).is_none_or(|cached| cached.version < org.version);
+        if newer && self.current(read_in) {
+            if orgs.len() >= MAX_ENTRIES {
+                orgs.clear();
+            }
+            orgs.insert(org.code.as_str().to_owned(), org);
+        }
+    }
+
+    /// Keeps an org this store has just written and committed, unless a newer
+    /// version is kept. For a store that is the only writer (SQLite); a store that
+    /// shares its database forgets instead ([`Cache::forget_org`]).
+    pub fn wrote_org(&self, org: Arc<Org>) {
+        let mut orgs = self.orgs.write().unwrap_or_else(PoisonError::into_inner);
+        if orgs.get(org.code.as_str()).is_none_or(|cached| cached.version < org.version) {
+            orgs.insert(org.code.as_str().to_owned(), org);
+        }
+    }
+
+    /// The app with this key, if kept.
+    pub fn app(&self, key: &str) -> Option<Arc<App>> {
+        self.apps.read().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+
+    /// Keeps an app read in `read_in`.
+    pub fn put_app(&self, read_in: Generation, app: Arc<App>) {
+        let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
+        if self.current(read_in) {
+            bounded_insert(&mut apps, app.key.clone(), app);
+        }
+    }
+
+    /// Forgets one org (changed elsewhere).
+    pub fn forget_org(&self, id: Id) {
+        self.bump();
+        self.orgs.write().unwrap_or_else(PoisonError::into_inner).retain(|_, org| org.id != id);
+    }
+
+    /// Forgets every app, and the auth part (an org's apps are kept there).
+    pub fn forget_apps(&self) {
+        self.bump();
+        self.apps.write().unwrap_or_else(PoisonError::into_inner).clear();
+        *self.auth() = AuthCache::default();
+    }
+
+    /// Empties the auth part (accounts, members or connections changed).
+    pub fn clear_auth(&self) {
+        self.bump();
+        *self.auth() = AuthCache::default();
+    }
+
+    /// Forgets everything (the database changed in ways not told).
+    pub fn clear(&self) {
+        self.bump();
+        self.orgs.write().unwrap_or_else(PoisonError::into_inner).clear();
+        self.apps.write().unwrap_or_else(PoisonError::into_inner).clear();
+        *self.auth() = AuthCache::default();
+    }
+
+    /// The session with this token digest, if kept.
+    pub fn session(&self, token_hash: &str) -> Option<Session> {
+        self.auth().sessions.get(token_hash).cloned()
+    }
+
+    /// Keeps a session read in `read_in`.
+    pub fn put_session(&self, read_in: Generation, session: &Session) {
+        let mut auth = self.auth();
+        if self.current(read_in) {
+            if auth.sessions.len() >= MAX_ENTRIES {
+                auth.session_hashes.clear();
+            }
+            bounded_insert(&mut auth.sessions, session.token_hash.clone(), session.clone());
+            auth.session_hashes.insert(session.id, session.token_hash.clone());
+        }
+    }
+
+    /// Forgets one session (touched or deleted), once the write has committed; reads
+    /// in flight keep nothing.
+    pub fn forget_session(&self, id: Id) {
+        self.bump();
+        let mut auth = self.auth();
+        if let Some(hash) = auth.session_hashes.remove(&id) {
+            auth.sessions.remove(&hash);
+        }
+    }
+
+    /// The account, if kept.
+    pub fn account(&self, id: Id) -> Option<Account> {
+        self.auth().accounts.get(&id).cloned()
+    }
+
+    /// Keeps an account read in `read_in`.
+    pub fn put_account(&self, read_in: Generation, account: &Account) {
+        let mut auth = self.auth();
+        if self.current(read_in) {
+            bounded_insert(&mut auth.accounts, account.id, account.clone());
+        }
+    }
+
+    /// The membership (or its absence), if kept.
+    pub fn member(&self, org: Id, account: Id) -> Option<Option<Member>> {
+        self.auth().members.get(&(org, account)).cloned()
+    }
+
+    /// Keeps a membership (or its absence) read in `read_in`.
+    pub fn put_member(&self, read_in: Generation, org: Id, account: Id, member: Option<&Member>) {
+        let mut auth = self.auth();
+        if self.current(read_in) {
+            bounded_insert(&mut auth.members, (org, account), member.cloned());
+        }
+    }
+
+    /// The apps of an org, if kept.
+    pub fn org_apps(&self, org: Id) -> Option<Vec<App>> {
+        self.auth().org_apps.get(&org).cloned()
+    }
+
+    /// Keeps the apps of an org read in `read_in`.
+    pub fn put_org_apps(&self, read_in: Generation, org: Id, apps: &[App]) {
+        let mut auth = self.auth();
+        if self.current(read_in) {
+            bounded_insert(&mut auth.org_apps, org, apps.to_vec());
+        }
+    }
+
+    /// Whether invitations are pending (for one address, or any), if kept.
+    pub fn pending(&self, org: Id, email: Option<&str>) -> Option<bool> {
+        self.auth().pending.get(&(org, email.map(str::to_owned))).copied()
+    }
+
+    /// Keeps whether invitations are pending, read in `read_in`.
+    pub fn put_pending(&self, read_in: Generation, org: Id, email: Option<&str>, pending: bool) {
+        let mut auth = self.auth();
+        if self.current(read_in) {
+            bounded_insert(&mut auth.pending, (org, email.map(str::to_owned)), pending);
+        }
+    }
+}
