@@ -101,17 +101,27 @@ impl Batcher {
 async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let mut batch = jobs.drain(..);
-        let (finishes, ended) = run_batch(&pool, &mut batch).await;
-        let ended = ended.map_err(StoreError::Backend);
-        for finish in finishes {
-            finish(ended.clone());
+        let batch = std::mem::replace(&mut jobs, Vec::with_capacity(MAX_BATCH));
+        // Each batch in a task of its own: a write that panics takes down its batch
+        // (rolled back; its writers are told the write was dropped), not the writer.
+        let pool = pool.clone();
+        if let Err(e) = tokio::spawn(async move { finish_batch(&pool, batch).await }).await {
+            tracing::error!(error = %e, "group commit: a write panicked; its batch was rolled back and refused");
         }
-        // Writes the batch never reached (it failed before them) are refused.
-        if let Err(error) = ended {
-            for job in batch {
-                job.refuse(error.clone());
-            }
+    }
+}
+
+async fn finish_batch(pool: &SqlitePool, batch: Vec<Job>) {
+    let mut batch = batch.into_iter();
+    let (finishes, ended) = run_batch(pool, &mut batch).await;
+    let ended = ended.map_err(StoreError::Backend);
+    for finish in finishes {
+        finish(ended.clone());
+    }
+    // Writes the batch never reached (it failed before them) are refused.
+    if let Err(error) = ended {
+        for job in batch {
+            job.refuse(error.clone());
         }
     }
 }

@@ -593,3 +593,30 @@ pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
         "node B kept a deleted session"
     );
 }
+
+/// A change that panics (a bug) writes nothing and stops nothing else: the next
+/// change to the org lands.
+#[expect(clippy::panic, reason = "the panic is what is tested")]
+pub async fn a_change_that_panics_stops_only_itself(store: DynStore) {
+    use orgbase_domain::store::OrgChange;
+
+    let org = new_org("panics", "Panics", now());
+    store.insert_org(&org, None).await.unwrap();
+    let caller = Arc::clone(&store);
+    let outcome = tokio::spawn(async move {
+        let boom: OrgChange = Box::new(|_| panic!("a bug in a change"));
+        caller.modify_org(org.id, boom, None, now()).await
+    })
+    .await;
+    // The panic reaches the caller (PostgreSQL runs the change in the caller's
+    // task) or becomes an error (SQLite runs it on the writer).
+    assert!(matches!(outcome, Err(_) | Ok(Err(_))), "{outcome:?}");
+    let rename: OrgChange = Box::new(|current: &Org| {
+        let mut props = current.props.clone();
+        props.name = "After the panic".into();
+        Ok((props, current.schema.clone()))
+    });
+    let renamed = store.modify_org(org.id, rename, None, now()).await.unwrap();
+    assert_eq!(renamed.version, org.version + 1);
+    assert_eq!(store.org_by_id(org.id).await.unwrap().unwrap().props.name, "After the panic");
+}

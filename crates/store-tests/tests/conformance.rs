@@ -47,6 +47,7 @@ conformance!(
     rooms_in_use_or_not_removable_are_kept,
     org_changes_apply_one_after_another,
     reads_follow_writes,
+    a_change_that_panics_stops_only_itself,
 );
 
 /// Two PostgreSQL stores on one schema stand for two nodes.
