@@ -475,16 +475,7 @@ pub async fn reads_follow_writes(store: DynStore) {
 
     // Session: touched, then deleted.
     let at = now();
-    let session = Session {
-        id: Id::generate(at),
-        token_hash: "f".repeat(64),
-        account: someone.id,
-        org: org.id,
-        created: at,
-        last_seen: at,
-        expires: at + Duration::hours(1),
-    };
-    store.insert_session(&session).await.unwrap();
+    let session = session_in(&store, &org, &someone, 'f', at).await;
     for _ in 0..2 {
         let read = store.session_by_token_hash(&session.token_hash).await.unwrap().unwrap();
         assert_eq!(read.expires.timestamp_millis(), session.expires.timestamp_millis());
@@ -528,6 +519,28 @@ pub async fn reads_follow_writes(store: DynStore) {
     assert!(!store.has_pending_connection(org.id, Some(&email)).await.unwrap());
 }
 
+/// A one-hour login session of `account` in `org`, stored; its token digest is
+/// `digit` 64 times.
+async fn session_in(
+    store: &DynStore,
+    org: &Org,
+    account: &Account,
+    digit: char,
+    at: DateTime<Utc>,
+) -> orgbase_domain::account::Session {
+    let session = orgbase_domain::account::Session {
+        id: Id::generate(at),
+        token_hash: digit.to_string().repeat(64),
+        account: account.id,
+        org: org.id,
+        created: at,
+        last_seen: at,
+        expires: at + Duration::hours(1),
+    };
+    store.insert_session(&session).await.unwrap();
+    session
+}
+
 /// Waits (up to 5 s) until `check` holds; false if it never does.
 async fn eventually<F, Fut>(mut check: F) -> bool
 where
@@ -546,7 +559,6 @@ where
 /// Two nodes on one database: what one changes, the other stops serving from its
 /// cache (PostgreSQL: the change notifications of migration 0006).
 pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
-    use orgbase_domain::account::Session;
     use orgbase_domain::org::ADMINISTRATOR;
     use orgbase_domain::store::OrgChange;
 
@@ -575,17 +587,7 @@ pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
         "node B kept a removed membership"
     );
 
-    let at = now();
-    let session = Session {
-        id: Id::generate(at),
-        token_hash: "d".repeat(64),
-        account: admin.id,
-        org: org.id,
-        created: at,
-        last_seen: at,
-        expires: at + Duration::hours(1),
-    };
-    a.insert_session(&session).await.unwrap();
+    let session = session_in(&a, &org, &admin, 'd', now()).await;
     assert!(b.session_by_token_hash(&session.token_hash).await.unwrap().is_some());
     a.delete_session(session.id).await.unwrap();
     assert!(
