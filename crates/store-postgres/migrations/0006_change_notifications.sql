@@ -1,11 +1,13 @@
 -- Every node keeps orgs, apps, sessions, accounts and memberships in memory; these
 -- triggers tell all of them, on commit, what changed, whoever wrote it (a node, the
--- CLI, SQL by hand). The channel is per schema, so schemas sharing a database do
--- not hear each other. Payload: `orgs:<id>`, `sessions:<id>`, or a table name for
--- changes that empty a node's whole cache of that kind.
+-- CLI, SQL by hand). The channel is per schema (the table's, whatever the
+-- writer's search_path): `orgbase_` and the md5 of the schema name, so that it
+-- always fits in an identifier and schemas sharing a database do not hear each
+-- other. Payload: `orgs:<id>`, `sessions:<id>`, or a table name for changes that
+-- empty a node's whole cache of that kind; `ping` is a node's own heartbeat.
 CREATE FUNCTION orgbase_notify_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('orgbase_' || current_schema(),
+    PERFORM pg_notify('orgbase_' || md5(TG_TABLE_SCHEMA),
                       TG_TABLE_NAME || ':' || CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
     RETURN NULL;
 END
@@ -13,7 +15,7 @@ $$;
 
 CREATE FUNCTION orgbase_notify_table() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('orgbase_' || current_schema(), TG_TABLE_NAME);
+    PERFORM pg_notify('orgbase_' || md5(TG_TABLE_SCHEMA), TG_TABLE_NAME);
     RETURN NULL;
 END
 $$;

@@ -41,6 +41,25 @@ pub struct PgStore {
     /// Kept reads; used only while `listening` (see [`listen_for_changes`]).
     cache: Arc<Cache>,
     listening: Arc<AtomicBool>,
+    /// One writer at a time per org on this node: the others wait here, not on the
+    /// row lock while holding a pooled connection.
+    org_writes: Arc<OrgWriteLocks>,
+}
+
+/// One async lock per org.
+#[derive(Debug, Default)]
+struct OrgWriteLocks(std::sync::Mutex<std::collections::HashMap<Id, Arc<tokio::sync::Mutex<()>>>>);
+
+impl OrgWriteLocks {
+    async fn lock(&self, org: Id) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Forget locks nobody holds or waits for, so the map stays small.
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            Arc::clone(locks.entry(org).or_default())
+        };
+        lock.lock_owned().await
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -67,14 +86,13 @@ impl PgStore {
             .await
             .map_err(backend)?;
         MIGRATOR.run(&pool).await.map_err(backend)?;
-        let (schema,): (String,) =
-            sqlx::query_as("SELECT current_schema()::text").fetch_one(&pool).await.map_err(backend)?;
-        let channel = format!("orgbase_{schema}");
-        let mut listener = PgListener::connect_with(&pool).await.map_err(backend)?;
-        listener.listen(&channel).await.map_err(backend)?;
+        let (channel,): (String,) =
+            sqlx::query_as("SELECT 'orgbase_' || md5(current_schema())").fetch_one(&pool).await.map_err(backend)?;
+        let listener = subscribe(&pool, &channel).await.map_err(backend)?;
         let (cache, listening) = (Arc::<Cache>::default(), Arc::new(AtomicBool::new(true)));
-        tokio::spawn(listen_for_changes(listener, channel, Arc::clone(&cache), Arc::clone(&listening)));
-        Ok(Self { pool, cache, listening })
+        tokio::spawn(heartbeat(pool.clone(), channel.clone()));
+        tokio::spawn(listen_for_changes(pool.clone(), listener, channel, Arc::clone(&cache), Arc::clone(&listening)));
+        Ok(Self { pool, cache, listening, org_writes: Arc::default() })
     }
 
     /// The cache, while this node hears every change (else reads go to the
@@ -89,34 +107,70 @@ impl PgStore {
     }
 }
 
+/// How often a node notifies itself, and how long it waits to hear anything
+/// before it takes its listening connection for dead (a connection can die without
+/// a word, behind a NAT or a proxy).
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const SILENCE: Duration = Duration::from_secs(15);
+
+async fn subscribe(pool: &PgPool, channel: &str) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(channel).await?;
+    Ok(listener)
+}
+
+/// Notifies this node's own channel every [`HEARTBEAT`], so that its listener
+/// hears something even when nothing changes. Ends when the pool closes.
+async fn heartbeat(pool: PgPool, channel: String) {
+    while !pool.is_closed() {
+        tokio::time::sleep(HEARTBEAT).await;
+        let _ = sqlx::query("SELECT pg_notify($1, 'ping')").bind(&channel).execute(&pool).await;
+    }
+}
+
 /// Keeps this node's cache in step with the database: every change, by any node,
 /// the CLI or SQL by hand, comes as a notification from the triggers of migration
-/// 0006 when it commits. If the connection drops, notifications may be lost: the
-/// cache is emptied and unused until this node listens again. Ends when the pool
-/// closes.
-async fn listen_for_changes(mut listener: PgListener, channel: String, cache: Arc<Cache>, listening: Arc<AtomicBool>) {
+/// 0006 when it commits. If the connection drops or goes silent, notifications may
+/// be lost: the cache is emptied and unused until this node listens again on a new
+/// connection. Ends when the pool closes.
+async fn listen_for_changes(
+    pool: PgPool,
+    mut listener: PgListener,
+    channel: String,
+    cache: Arc<Cache>,
+    listening: Arc<AtomicBool>,
+) {
     loop {
-        match listener.try_recv().await {
-            Ok(Some(change)) => forget_change(&cache, change.payload()),
-            // The connection dropped and was made again: what came meanwhile is lost.
-            Ok(None) => cache.clear(),
-            Err(sqlx::Error::PoolClosed) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "lost the change notifications; reading from the database until back");
-                listening.store(false, Ordering::SeqCst);
-                cache.clear();
-                loop {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    match listener.listen(&channel).await {
-                        Ok(()) => break,
-                        Err(sqlx::Error::PoolClosed) => return,
-                        Err(_) => {}
-                    }
-                }
-                cache.clear();
-                listening.store(true, Ordering::SeqCst);
+        let lost = match tokio::time::timeout(SILENCE, listener.try_recv()).await {
+            Ok(Ok(Some(change))) => {
+                forget_change(&cache, change.payload());
+                continue;
             }
-        }
+            // The connection dropped and sqlx made it again: what came meanwhile is lost.
+            Ok(Ok(None)) => {
+                cache.clear();
+                continue;
+            }
+            Ok(Err(sqlx::Error::PoolClosed)) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("heard nothing for {} s", SILENCE.as_secs()),
+        };
+        tracing::warn!(error = %lost, "lost the change notifications; reading from the database until back");
+        listening.store(false, Ordering::SeqCst);
+        cache.clear();
+        listener = loop {
+            if pool.is_closed() {
+                return;
+            }
+            match subscribe(&pool, &channel).await {
+                Ok(listener) => break listener,
+                Err(e) => tracing::warn!(error = %e, "could not listen for changes again"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        cache.clear();
+        listening.store(true, Ordering::SeqCst);
+        tracing::info!("listening for changes again");
     }
 }
 
@@ -128,6 +182,7 @@ fn forget_change(cache: &Cache, payload: &str) {
         (Some(("sessions", id)), _) => cache.forget_session(id),
         (None, "apps") => cache.forget_apps(),
         (None, "accounts" | "members" | "connections") => cache.clear_auth(),
+        (None, "ping") => {}
         _ => cache.clear(),
     }
 }
@@ -251,7 +306,8 @@ impl OrgStore for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Org, DomainError> {
         // The row lock holds off every other writer of the org, on any node, from
-        // the read to the commit.
+        // the read to the commit; on this node they queue first without a connection.
+        let _turn = self.org_writes.lock(id).await;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1 FOR UPDATE");
         let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(backend)?;

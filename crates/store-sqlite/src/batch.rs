@@ -32,18 +32,20 @@ trait Write: Send {
     fn refuse(self: Box<Self>, error: StoreError);
 }
 
-struct Pending<T, W> {
+struct Pending<T, W, C> {
     work: W,
+    committed: C,
     answer: oneshot::Sender<Result<T, DomainError>>,
 }
 
-impl<T, W> Write for Pending<T, W>
+impl<T, W, C> Write for Pending<T, W, C>
 where
     T: Send + 'static,
     W: for<'c> FnOnce(&'c mut SqliteConnection) -> ConnFuture<'c, Result<T, DomainError>> + Send + 'static,
+    C: FnOnce(&T) + Send + 'static,
 {
     fn run<'c>(self: Box<Self>, conn: &'c mut SqliteConnection) -> ConnFuture<'c, (Finish, Option<String>)> {
-        let Self { work, answer } = *self;
+        let Self { work, committed, answer } = *self;
         Box::pin(async move {
             let result = work(conn).await;
             let failed = match &result {
@@ -51,8 +53,12 @@ where
                 _ => None,
             };
             let finish: Finish = Box::new(move |ended: Result<(), StoreError>| {
+                let result = ended.map_err(DomainError::Store).and(result);
+                if let Ok(value) = &result {
+                    committed(value);
+                }
                 // The writer may have gone away (its request was dropped): nothing to tell.
-                let _ = answer.send(ended.map_err(DomainError::Store).and(result));
+                let _ = answer.send(result);
             });
             (finish, failed)
         })
@@ -75,65 +81,88 @@ pub struct Batcher {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
+/// Called when a batch fails or a write in it panics: whatever the writes of the
+/// batch remembered beside the database (the writer's heads) is now wrong.
+pub type OnFailure = Box<dyn Fn() + Send + Sync>;
+
 impl Batcher {
     /// Starts the writer task on `pool` (the pool of the one writer connection).
-    pub fn start(pool: SqlitePool) -> Self {
+    pub fn start(pool: SqlitePool, on_failure: OnFailure) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue));
+        tokio::spawn(run(pool, queue, on_failure));
         Self { jobs }
     }
 
     /// Runs `work` in the next batch and answers once that batch is committed: with
     /// `work`'s result, or with the commit's error. `work` runs at most one
     /// statement that writes, as its last step (see the module's documentation).
-    pub async fn write<T, W>(&self, work: W) -> Result<T, DomainError>
+    /// `committed` runs with the result right after the commit, on the writer's
+    /// task, before the writer takes the next batch: even if the caller has gone
+    /// (a timeout, a client that hung up), so what it updates (a cache) never
+    /// misses a committed write.
+    pub async fn write<T, W, C>(&self, work: W, committed: C) -> Result<T, DomainError>
     where
         T: Send + 'static,
         W: for<'c> FnOnce(&'c mut SqliteConnection) -> ConnFuture<'c, Result<T, DomainError>> + Send + 'static,
+        C: FnOnce(&T) + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(Pending { work, answer });
+        let job: Job = Box::new(Pending { work, committed, answer });
         self.jobs.send(job).map_err(|_| StoreError::Backend("the writer has stopped".into()))?;
         answered.await.map_err(|_| StoreError::Backend("the writer dropped a write".into()))?
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>, on_failure: OnFailure) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let batch = std::mem::replace(&mut jobs, Vec::with_capacity(MAX_BATCH));
         // Each batch in a task of its own: a write that panics takes down its batch
         // (rolled back; its writers are told the write was dropped), not the writer.
         let pool = pool.clone();
-        if let Err(e) = tokio::spawn(async move { finish_batch(&pool, batch).await }).await {
-            tracing::error!(error = %e, "group commit: a write panicked; its batch was rolled back and refused");
+        match tokio::spawn(async move { finish_batch(&pool, batch).await }).await {
+            Ok(true) => {}
+            Ok(false) => on_failure(),
+            Err(e) => {
+                tracing::error!(error = %e, "group commit: a write panicked; its batch was rolled back and refused");
+                on_failure();
+            }
         }
     }
 }
 
-async fn finish_batch(pool: &SqlitePool, batch: Vec<Job>) {
+/// Runs and answers one batch; false if it failed.
+async fn finish_batch(pool: &SqlitePool, batch: Vec<Job>) -> bool {
     let mut batch = batch.into_iter();
-    let (finishes, ended) = run_batch(pool, &mut batch).await;
+    // The connection is held until every write is answered, so that nothing else
+    // (the external-change poller, another writer) comes between a commit and what
+    // the writes do once committed.
+    let (finishes, ended, _conn) = match pool.acquire().await {
+        Ok(mut conn) => {
+            let (finishes, ended) = run_batch(&mut conn, &mut batch).await;
+            (finishes, ended, Some(conn))
+        }
+        Err(e) => (Vec::new(), Err(e.to_string()), None),
+    };
     let ended = ended.map_err(StoreError::Backend);
     for finish in finishes {
         finish(ended.clone());
     }
     // Writes the batch never reached (it failed before them) are refused.
-    if let Err(error) = ended {
-        for job in batch {
-            job.refuse(error.clone());
-        }
+    let Err(error) = ended else { return true };
+    for job in batch {
+        job.refuse(error.clone());
     }
+    false
 }
 
 /// Runs the jobs of one batch in one transaction; returns the answers of the jobs
 /// that ran and how the batch ended. Jobs left in `jobs` never ran.
-async fn run_batch(pool: &SqlitePool, jobs: &mut impl Iterator<Item = Job>) -> (Vec<Finish>, Result<(), String>) {
+async fn run_batch(
+    conn: &mut SqliteConnection,
+    jobs: &mut impl Iterator<Item = Job>,
+) -> (Vec<Finish>, Result<(), String>) {
     let mut ran = Vec::new();
-    let mut conn = match pool.acquire().await {
-        Ok(conn) => conn,
-        Err(e) => return (ran, Err(e.to_string())),
-    };
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => return (ran, Err(e.to_string())),

@@ -91,6 +91,40 @@ fn map_err(e: sqlx::Error, what: &str) -> StoreError {
     }
 }
 
+/// A store error back out of a batched write's [`DomainError`].
+fn store_error(e: DomainError) -> StoreError {
+    match e {
+        DomainError::Store(e) => e,
+        DomainError::NotFound => StoreError::NotFound,
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+/// Held by a write method that changes what the cache's auth part keeps (accounts,
+/// members, connections, apps): empties it when dropped, after the commit, and
+/// once more when the writer connection is next free. The second time covers a
+/// write whose caller went away mid-way (a timeout, a client that hung up): SQLite
+/// may still finish it after the drop, and a read in between may have kept the
+/// old rows.
+struct Changing {
+    writer: SqlitePool,
+    cache: Arc<orgbase_store_cache::Cache>,
+}
+
+impl Drop for Changing {
+    fn drop(&mut self) {
+        self.cache.clear_auth();
+        let (writer, cache) = (self.writer.clone(), Arc::clone(&self.cache));
+        tokio::spawn(async move {
+            if let Ok(mut conn) = writer.acquire().await {
+                // Queued behind whatever the connection's worker is still running.
+                let _ = sqlx::query("SELECT 1").execute(&mut *conn).await;
+            }
+            cache.clear_auth();
+        });
+    }
+}
+
 fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -121,9 +155,13 @@ impl SqliteStore {
             .foreign_keys(true)
             .pragma("cache_size", "-16000")
             .pragma("temp_store", "memory");
+        // One writer connection for the life of the store: `PRAGMA data_version`
+        // (see `watch_external_changes`) compares readings of one connection.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
@@ -137,7 +175,14 @@ impl SqliteStore {
             .map_err(backend)?;
         let cache = Arc::<orgbase_store_cache::Cache>::default();
         tokio::spawn(watch_external_changes(writer.clone(), Arc::downgrade(&cache)));
-        Ok(Self { batcher: batch::Batcher::start(writer.clone()), heads: Arc::default(), writer, reader, cache })
+        let heads = Arc::<Heads>::default();
+        let stale = Arc::clone(&heads);
+        let batcher = batch::Batcher::start(writer.clone(), Box::new(move || lock(&stale).clear()));
+        Ok(Self { batcher, heads, writer, reader, cache })
+    }
+
+    fn changing(&self) -> Changing {
+        Changing { writer: self.writer.clone(), cache: Arc::clone(&self.cache) }
     }
 
     /// Closes both pools, checkpointing the WAL.
@@ -270,7 +315,7 @@ fn push_keyset(q: &mut QueryBuilder<'_, Sqlite>, table: &str, req: &PageRequest)
 #[async_trait]
 impl OrgStore for SqliteStore {
     async fn insert_org(&self, org: &Org, admin: Option<&Account>) -> Result<Option<Account>, StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO orgs (id, code, name, state, version, created, updated, updater, props) \
@@ -339,12 +384,14 @@ impl OrgStore for SqliteStore {
         updater: Option<Id>,
         now: DateTime<Utc>,
     ) -> Result<Org, DomainError> {
-        let heads = Arc::clone(&self.heads);
+        let (heads, cache) = (Arc::clone(&self.heads), Arc::clone(&self.cache));
         let org = self
             .batcher
-            .write(move |conn| Box::pin(async move { modify_in_batch(conn, &heads, id, &change, updater, now).await }))
+            .write(
+                move |conn| Box::pin(async move { modify_in_batch(conn, &heads, id, &change, updater, now).await }),
+                move |org: &Arc<Org>| cache.wrote_org(Arc::clone(org)),
+            )
             .await?;
-        self.cache.wrote_org(Arc::clone(&org));
         Ok(Arc::unwrap_or_clone(org))
     }
 
@@ -360,6 +407,7 @@ impl OrgStore for SqliteStore {
             .await
             .map_err(backend)?;
         let org = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
+        lock(&self.heads).remove(&id);
         self.cache.wrote_org(Arc::new(org.clone()));
         Ok(org)
     }
@@ -384,7 +432,7 @@ fn app_row(row: &sqlx::sqlite::SqliteRow) -> Result<App, StoreError> {
 #[async_trait]
 impl AppStore for SqliteStore {
     async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         sqlx::query(
             "INSERT INTO apps (id, org_id, name, key, secret, enabled, cors_origins, created) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -512,7 +560,7 @@ async fn insert_member_row(conn: &mut SqliteConnection, m: &Member) -> Result<()
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         insert_account_row(&mut tx, account, false).await?;
         if let Some(member) = member {
@@ -548,7 +596,7 @@ impl AccountStore for SqliteStore {
         keep: Option<Id>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let done = sqlx::query("UPDATE accounts SET password_hash = ?, updated = ? WHERE id = ?")
             .bind(hash)
@@ -570,7 +618,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn set_reset_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         sqlx::query("UPDATE accounts SET reset_token_hash = ?, reset_expires = ? WHERE id = ?")
             .bind(token_hash)
             .bind(millis(expires))
@@ -594,7 +642,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn reset_password(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let row = sqlx::query(
             "UPDATE accounts SET password_hash = ?, reset_token_hash = NULL, reset_expires = NULL, updated = ? \
@@ -618,7 +666,7 @@ impl AccountStore for SqliteStore {
 #[async_trait]
 impl MemberStore for SqliteStore {
     async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let mut conn = self.writer.acquire().await.map_err(backend)?;
         insert_member_row(&mut conn, member).await
     }
@@ -705,7 +753,7 @@ impl MemberStore for SqliteStore {
         admin_roles: &[Id],
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         // The single writer connection serialises this transaction with every other
         // write, so the guard below sees the final state.
         let mut tx = self.writer.begin().await.map_err(backend)?;
@@ -736,7 +784,7 @@ impl MemberStore for SqliteStore {
         rows: &[(Account, Vec<Id>)],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let mut added = 0;
         for (account, roles) in rows {
@@ -762,7 +810,7 @@ impl MemberStore for SqliteStore {
     }
 
     async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let done = sqlx::query("DELETE FROM members WHERE org_id = ? AND id = ?")
             .bind(org.to_string())
@@ -847,7 +895,7 @@ fn connection_row(row: &sqlx::sqlite::SqliteRow) -> Result<Connection, StoreErro
 #[async_trait]
 impl ConnectionStore for SqliteStore {
     async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let member: Option<(String,)> = sqlx::query_as(
             "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND a.email = ?",
@@ -925,7 +973,7 @@ impl ConnectionStore for SqliteStore {
         expires: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Connection, StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let sql = format!(
             "UPDATE connections SET token_hash = ?, expires = ?, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
@@ -949,7 +997,7 @@ impl ConnectionStore for SqliteStore {
         state: ConnectionState,
         now: DateTime<Utc>,
     ) -> Result<Connection, StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let sql = format!(
             "UPDATE connections SET state = ?, token_hash = NULL, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
@@ -972,7 +1020,7 @@ impl ConnectionStore for SqliteStore {
         new_account: bool,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         if new_account {
             insert_account_row(&mut tx, account, false).await?;
@@ -1055,37 +1103,45 @@ impl SessionStore for SqliteStore {
     async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError> {
         // Concurrent requests of one session all see it due for a touch at once:
         // through the batcher they share one commit, and only the first moves it.
+        let cache = Arc::clone(&self.cache);
         self.batcher
-            .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query("UPDATE sessions SET last_seen = ?, expires = ? WHERE id = ? AND last_seen < ?")
-                        .bind(millis(last_seen))
-                        .bind(millis(expires))
-                        .bind(id.to_string())
-                        .bind(millis(last_seen))
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                    Ok(())
-                })
-            })
+            .write(
+                move |conn| {
+                    Box::pin(async move {
+                        sqlx::query("UPDATE sessions SET last_seen = ?, expires = ? WHERE id = ? AND last_seen < ?")
+                            .bind(millis(last_seen))
+                            .bind(millis(expires))
+                            .bind(id.to_string())
+                            .bind(millis(last_seen))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(backend)?;
+                        Ok(())
+                    })
+                },
+                move |()| cache.forget_session(id),
+            )
             .await
-            .map_err(|e| match e {
-                DomainError::Store(e) => e,
-                other => StoreError::Backend(other.to_string()),
-            })?;
-        self.cache.forget_session(id);
-        Ok(())
+            .map_err(store_error)
     }
 
     async fn delete_session(&self, id: Id) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.writer)
+        // Through the batcher: the session is forgotten once the delete commits,
+        // even if the caller (a logout) has gone away by then.
+        let cache = Arc::clone(&self.cache);
+        self.batcher
+            .write(
+                move |conn| {
+                    Box::pin(async move {
+                        let sql = sqlx::query("DELETE FROM sessions WHERE id = ?").bind(id.to_string());
+                        sql.execute(&mut *conn).await.map_err(backend)?;
+                        Ok(())
+                    })
+                },
+                move |()| cache.forget_session(id),
+            )
             .await
-            .map_err(backend)?;
-        self.cache.forget_session(id);
-        Ok(())
+            .map_err(store_error)
     }
 
     async fn record_nonce(

@@ -622,3 +622,35 @@ pub async fn a_change_that_panics_stops_only_itself(store: DynStore) {
     assert_eq!(renamed.version, org.version + 1);
     assert_eq!(store.org_by_id(org.id).await.unwrap().unwrap().props.name, "After the panic");
 }
+
+/// A write whose caller goes away (a timeout, a client that hung up) may still
+/// commit; reads must then show it, not what was kept from before.
+pub async fn abandoned_writes_do_not_leave_stale_reads(store: DynStore) {
+    use orgbase_domain::store::OrgChange;
+
+    let org = new_org("abandoned", "Abandoned", now());
+    store.insert_org(&org, None).await.unwrap();
+    for round in 0..20 {
+        assert!(store.org_by_code("abandoned").await.unwrap().is_some());
+        let writer = Arc::clone(&store);
+        let write = tokio::spawn(async move {
+            let rename: OrgChange = Box::new(move |current: &Org| {
+                let mut props = current.props.clone();
+                props.name = format!("Round {round}");
+                Ok((props, current.schema.clone()))
+            });
+            writer.modify_org(org.id, rename, None, now()).await
+        });
+        // Give up on it at once, or a little later, as a timeout would.
+        for _ in 0..round % 4 {
+            tokio::task::yield_now().await;
+        }
+        write.abort();
+        let agreed = eventually(|| async {
+            let stored = store.org_by_id(org.id).await.unwrap().unwrap();
+            store.org_by_code("abandoned").await.unwrap().unwrap().version == stored.version
+        })
+        .await;
+        assert!(agreed, "round {round}: the cached org differs from the stored one");
+    }
+}

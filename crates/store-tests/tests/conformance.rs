@@ -48,6 +48,7 @@ conformance!(
     org_changes_apply_one_after_another,
     reads_follow_writes,
     a_change_that_panics_stops_only_itself,
+    abandoned_writes_do_not_leave_stale_reads,
 );
 
 /// Two PostgreSQL stores on one schema stand for two nodes.
