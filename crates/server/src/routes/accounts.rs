@@ -2,6 +2,7 @@
 //! me, status, and the password endpoints.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -12,6 +13,7 @@ use orgbase_domain::account::{Account, Email, Member, PersonName};
 use orgbase_domain::{FieldError, password, secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use crate::auth::{self, CSRF_HEADER};
 use crate::context::OrgCtx;
@@ -104,18 +106,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Hashes off the async workers: argon2 takes tens of milliseconds of CPU.
+/// Runs argon2 off the async workers (tens of milliseconds of CPU), one hash per
+/// core at a time: each takes 19 MiB while it runs, and more at once than there
+/// are cores adds memory, not throughput. A burst of logins queues here.
+async fn argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Fault> {
+    static HASHING: OnceLock<Semaphore> = OnceLock::new();
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let _turn = HASHING.get_or_init(|| Semaphore::new(cores)).acquire().await.map_err(|e| Fault::internal(&e))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| Fault::internal(&e))
+}
+
 async fn hash_password(password: String) -> Result<String, Fault> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| Fault::internal(&e))?
-        .map_err(Fault::from)
+    argon2(move || password::hash(&password)).await?.map_err(Fault::from)
 }
 
 async fn verify_password(password: String, stored: Option<String>) -> Result<bool, Fault> {
-    tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
-        .await
-        .map_err(|e| Fault::internal(&e))
+    argon2(move || password::verify(&password, stored.as_deref())).await
 }
 
 /// Registers an account and makes it a member with `registration.defaultRoles`.

@@ -30,6 +30,7 @@ api_tests!(
     an_operator_creates_an_org_with_its_first_administrator,
     signed_requests_act_as_the_app_or_as_a_member,
     refused_signed_requests_all_get_the_same_403,
+    a_burst_of_logins_queues_for_the_hasher_and_all_succeed,
 );
 
 fn login_body(email: &str, password: &str) -> Value {
@@ -513,4 +514,23 @@ async fn refused_signed_requests_all_get_the_same_403(app: &TestApp) {
         .json(&json!({"op": "set", "path": "name", "value": "Replayed"}));
     assert_eq!(replay.send().await.unwrap().status(), 403);
     assert_eq!(app.state.store.org_by_id(org.id).await.unwrap().unwrap().props.name, "Example", "nothing changed");
+}
+
+/// More logins at once than there are cores wait their turn at argon2 (one hash
+/// per core at a time) and all get a session.
+async fn a_burst_of_logins_queues_for_the_hasher_and_all_succeed(app: &TestApp) {
+    let (org, key) = app.seed_org("burst", "Burst").await;
+    for i in 0..8 {
+        app.seed_account(&format!("burst{i}@x.test"), PASSWORD, Some((&org, &[]))).await;
+    }
+    let logins = (0..8).map(|i| {
+        app.api(Method::POST, "/burst/v2/accounts/login", &key.key, None)
+            .json(&login_body(&format!("burst{i}@x.test"), PASSWORD))
+            .send()
+    });
+    for res in futures::future::join_all(logins).await {
+        let (status, body) = json(res.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["token"].as_str().is_some_and(|t| t.len() == 64), "{body}");
+    }
 }
