@@ -114,8 +114,10 @@ struct Changing {
 impl Drop for Changing {
     fn drop(&mut self) {
         self.cache.clear_auth();
+        // No runtime left (the process is shutting down): nothing will read again.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let (writer, cache) = (self.writer.clone(), Arc::clone(&self.cache));
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             if let Ok(mut conn) = writer.acquire().await {
                 // Queued behind whatever the connection's worker is still running.
                 let _ = sqlx::query("SELECT 1").execute(&mut *conn).await;

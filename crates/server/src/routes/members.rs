@@ -6,11 +6,12 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::access::{Operation, Target};
-use orgbase_domain::account::{Account, Member, MemberState};
+use orgbase_domain::account::{Account, Email, Member, MemberState, PersonName};
+use orgbase_domain::org::render_date;
 use orgbase_domain::store::MemberFilter;
 use orgbase_domain::{FieldError, Id};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, Paging, query_pairs};
@@ -18,11 +19,46 @@ use crate::fault::Fault;
 use crate::state::AppState;
 
 /// A member as the API shows it: the membership with the account's email and name.
-pub fn member_json(member: &Member, account: &Account) -> Value {
-    let mut shown = member.to_json();
-    shown["email"] = json!(account.email);
-    shown["name"] = json!(account.name);
-    shown
+/// Serialised straight from the stored values (a page of members builds no JSON
+/// tree), in the order `Member::to_json` gives.
+#[derive(Serialize)]
+pub struct MemberView<'a> {
+    #[serde(rename = "_id")]
+    id: Id,
+    object: &'static str,
+    org: Id,
+    account: Id,
+    roles: &'a [Id],
+    state: &'static str,
+    created: String,
+    updated: String,
+    email: &'a Email,
+    name: &'a PersonName,
+}
+
+/// The view of `member` with its `account`.
+pub fn member_json<'a>(member: &'a Member, account: &'a Account) -> MemberView<'a> {
+    MemberView {
+        id: member.id,
+        object: "member",
+        org: member.org,
+        account: member.account,
+        roles: &member.roles,
+        state: member.state.as_str(),
+        created: render_date(member.created),
+        updated: render_date(member.updated),
+        email: &account.email,
+        name: &account.name,
+    }
+}
+
+/// A page of a list, as every list answers.
+#[derive(Serialize)]
+struct ListBody<T> {
+    object: &'static str,
+    data: Vec<T>,
+    #[serde(rename = "hasMore")]
+    has_more: bool,
 }
 
 /// The body of `PATCH /members/{id}`.
@@ -76,8 +112,8 @@ pub async fn list_members(
         return Err(Fault::validation(faults));
     }
     let page = state.store.list_members(ctx.org.id, &filter, &req).await?;
-    let data: Vec<Value> = page.data.iter().map(|(m, a)| member_json(m, a)).collect();
-    Ok(axum::Json(json!({"object": "list", "data": data, "hasMore": page.has_more})).into_response())
+    let data = page.data.iter().map(|(m, a)| member_json(m, a)).collect();
+    Ok(axum::Json(ListBody { object: "list", data, has_more: page.has_more }).into_response())
 }
 
 /// Reads one member.
