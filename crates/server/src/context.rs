@@ -217,7 +217,8 @@ pub async fn resolve_org(
     } else {
         auth::session_caller(&state, &org, req.headers()).await?
     };
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("", MatchedPath::as_str);
     let exempt = CSRF_EXEMPT.iter().any(|suffix| route.ends_with(suffix));
     let csrf = match &caller {
         Caller::Account { proof: Proof::Session { token, cookie, .. }, .. } => {
@@ -230,7 +231,7 @@ pub async fn resolve_org(
         }
         _ => None,
     };
-    if org.props.maintenance && !open_in_maintenance(&route, req.method()) {
+    if org.props.maintenance && !open_in_maintenance(route, req.method()) {
         let subject = caller.subject(&org);
         if !(subject.has_role(ADMINISTRATOR) || subject.has_role(DEVELOPER)) {
             let reason = org.props.maintenance_message.clone().unwrap_or_else(|| "The org is in maintenance.".into());

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, requested_paths};
 use crate::fault::Fault;
+use crate::routes::common::not_modified;
 use crate::state::AppState;
 
 /// The org as the caller may read it.
@@ -50,8 +51,28 @@ pub struct OrgDoc {
     params(("org" = String, Path, description = "The org code"),
            ("paths" = Option<String>, Query, description = "Comma-separated properties to return")),
     responses((status = 200, body = OrgDoc), (status = 304), (status = 400, body = Fault), (status = 404, body = Fault)))]
-pub async fn get_public_org(State(state): State<AppState>, ctx: OrgCtx, parts: Parts) -> Result<Response, Fault> {
-    render_org(&state, &ctx, &parts).await
+pub async fn get_public_org(State(state): State<AppState>, ctx: OrgCtx, read: OrgRead) -> Result<Response, Fault> {
+    render_org(&state, &ctx, read).await
+}
+
+/// What an org read takes from the request: the selected `paths` and
+/// `If-None-Match`, and nothing else (the `Parts` extractor would copy every
+/// header and extension of the request).
+pub struct OrgRead {
+    paths: Option<Vec<String>>,
+    conditions: HeaderMap,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OrgRead {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut conditions = HeaderMap::new();
+        if let Some(tags) = parts.headers.get(header::IF_NONE_MATCH) {
+            conditions.insert(header::IF_NONE_MATCH, tags.clone());
+        }
+        Ok(Self { paths: requested_paths(parts), conditions })
+    }
 }
 
 /// Full read of the org: every property the caller may read.
@@ -63,10 +84,10 @@ pub async fn get_org(
     State(state): State<AppState>,
     ctx: OrgCtx,
     Path((_, id)): Path<(String, String)>,
-    parts: Parts,
+    read: OrgRead,
 ) -> Result<Response, Fault> {
     ctx.check_org_id(&id)?;
-    render_org(&state, &ctx, &parts).await
+    render_org(&state, &ctx, read).await
 }
 
 /// The ETag of an org as one caller sees it: the version, the access level and the
@@ -82,12 +103,6 @@ fn org_etag(org: &Org, level: Level, paths: Option<&[String]>) -> String {
 /// The version named by an ETag of [`org_etag`].
 fn etag_version(tag: &str) -> Option<i64> {
     tag.trim().trim_start_matches("W/").trim_matches('"').split('.').nth(1)?.parse().ok()
-}
-
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().strip_prefix("W/") == Some(etag))
-    })
 }
 
 fn etag_header(etag: &str) -> HeaderValue {
@@ -133,10 +148,10 @@ async fn org_response(state: &AppState, ctx: &OrgCtx, org: &Org, paths: Option<&
     Ok((headers, body).into_response())
 }
 
-async fn render_org(state: &AppState, ctx: &OrgCtx, parts: &Parts) -> Result<Response, Fault> {
-    let paths = requested_paths(parts);
+async fn render_org(state: &AppState, ctx: &OrgCtx, read: OrgRead) -> Result<Response, Fault> {
+    let OrgRead { paths, conditions } = read;
     let etag = org_etag(&ctx.org, ctx.level(), paths.as_deref());
-    if not_modified(&parts.headers, &etag) {
+    if not_modified(&conditions, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(&etag))]).into_response());
     }
     org_response(state, ctx, &ctx.org, paths.as_deref()).await
