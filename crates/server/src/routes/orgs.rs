@@ -109,33 +109,45 @@ fn etag_header(etag: &str) -> HeaderValue {
     HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
-/// What the org's body depends on besides the org: the caller, the apps (only
+/// What the org's body depends on besides the org and the caller: the apps (only
 /// administrators see them) and whether invitations are pending (only members see
 /// `shared`); the queries are skipped for callers who would not see the result.
-async fn render_inputs(state: &AppState, ctx: &OrgCtx, org: &Org) -> Result<(Subject, Vec<App>, bool), Fault> {
-    let subject = ctx.subject();
+async fn render_inputs(state: &AppState, subject: &Subject, org: &Org) -> Result<(Vec<App>, bool), Fault> {
     let level = subject.org_level();
     let apps = if level >= Level::Delete { state.store.apps_of_org(org.id).await? } else { Vec::new() };
     let shared = level >= Level::Read && state.store.has_pending_connection(org.id, None).await?;
-    Ok((subject, apps, shared))
+    Ok((apps, shared))
 }
 
 /// Every property of `org` that the caller may read.
 async fn visible(state: &AppState, ctx: &OrgCtx, org: &Org) -> Result<serde_json::Map<String, Value>, Fault> {
-    let (subject, apps, shared) = render_inputs(state, ctx, org).await?;
+    let subject = ctx.subject();
+    let (apps, shared) = render_inputs(state, &subject, org).await?;
     Ok(org.render(Viewer::Caller(&subject), &apps, shared))
 }
 
-/// The org rendered for the caller, with its ETag. The whole body is rendered once
-/// per org version and kind of caller ([`crate::state::OrgBodies`]).
+/// The org rendered for the caller, with its ETag.
 async fn org_response(state: &AppState, ctx: &OrgCtx, org: &Org, paths: Option<&[String]>) -> Result<Response, Fault> {
-    let level = ctx.level();
-    let etag = etag_header(&org_etag(org, level, paths));
+    let subject = ctx.subject();
+    let etag = org_etag(org, subject.org_level(), paths);
+    respond(state, subject, org, paths, &etag).await
+}
+
+/// The body of `org` for `subject` under `etag`. The whole body is rendered once
+/// per org version and kind of caller ([`crate::state::OrgBodies`]).
+async fn respond(
+    state: &AppState,
+    subject: Subject,
+    org: &Org,
+    paths: Option<&[String]>,
+    etag: &str,
+) -> Result<Response, Fault> {
+    let (apps, shared) = render_inputs(state, &subject, org).await?;
+    let etag = etag_header(etag);
     if let Some(paths) = paths {
-        let body = select_paths(&visible(state, ctx, org).await?, paths);
+        let body = select_paths(&org.render(Viewer::Caller(&subject), &apps, shared), paths);
         return Ok(([(header::ETAG, etag)], axum::Json(body)).into_response());
     }
-    let (subject, apps, shared) = render_inputs(state, ctx, org).await?;
     let body = match state.org_bodies.get(org, &subject, &apps, shared) {
         Some(body) => body,
         None => {
@@ -150,11 +162,12 @@ async fn org_response(state: &AppState, ctx: &OrgCtx, org: &Org, paths: Option<&
 
 async fn render_org(state: &AppState, ctx: &OrgCtx, read: OrgRead) -> Result<Response, Fault> {
     let OrgRead { paths, conditions } = read;
-    let etag = org_etag(&ctx.org, ctx.level(), paths.as_deref());
+    let subject = ctx.subject();
+    let etag = org_etag(&ctx.org, subject.org_level(), paths.as_deref());
     if not_modified(&conditions, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(&etag))]).into_response());
     }
-    org_response(state, ctx, &ctx.org, paths.as_deref()).await
+    respond(state, subject, &ctx.org, paths.as_deref(), &etag).await
 }
 
 /// Applies a change to the org atomically: `change` computes the new properties and
