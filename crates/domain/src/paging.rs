@@ -10,7 +10,7 @@ pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 1000;
 
 /// Where a page starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cursor {
     /// The page holds the items after this one.
     After(Id),
@@ -20,7 +20,7 @@ pub enum Cursor {
 
 /// The order of a list: a field the resource allows, ascending or descending. Ties
 /// are broken by `_id` in the same direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Sort {
     /// The field, one of the resource's sortable fields.
     pub field: &'static str,
@@ -29,7 +29,7 @@ pub struct Sort {
 }
 
 /// A validated page request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     /// Items per page, 1..=1000.
     pub limit: u32,

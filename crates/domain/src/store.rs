@@ -115,7 +115,7 @@ pub trait MemberStore: Send + Sync {
         org: Id,
         filter: &MemberFilter,
         page: &PageRequest,
-    ) -> Result<Page<(Member, Account)>, StoreError>;
+    ) -> Result<Arc<Page<(Member, Account)>>, StoreError>;
     /// One member of an org, with its account.
     async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<(Member, Account)>, StoreError>;
     /// Changes a member's roles and/or state. In the same transaction (serialised per
@@ -142,7 +142,7 @@ pub trait MemberStore: Send + Sync {
 }
 
 /// Filters of the member list.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct MemberFilter {
     /// Members holding this role (directly).
     pub role: Option<Id>,

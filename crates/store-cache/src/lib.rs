@@ -1,7 +1,7 @@
 //! What every request reads, kept in memory by both stores: orgs by code and apps
-//! by key (a newer version replaces an older one), and what an authenticated
-//! request reads before its work: its session, account and membership, the org's
-//! apps and whether it has pending invitations.
+//! by key (a newer version replaces an older one), what an authenticated request
+//! reads before its work (its session, account and membership, the org's apps and
+//! whether it has pending invitations), and the pages of member lists read lately.
 //!
 //! A store writes its own org changes through ([`Cache::put_org`]); a write to
 //! accounts, members, connections or apps empties the rest once committed
@@ -21,9 +21,21 @@ use orgbase_domain::Id;
 use orgbase_domain::account::{Account, Member, Session};
 use orgbase_domain::app::App;
 use orgbase_domain::org::Org;
+use orgbase_domain::paging::{Page, PageRequest};
+use orgbase_domain::store::MemberFilter;
 
 /// Past this many entries a map starts over, so memory stays bounded.
 const MAX_ENTRIES: usize = 50_000;
+
+/// Past this many members in kept pages (a member with its account is a few
+/// hundred bytes) the pages start over.
+const MAX_PAGE_ROWS: usize = 20_000;
+
+/// A page of an org's members with their accounts.
+pub type MemberPage = Page<(Member, Account)>;
+
+/// Which page of which member list.
+type MemberPageKey = (Id, MemberFilter, PageRequest);
 
 /// The cache of one store.
 ///
@@ -47,6 +59,9 @@ struct AuthCache {
     members: HashMap<(Id, Id), Option<Member>>,
     org_apps: HashMap<Id, Vec<App>>,
     pending: HashMap<(Id, Option<String>), bool>,
+    member_pages: HashMap<MemberPageKey, Arc<MemberPage>>,
+    /// How many members `member_pages` holds.
+    member_page_rows: usize,
 }
 
 /// The generation a read started in; what it read is kept only if nothing was
@@ -239,6 +254,33 @@ impl Cache {
         let mut auth = self.auth();
         if self.current(read_in) {
             bounded_insert(&mut auth.pending, (org, email.map(str::to_owned)), pending);
+        }
+    }
+
+    /// A page of an org's member list, if kept.
+    pub fn member_page(&self, org: Id, filter: &MemberFilter, page: &PageRequest) -> Option<Arc<MemberPage>> {
+        self.auth().member_pages.get(&(org, filter.clone(), *page)).cloned()
+    }
+
+    /// Keeps a page of an org's member list read in `read_in`.
+    pub fn put_member_page(
+        &self,
+        read_in: Generation,
+        org: Id,
+        filter: &MemberFilter,
+        page: &PageRequest,
+        members: &Arc<MemberPage>,
+    ) {
+        let mut auth = self.auth();
+        if self.current(read_in) {
+            let rows = members.data.len().max(1);
+            if auth.member_page_rows + rows > MAX_PAGE_ROWS {
+                auth.member_pages.clear();
+                auth.member_page_rows = 0;
+            }
+            if auth.member_pages.insert((org, filter.clone(), *page), Arc::clone(members)).is_none() {
+                auth.member_page_rows += rows;
+            }
         }
     }
 }

@@ -32,6 +32,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolO
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
 
+mod org_writes;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The PostgreSQL store.
@@ -41,25 +43,8 @@ pub struct PgStore {
     /// Kept reads; used only while `listening` (see [`listen_for_changes`]).
     cache: Arc<Cache>,
     listening: Arc<AtomicBool>,
-    /// One writer at a time per org on this node: the others wait here, not on the
-    /// row lock while holding a pooled connection.
-    org_writes: Arc<OrgWriteLocks>,
-}
-
-/// One async lock per org.
-#[derive(Debug, Default)]
-struct OrgWriteLocks(std::sync::Mutex<std::collections::HashMap<Id, Arc<tokio::sync::Mutex<()>>>>);
-
-impl OrgWriteLocks {
-    async fn lock(&self, org: Id) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Forget locks nobody holds or waits for, so the map stays small.
-            locks.retain(|_, l| Arc::strong_count(l) > 1);
-            Arc::clone(locks.entry(org).or_default())
-        };
-        lock.lock_owned().await
-    }
+    /// Changes to an org queue here and are written a batch per transaction.
+    org_writes: Arc<org_writes::OrgWrites>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -305,34 +290,7 @@ impl OrgStore for PgStore {
         updater: Option<Id>,
         now: DateTime<Utc>,
     ) -> Result<Org, DomainError> {
-        // The row lock holds off every other writer of the org, on any node, from
-        // the read to the commit; on this node they queue first without a connection.
-        let _turn = self.org_writes.lock(id).await;
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1 FOR UPDATE");
-        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(backend)?;
-        let current = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
-        let (props, schema) = change(&current)?;
-        let sql = format!(
-            "UPDATE orgs SET props = $1, custom_props = $2, name = $3, updater = $4, updated = $5, \
-             version = version + 1 WHERE id = $6 RETURNING {ORG_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(Json(props.to_value()))
-            .bind(Json(&schema))
-            .bind(&props.name)
-            .bind(updater.map(|u| u.to_string()))
-            .bind(now)
-            .bind(id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let org = org_row(&row)?;
-        tx.commit().await.map_err(backend)?;
-        // Forgotten, not written through: another node's newer write may already
-        // have been heard (the triggers tell this node too).
-        self.cache.forget_org(id);
-        Ok(org)
+        self.org_writes.modify(&self.pool, &self.cache, id, change, updater, now).await
     }
 
     async fn set_org_state(&self, id: Id, state: OrgState, now: DateTime<Utc>) -> Result<Org, StoreError> {
@@ -636,7 +594,11 @@ impl MemberStore for PgStore {
         org: Id,
         filter: &MemberFilter,
         req: &PageRequest,
-    ) -> Result<Page<(Member, Account)>, StoreError> {
+    ) -> Result<Arc<Page<(Member, Account)>>, StoreError> {
+        if let Some(page) = self.cached().and_then(|c| c.member_page(org, filter, req)) {
+            return Ok(page);
+        }
+        let read_in = self.cache.generation();
         let mut q = QueryBuilder::new(format!(
             "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = "
         ));
@@ -671,7 +633,11 @@ impl MemberStore for PgStore {
         q.push_bind(i64::from(req.skip));
         let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
         let items = rows.iter().map(member_join_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_rows(items, req))
+        let page = Arc::new(Page::from_rows(items, req));
+        if let Some(cache) = self.cached() {
+            cache.put_member_page(read_in, org, filter, req, &page);
+        }
+        Ok(page)
     }
 
     async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<(Member, Account)>, StoreError> {

@@ -43,8 +43,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    batcher: batch::Batcher,
-    heads: Arc<Heads>,
+    batcher: Arc<batch::Batcher<StagedOrgs>>,
     cache: Arc<orgbase_store_cache::Cache>,
 }
 
@@ -177,10 +176,8 @@ impl SqliteStore {
             .map_err(backend)?;
         let cache = Arc::<orgbase_store_cache::Cache>::default();
         tokio::spawn(watch_external_changes(writer.clone(), Arc::downgrade(&cache)));
-        let heads = Arc::<Heads>::default();
-        let stale = Arc::clone(&heads);
-        let batcher = batch::Batcher::start(writer.clone(), Box::new(move || lock(&stale).clear()));
-        Ok(Self { batcher, heads, writer, reader, cache })
+        let batcher = Arc::new(batch::Batcher::start(writer.clone()));
+        Ok(Self { batcher, writer, reader, cache })
     }
 
     fn changing(&self) -> Changing {
@@ -196,78 +193,82 @@ impl SqliteStore {
 
 const ORG_COLUMNS: &str = "id, code, state, version, created, updated, updater, props, custom_props";
 
-/// The writer's latest version of each org it wrote, committed or queued in the
-/// open batch: the next write to the org starts from it without reading the row.
-/// The write is conditional on the version, so a head gone stale (a batch that
-/// failed, another process's write) is noticed, and the row read instead.
-type Heads = std::sync::Mutex<std::collections::HashMap<Id, Arc<Org>>>;
+/// The org changes of one batch (see [`batch`]): each org is read once per batch,
+/// changed in memory by each of the batch's writes in turn, and written once, just
+/// before the commit. The batch holds SQLite's write lock from its start, so the
+/// row cannot change between the read and the write.
+#[derive(Debug, Default)]
+struct StagedOrgs(Vec<StagedOrg>);
 
-/// Past this many orgs the writer's heads start over.
-const MAX_HEADS: usize = 10_000;
-
-fn lock(heads: &Heads) -> std::sync::MutexGuard<'_, std::collections::HashMap<Id, Arc<Org>>> {
-    heads.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+#[derive(Debug)]
+struct StagedOrg {
+    /// The version of the row as read.
+    read: i64,
+    org: Arc<Org>,
 }
 
-/// One org write inside a batch (see [`batch`]): at most one statement writes.
+impl batch::Stage for StagedOrgs {
+    fn flush<'c>(self, conn: &'c mut SqliteConnection) -> batch::ConnFuture<'c, Result<(), String>> {
+        Box::pin(async move {
+            for StagedOrg { read, org } in self.0 {
+                let custom = serde_json::to_string(&org.schema).map_err(|e| e.to_string())?;
+                let written = sqlx::query(
+                    "UPDATE orgs SET props = ?, custom_props = ?, name = ?, updater = ?, updated = ?, version = ? \
+                     WHERE id = ? AND version = ?",
+                )
+                .bind(org.props.to_value().to_string())
+                .bind(custom)
+                .bind(&org.props.name)
+                .bind(org.updater.map(|u| u.to_string()))
+                .bind(millis(org.updated))
+                .bind(org.version)
+                .bind(org.id.to_string())
+                .bind(read)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())?;
+                if written.rows_affected() != 1 {
+                    return Err(format!("org {}: the row changed under the batch's write lock", org.id));
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// One org change inside a batch: applied to the batch's latest version of the org
+/// (read from the row the first time), and staged. A change that is refused stages
+/// nothing.
 async fn modify_in_batch(
     conn: &mut SqliteConnection,
-    heads: &Heads,
+    staged: &mut StagedOrgs,
     id: Id,
     change: &OrgChange,
     updater: Option<Id>,
     now: DateTime<Utc>,
 ) -> Result<Arc<Org>, DomainError> {
-    let mut current = lock(heads).get(&id).cloned();
-    // Twice at most: from the head, then (if it was stale) from the row.
-    for _ in 0..2 {
-        let from_head = current.is_some();
-        let org = match current.take() {
-            Some(org) => org,
-            None => {
-                let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?");
-                let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(backend)?;
-                Arc::new(row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?)
-            }
-        };
-        let (props, schema) = change(&org)?;
-        let props_json = props.to_value().to_string();
-        let written = sqlx::query(
-            "UPDATE orgs SET props = ?, custom_props = ?, name = ?, updater = ?, updated = ?, version = version + 1 \
-             WHERE id = ? AND version = ?",
-        )
-        .bind(props_json)
-        .bind(serde_json::to_string(&schema).map_err(backend)?)
-        .bind(&props.name)
-        .bind(updater.map(|u| u.to_string()))
-        .bind(millis(now))
-        .bind(id.to_string())
-        .bind(org.version)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-        if written.rows_affected() == 1 {
-            let updated = Arc::new(Org {
-                version: org.version + 1,
-                updated: from_millis(millis(now)),
-                updater,
-                props,
-                schema,
-                ..Org::clone(&org)
-            });
-            let mut heads = lock(heads);
-            if heads.len() >= MAX_HEADS {
-                heads.clear();
-            }
-            heads.insert(id, Arc::clone(&updated));
-            return Ok(updated);
+    let slot = match staged.0.iter().position(|s| s.org.id == id) {
+        Some(slot) => slot,
+        None => {
+            let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?");
+            let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(backend)?;
+            let org = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
+            staged.0.push(StagedOrg { read: org.version, org: Arc::new(org) });
+            staged.0.len() - 1
         }
-        lock(heads).remove(&id);
-        if !from_head {
-            break;
-        }
-    }
-    Err(StoreError::Backend(format!("org {id}: the write found another version than the one it just read")).into())
+    };
+    let current = &staged.0[slot].org;
+    let (props, schema) = change(current)?;
+    let updated = Arc::new(Org {
+        version: current.version + 1,
+        updated: from_millis(millis(now)),
+        updater,
+        props,
+        schema,
+        ..Org::clone(current)
+    });
+    staged.0[slot].org = Arc::clone(&updated);
+    Ok(updated)
 }
 
 fn org_row(row: &sqlx::sqlite::SqliteRow) -> Result<Org, StoreError> {
@@ -386,11 +387,13 @@ impl OrgStore for SqliteStore {
         updater: Option<Id>,
         now: DateTime<Utc>,
     ) -> Result<Org, DomainError> {
-        let (heads, cache) = (Arc::clone(&self.heads), Arc::clone(&self.cache));
+        let cache = Arc::clone(&self.cache);
         let org = self
             .batcher
             .write(
-                move |conn| Box::pin(async move { modify_in_batch(conn, &heads, id, &change, updater, now).await }),
+                move |conn, staged| {
+                    Box::pin(async move { modify_in_batch(conn, staged, id, &change, updater, now).await })
+                },
                 move |org: &Arc<Org>| cache.wrote_org(Arc::clone(org)),
             )
             .await?;
@@ -409,7 +412,6 @@ impl OrgStore for SqliteStore {
             .await
             .map_err(backend)?;
         let org = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
-        lock(&self.heads).remove(&id);
         self.cache.wrote_org(Arc::new(org.clone()));
         Ok(org)
     }
@@ -695,7 +697,11 @@ impl MemberStore for SqliteStore {
         org: Id,
         filter: &MemberFilter,
         req: &PageRequest,
-    ) -> Result<Page<(Member, Account)>, StoreError> {
+    ) -> Result<Arc<Page<(Member, Account)>>, StoreError> {
+        if let Some(page) = self.cache.member_page(org, filter, req) {
+            return Ok(page);
+        }
+        let read_in = self.cache.generation();
         let mut q = QueryBuilder::new(format!(
             "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = "
         ));
@@ -730,7 +736,9 @@ impl MemberStore for SqliteStore {
         q.push_bind(i64::from(req.skip));
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
         let items = rows.iter().map(member_join_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_rows(items, req))
+        let page = Arc::new(Page::from_rows(items, req));
+        self.cache.put_member_page(read_in, org, filter, req, &page);
+        Ok(page)
     }
 
     async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<(Member, Account)>, StoreError> {
@@ -1108,7 +1116,7 @@ impl SessionStore for SqliteStore {
         let cache = Arc::clone(&self.cache);
         self.batcher
             .write(
-                move |conn| {
+                move |conn, _| {
                     Box::pin(async move {
                         sqlx::query("UPDATE sessions SET last_seen = ?, expires = ? WHERE id = ? AND last_seen < ?")
                             .bind(millis(last_seen))
@@ -1133,7 +1141,7 @@ impl SessionStore for SqliteStore {
         let cache = Arc::clone(&self.cache);
         self.batcher
             .write(
-                move |conn| {
+                move |conn, _| {
                     Box::pin(async move {
                         let sql = sqlx::query("DELETE FROM sessions WHERE id = ?").bind(id.to_string());
                         sql.execute(&mut *conn).await.map_err(backend)?;

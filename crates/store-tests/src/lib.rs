@@ -16,7 +16,7 @@ use orgbase_domain::session::{
     LiveSession, NewSession, Participant, Permissions, SESSION_SORT_FIELDS, SessionAccess, SessionChanges,
     SessionQuery, SessionScope, SessionState,
 };
-use orgbase_domain::store::{ORG_SORT_FIELDS, Store};
+use orgbase_domain::store::{MemberFilter, ORG_SORT_FIELDS, Store};
 use orgbase_domain::{Clock, Id, StoreError, SystemClock};
 
 /// A store under test.
@@ -407,6 +407,37 @@ pub async fn org_changes_apply_one_after_another(store: DynStore) {
     assert!(matches!(refused, DomainError::PreconditionFailed), "{refused:?}");
     assert_eq!(store.org_by_id(org.id).await.unwrap().unwrap().version, stored.version);
 
+    // Refused changes among concurrent ones (combined into one write by a store
+    // that batches) change nothing; the others all land.
+    let writes = (0..40).map(|i| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let change: OrgChange = Box::new(move |current: &Org| {
+                if i % 4 == 0 {
+                    return Err(DomainError::PreconditionFailed);
+                }
+                let mut props = current.props.clone();
+                let list = props.custom.get_mut("c_list").unwrap().as_array_mut().unwrap();
+                list.push(serde_json::json!(100 + i));
+                Ok((props, current.schema.clone()))
+            });
+            store.modify_org(org.id, change, None, now()).await
+        })
+    });
+    let mut landed = 0;
+    for write in writes.collect::<Vec<_>>() {
+        match write.await.unwrap() {
+            Ok(_) => landed += 1,
+            Err(e) => assert!(matches!(e, DomainError::PreconditionFailed), "{e:?}"),
+        }
+    }
+    assert_eq!(landed, 30);
+    let stored = store.org_by_id(org.id).await.unwrap().unwrap();
+    let list = stored.props.custom["c_list"].as_array().unwrap();
+    assert_eq!(list.len(), 70);
+    assert!(list.iter().all(|v| v.as_i64().unwrap() < 100 || v.as_i64().unwrap() % 4 != 0));
+    assert_eq!(stored.version, org.version + 70);
+
     let rename: OrgChange = Box::new(|current: &Org| {
         let mut props = current.props.clone();
         props.name = "Renamed".into();
@@ -450,6 +481,16 @@ pub async fn reads_follow_writes(store: DynStore) {
     let twice = |store: DynStore, org: Id, account: Id| async move {
         let first = store.member_of(org, account).await.unwrap();
         assert_eq!(store.member_of(org, account).await.unwrap(), first);
+        // The org's member list (one page of everyone, and a filtered page) agrees.
+        let everyone = PageParams::default().validate(&["_id"]).unwrap();
+        for filter in
+            [MemberFilter::default(), MemberFilter { search: Some("someone".into()), ..MemberFilter::default() }]
+        {
+            let page = store.list_members(org, &filter, &everyone).await.unwrap();
+            assert_eq!(store.list_members(org, &filter, &everyone).await.unwrap(), page);
+            let listed = page.data.iter().find(|(_, a)| a.id == account).map(|(m, _)| m.clone());
+            assert_eq!(listed, first, "the member list disagrees with the membership ({filter:?})");
+        }
         first
     };
 
@@ -557,7 +598,8 @@ where
 }
 
 /// Two nodes on one database: what one changes, the other stops serving from its
-/// cache (PostgreSQL: the change notifications of migration 0006).
+/// cache (PostgreSQL: the change notifications of migration 0006; SQLite: `PRAGMA
+/// data_version`), and each write starts from the other's.
 pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
     use orgbase_domain::org::ADMINISTRATOR;
     use orgbase_domain::store::OrgChange;
@@ -565,12 +607,28 @@ pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
     let org = new_org("two-nodes", "Two Nodes", now());
     a.insert_org(&org, None).await.unwrap();
     assert_eq!(b.org_by_code("two-nodes").await.unwrap().unwrap().version, org.version);
+    let push = |value: &'static str| -> OrgChange {
+        Box::new(move |current: &Org| {
+            let mut props = current.props.clone();
+            let list = props.custom.entry("c_nodes".into()).or_insert_with(|| serde_json::json!([]));
+            list.as_array_mut().unwrap().push(serde_json::json!(value));
+            Ok((props, current.schema.clone()))
+        })
+    };
+    // Both write, one after the other: each write starts from the other's.
+    let from_b = b.modify_org(org.id, push("b"), None, now()).await.unwrap();
+    let from_a = a.modify_org(org.id, push("a"), None, now()).await.unwrap();
+    assert_eq!(from_a.version, from_b.version + 1);
+    let from_b = b.modify_org(org.id, push("b again"), None, now()).await.unwrap();
+    assert_eq!(from_b.version, from_a.version + 1);
+    assert_eq!(from_b.props.custom["c_nodes"], serde_json::json!(["b", "a", "b again"]));
     let rename: OrgChange = Box::new(|current: &Org| {
         let mut props = current.props.clone();
         props.name = "Renamed on A".into();
         Ok((props, current.schema.clone()))
     });
     let renamed = a.modify_org(org.id, rename, None, now()).await.unwrap();
+    assert_eq!(renamed.props.custom["c_nodes"], serde_json::json!(["b", "a", "b again"]));
     assert!(
         eventually(|| async { b.org_by_code("two-nodes").await.unwrap().unwrap().version == renamed.version }).await,
         "node B kept the old org"
@@ -581,10 +639,19 @@ pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
     a.insert_member(&Member::new(org.id, admin.id, vec![ADMINISTRATOR], now())).await.unwrap();
     let someone = account_in(&a, "someone@two-nodes.example", Some(&org)).await;
     let member = b.member_of(org.id, someone.id).await.unwrap().unwrap();
+    let everyone = PageParams::default().validate(&["_id"]).unwrap();
+    assert_eq!(b.list_members(org.id, &MemberFilter::default(), &everyone).await.unwrap().data.len(), 2);
     a.delete_member(org.id, member.id, &[ADMINISTRATOR]).await.unwrap();
     assert!(
         eventually(|| async { b.member_of(org.id, someone.id).await.unwrap().is_none() }).await,
         "node B kept a removed membership"
+    );
+    assert!(
+        eventually(|| async {
+            b.list_members(org.id, &MemberFilter::default(), &everyone).await.unwrap().data.len() == 1
+        })
+        .await,
+        "node B kept a page of members with a removed one"
     );
 
     let session = session_in(&a, &org, &admin, 'd', now()).await;

@@ -61,3 +61,13 @@ async fn postgres_nodes_hear_each_other() {
     let b = Arc::new(PgStore::connect(&url).await.unwrap());
     suite::nodes_hear_each_other(a, b).await;
 }
+
+/// Two SQLite stores on one file stand for two processes (`orgbase serve` and a
+/// CLI command, say).
+#[tokio::test]
+async fn sqlite_processes_hear_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap());
+    let b = Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap());
+    suite::nodes_hear_each_other(a, b).await;
+}
