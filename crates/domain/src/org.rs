@@ -25,6 +25,17 @@ pub fn render_date(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A date serialised as [`render_date`] renders it, written straight into the
+/// output (no string per date).
+#[derive(Debug, Clone, Copy)]
+pub struct Date(pub DateTime<Utc>);
+
+impl Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    }
+}
+
 /// An org's unique code: lowercase ASCII letters, digits and `-`, 2–40 characters,
 /// starting with a letter. Immutable after creation; it is the first URL segment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -771,6 +782,19 @@ mod tests {
 
     fn admin() -> Subject {
         Subject::member(&[ADMINISTRATOR], &builtin_roles())
+    }
+
+    #[test]
+    fn dates_serialise_as_they_render() {
+        use chrono::TimeZone;
+        for t in [
+            Utc.timestamp_millis_opt(0).unwrap(),
+            Utc.timestamp_millis_opt(1_764_164_054_569).unwrap(),
+            Utc.timestamp_millis_opt(1_764_164_054_000).unwrap(),
+            Utc.timestamp_nanos(1_764_164_054_123_456_789),
+        ] {
+            assert_eq!(serde_json::to_value(Date(t)).unwrap(), serde_json::json!(render_date(t)));
+        }
     }
 
     fn provider() -> Subject {

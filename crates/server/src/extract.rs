@@ -67,6 +67,19 @@ pub fn query_pairs(parts: &Parts) -> Vec<(String, String)> {
     parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
+/// The decoded query string of a request, in order (without copying the request's
+/// headers, as taking `Parts` would).
+#[derive(Debug, Default)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(query_pairs(parts)))
+    }
+}
+
 /// The paging parameters of a list (`limit`, `skip`, `startingAfter`,
 /// `endingBefore`, `sort`), validated by the handler against its sortable fields.
 #[derive(Debug, Default)]

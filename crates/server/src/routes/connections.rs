@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::context::OrgCtx;
-use crate::extract::{ApiJson, Paging, query_pairs};
+use crate::extract::{ApiJson, Paging, QueryPairs};
 use crate::fault::Fault;
 use crate::mail::Mail;
 use crate::state::AppState;
@@ -94,11 +94,11 @@ pub async fn create_connection(
 pub async fn list_connections(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    parts: axum::http::request::Parts,
+    QueryPairs(query): QueryPairs,
     Paging(params): Paging,
 ) -> Result<Response, Fault> {
     ctx.authorize(Target::Connection, Operation::Read, "invitations")?;
-    let wanted = query_pairs(&parts).into_iter().find(|(k, _)| k == "state").map(|(_, v)| v);
+    let wanted = query.into_iter().find(|(k, _)| k == "state").map(|(_, v)| v);
     let filter = match wanted {
         None => None,
         Some(v) => Some(

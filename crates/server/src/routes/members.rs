@@ -7,14 +7,14 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::access::{Operation, Target};
 use orgbase_domain::account::{Account, Email, Member, MemberState, PersonName};
-use orgbase_domain::org::render_date;
+use orgbase_domain::org::Date;
 use orgbase_domain::store::MemberFilter;
 use orgbase_domain::{FieldError, Id};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::context::OrgCtx;
-use crate::extract::{ApiJson, Paging, query_pairs};
+use crate::extract::{ApiJson, Paging, QueryPairs};
 use crate::fault::Fault;
 use crate::state::AppState;
 
@@ -30,8 +30,8 @@ pub struct MemberView<'a> {
     account: Id,
     roles: &'a [Id],
     state: &'static str,
-    created: String,
-    updated: String,
+    created: Date,
+    updated: Date,
     email: &'a Email,
     name: &'a PersonName,
 }
@@ -45,8 +45,8 @@ pub fn member_json<'a>(member: &'a Member, account: &'a Account) -> MemberView<'
         account: member.account,
         roles: &member.roles,
         state: member.state.as_str(),
-        created: render_date(member.created),
-        updated: render_date(member.updated),
+        created: Date(member.created),
+        updated: Date(member.updated),
         email: &account.email,
         name: &account.name,
     }
@@ -84,13 +84,13 @@ fn member_id(id: &str) -> Result<Id, Fault> {
 pub async fn list_members(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    parts: axum::http::request::Parts,
+    QueryPairs(query): QueryPairs,
     Paging(params): Paging,
 ) -> Result<Response, Fault> {
     ctx.authorize(Target::Member { own: false }, Operation::Read, "the members")?;
     let mut filter = MemberFilter::default();
     let mut faults = Vec::new();
-    for (k, v) in query_pairs(&parts) {
+    for (k, v) in query {
         match k.as_str() {
             "role" => match ctx.org.resolve_roles("role", &[v]) {
                 Ok(ids) => filter.role = ids.first().copied(),

@@ -10,7 +10,6 @@
 //! `/accounts/me/sessions` shows every session the caller takes part in.
 
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use orgbase_domain::access::Level;
@@ -27,7 +26,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::context::OrgCtx;
-use crate::extract::{ApiJson, MergePatch, Paging, nullable, present, query_pairs};
+use crate::extract::{ApiJson, MergePatch, Paging, QueryPairs, nullable, present};
 use crate::fault::Fault;
 use crate::media::{JOIN_TOKEN_TTL_SECONDS, JoinClaims};
 use crate::routes::common::{active_member, list, path_id, result};
@@ -273,10 +272,10 @@ fn place_gone(e: StoreError) -> Fault {
 }
 
 /// The list filters `state`, `owner` and `participant`.
-fn session_query(scope: SessionScope, parts: &Parts) -> Result<SessionQuery, Fault> {
+fn session_query(scope: SessionScope, pairs: Vec<(String, String)>) -> Result<SessionQuery, Fault> {
     let mut query = SessionQuery { scope, state: None, owner: None, participant: None };
     let mut faults = Vec::new();
-    for (key, value) in query_pairs(parts) {
+    for (key, value) in pairs {
         let id = |faults: &mut Vec<FieldError>| {
             let id = Id::parse(&value);
             if id.is_none() {
@@ -318,7 +317,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     ctx: OrgCtx,
     paging: Paging,
-    parts: Parts,
+    QueryPairs(query): QueryPairs,
 ) -> Result<Response, Fault> {
     let (account, _) = active_member(&ctx)?;
     let scope = if ctx.level() >= Level::Delete {
@@ -326,7 +325,7 @@ pub async fn list_sessions(
     } else {
         SessionScope::OrgMember { org: ctx.org.id, account: account.id }
     };
-    list_in(&state, session_query(scope, &parts)?, paging).await
+    list_in(&state, session_query(scope, query)?, paging).await
 }
 
 /// Lists every session the caller takes part in, of any org.
@@ -338,10 +337,10 @@ pub async fn list_my_sessions(
     State(state): State<AppState>,
     ctx: OrgCtx,
     paging: Paging,
-    parts: Parts,
+    QueryPairs(query): QueryPairs,
 ) -> Result<Response, Fault> {
     let account = ctx.caller.account()?;
-    list_in(&state, session_query(SessionScope::Participant(account.id), &parts)?, paging).await
+    list_in(&state, session_query(SessionScope::Participant(account.id), query)?, paging).await
 }
 
 /// Creates a session in this org (any active member). The creator is its owner and
