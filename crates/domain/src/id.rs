@@ -49,9 +49,20 @@ impl Id {
     }
 }
 
+impl Id {
+    /// The 24 hex characters, on the stack.
+    fn hex(&self) -> [u8; 24] {
+        let mut out = [0u8; 24];
+        // 12 bytes always fit 24 characters.
+        let _ = hex::encode_to_slice(self.0, &mut out);
+        out
+    }
+}
+
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        let hex = self.hex();
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -75,7 +86,8 @@ pub struct InvalidId;
 
 impl Serialize for Id {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let hex = self.hex();
+        s.serialize_str(std::str::from_utf8(&hex).map_err(serde::ser::Error::custom)?)
     }
 }
 
