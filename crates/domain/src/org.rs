@@ -489,6 +489,23 @@ impl Org {
         roles
     }
 
+    /// The next version of the org: `props` and `schema` written by `updater` at
+    /// `at` (without copying the properties it replaces).
+    #[must_use]
+    pub fn next(&self, props: OrgProps, schema: Vec<CustomProperty>, updater: Option<Id>, at: DateTime<Utc>) -> Self {
+        Self {
+            id: self.id,
+            code: self.code.clone(),
+            state: self.state,
+            version: self.version + 1,
+            created: self.created,
+            updated: at,
+            updater,
+            props,
+            schema,
+        }
+    }
+
     /// Every property of the org, before any access filtering. `apps` and `shared`
     /// come from other tables.
     pub fn to_full_map(&self, apps: &[App], shared: bool) -> Map<String, Value> {

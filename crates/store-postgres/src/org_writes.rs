@@ -159,7 +159,7 @@ async fn apply_batch(pool: &PgPool, id: Id, batch: Vec<Queued>, answers: &mut Ve
     for Queued { change, updater, now, answer } in batch {
         match change(&current) {
             Ok((props, schema)) => {
-                current = Org { version: current.version + 1, updated: now, updater, props, schema, ..current };
+                current = current.next(props, schema, updater, now);
                 answers.push((answer, Ok(current.clone())));
             }
             Err(e) => answers.push((answer, Err(e))),

@@ -259,14 +259,7 @@ async fn modify_in_batch(
     };
     let current = &staged.0[slot].org;
     let (props, schema) = change(current)?;
-    let updated = Arc::new(Org {
-        version: current.version + 1,
-        updated: from_millis(millis(now)),
-        updater,
-        props,
-        schema,
-        ..Org::clone(current)
-    });
+    let updated = Arc::new(current.next(props, schema, updater, from_millis(millis(now))));
     staged.0[slot].org = Arc::clone(&updated);
     Ok(updated)
 }
