@@ -33,9 +33,26 @@ fn prometheus() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Installs the metrics recorder (once per process).
+/// How often the histograms' samples are folded into their buckets. Until then
+/// each sample is kept on its own, so without upkeep (with nobody scraping
+/// `/metrics`) memory grows with every request.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Installs the metrics recorder and its upkeep thread (once per process).
 pub fn init_metrics() {
-    let _ = prometheus();
+    static UPKEEP: OnceLock<()> = OnceLock::new();
+    let Some(handle) = prometheus() else { return };
+    UPKEEP.get_or_init(|| {
+        let started = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+            loop {
+                std::thread::sleep(METRICS_UPKEEP);
+                handle.run_upkeep();
+            }
+        });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "could not start the metrics upkeep thread; /metrics scrapes still drain the samples");
+        }
+    });
 }
 
 /// The metrics in Prometheus' text format.
