@@ -106,67 +106,44 @@ async fn drain(writes: Arc<OrgWrites>, pool: PgPool, cache: Arc<Cache>, id: Id) 
 /// One transaction: every queued change in turn, one `UPDATE`, one commit. A change
 /// that is refused changes nothing; the others stand.
 async fn write_batch(pool: &PgPool, cache: &Cache, id: Id, batch: Vec<Queued>) {
-    let mut answers = Vec::with_capacity(batch.len());
-    let written = apply_batch(pool, id, batch, &mut answers).await;
-    if written.is_ok() {
-        // Forgotten, not written through: another node's newer write may already
-        // have been heard (the triggers tell this node too).
-        cache.forget_org(id);
-    }
-    for (answer, result) in answers {
-        let result = match &written {
-            Ok(()) => result,
-            Err(e) => Err(e.clone().into()),
-        };
+    let (answers, changes): (Vec<_>, Vec<_>) =
+        batch.into_iter().map(|q| (q.answer, (q.change, q.updater, q.now))).unzip();
+    let results = match apply_batch(pool, id, changes).await {
+        Ok(results) => {
+            // Forgotten, not written through: another node's newer write may
+            // already have been heard (the triggers tell this node too).
+            cache.forget_org(id);
+            results
+        }
+        Err(e) => answers.iter().map(|_| Err(e.clone().into())).collect(),
+    };
+    for (answer, result) in answers.into_iter().zip(results) {
         // The caller may have gone away: nothing to tell.
         let _ = answer.send(result);
     }
 }
 
-type Answer = (oneshot::Sender<Result<Org, DomainError>>, Result<Org, DomainError>);
-
-async fn apply_batch(pool: &PgPool, id: Id, batch: Vec<Queued>, answers: &mut Vec<Answer>) -> Result<(), StoreError> {
-    let refuse_all = |batch: Vec<Queued>, answers: &mut Vec<Answer>, error: StoreError| {
-        answers.extend(batch.into_iter().map(|q| (q.answer, Err(error.clone().into()))));
-    };
-    let mut tx = match pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            refuse_all(batch, answers, backend(e));
-            return Ok(());
-        }
-    };
+/// The changes of a batch applied in one transaction; each one's result, or the
+/// error that ended the transaction (then nothing was written).
+async fn apply_batch(
+    pool: &PgPool,
+    id: Id,
+    changes: Vec<(OrgChange, Option<Id>, DateTime<Utc>)>,
+) -> Result<Vec<Result<Org, DomainError>>, StoreError> {
+    let mut tx = pool.begin().await.map_err(backend)?;
     let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1 FOR UPDATE");
-    let row = match sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *tx).await {
-        Ok(row) => row,
-        Err(e) => {
-            refuse_all(batch, answers, backend(e));
-            return Ok(());
-        }
-    };
-    let mut current = match row.as_ref().map(org_row).transpose() {
-        Ok(Some(org)) => org,
-        Ok(None) => {
-            refuse_all(batch, answers, StoreError::NotFound);
-            return Ok(());
-        }
-        Err(e) => {
-            refuse_all(batch, answers, e);
-            return Ok(());
-        }
-    };
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(backend)?;
+    let mut current = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
     let read = current.version;
-    for Queued { change, updater, now, answer } in batch {
-        match change(&current) {
-            Ok((props, schema)) => {
-                current = current.next(props, schema, updater, now);
-                answers.push((answer, Ok(current.clone())));
-            }
-            Err(e) => answers.push((answer, Err(e))),
-        }
+    let mut results = Vec::with_capacity(changes.len());
+    for (change, updater, now) in changes {
+        results.push(change(&current).map(|(props, schema)| {
+            current = current.next(props, schema, updater, now);
+            current.clone()
+        }));
     }
     if current.version == read {
-        return Ok(());
+        return Ok(results);
     }
     sqlx::query(
         "UPDATE orgs SET props = $1, custom_props = $2, name = $3, updater = $4, updated = $5, version = $6 \
@@ -182,5 +159,6 @@ async fn apply_batch(pool: &PgPool, id: Id, batch: Vec<Queued>, answers: &mut Ve
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    tx.commit().await.map_err(backend)
+    tx.commit().await.map_err(backend)?;
+    Ok(results)
 }

@@ -34,9 +34,18 @@ pub fn path_id(raw: &str, what: &str) -> Result<Id, Fault> {
     Id::parse(raw).ok_or_else(|| Fault::not_found(what))
 }
 
+/// A page of a list, as every list answers (keys in sorted order, as every body).
+#[derive(serde::Serialize)]
+struct ListBody<T> {
+    data: Vec<T>,
+    #[serde(rename = "hasMore")]
+    has_more: bool,
+    object: &'static str,
+}
+
 /// `{"object":"list","data":[...],"hasMore":bool}`.
-pub fn list(page: Page<Value>) -> Response {
-    axum::Json(json!({"object": "list", "data": page.data, "hasMore": page.has_more})).into_response()
+pub fn list<T: serde::Serialize>(page: Page<T>) -> Response {
+    axum::Json(ListBody { data: page.data, has_more: page.has_more, object: "list" }).into_response()
 }
 
 /// `{"object":"result","data":…}`, the answer of deletes.

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use orgbase_domain::access::{Operation, Target};
 use orgbase_domain::account::{Account, Email, Member, MemberState, PersonName};
 use orgbase_domain::org::Date;
+use orgbase_domain::paging::Page;
 use orgbase_domain::store::MemberFilter;
 use orgbase_domain::{FieldError, Id};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use serde_json::json;
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, Paging, QueryPairs};
 use crate::fault::Fault;
+use crate::routes::common::list;
 use crate::state::AppState;
 
 /// A member as the API shows it: the membership with the account's email and name.
@@ -50,15 +52,6 @@ pub fn member_json<'a>(member: &'a Member, account: &'a Account) -> MemberView<'
         email: &account.email,
         name: &account.name,
     }
-}
-
-/// A page of a list, as every list answers.
-#[derive(Serialize)]
-struct ListBody<T> {
-    object: &'static str,
-    data: Vec<T>,
-    #[serde(rename = "hasMore")]
-    has_more: bool,
 }
 
 /// The body of `PATCH /members/{id}`.
@@ -113,7 +106,7 @@ pub async fn list_members(
     }
     let page = state.store.list_members(ctx.org.id, &filter, &req).await?;
     let data = page.data.iter().map(|(m, a)| member_json(m, a)).collect();
-    Ok(axum::Json(ListBody { object: "list", data, has_more: page.has_more }).into_response())
+    Ok(list(Page { data, has_more: page.has_more }))
 }
 
 /// Reads one member.
