@@ -2,6 +2,7 @@
 //! server-to-server requests and is shown once, when the app is created.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::{Id, secret};
 
@@ -57,15 +58,37 @@ impl App {
 
     /// The app as the org's `apps` property shows it: never the secret.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "_id": self.id,
-            "name": self.name,
-            "key": self.key,
-            "enabled": self.enabled,
-            "cors": {"origins": self.cors_origins},
-            "created": crate::org::render_date(self.created),
-        })
+        serde_json::to_value(self.view()).unwrap_or_default()
     }
+
+    /// [`App::to_json`] without building it: serialised straight into the output.
+    pub fn view(&self) -> AppView<'_> {
+        AppView {
+            id: self.id,
+            cors: Cors { origins: &self.cors_origins },
+            created: crate::org::Date(self.created),
+            enabled: self.enabled,
+            key: &self.key,
+            name: &self.name,
+        }
+    }
+}
+
+/// An app as the API shows it (keys in the order a JSON object of them sorts in).
+#[derive(Serialize)]
+pub struct AppView<'a> {
+    #[serde(rename = "_id")]
+    id: Id,
+    cors: Cors<'a>,
+    created: crate::org::Date,
+    enabled: bool,
+    key: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Cors<'a> {
+    origins: &'a [String],
 }
 
 /// Rebuilds an app from a stored row.
@@ -91,4 +114,30 @@ pub fn app_from_row(
         cors_origins: serde_json::from_value(cors_origins).map_err(|_| bad("cors origins"))?,
         created,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn an_app_shows_everything_but_its_secret() {
+        let created = Utc.timestamp_millis_opt(1_764_164_054_569).unwrap();
+        let mut app = App::new(Id::from_u96(9), "web".into(), vec!["https://a.example".into()], created);
+        app.enabled = false;
+        let expected = serde_json::json!({
+            "_id": app.id,
+            "name": "web",
+            "key": app.key,
+            "enabled": false,
+            "cors": {"origins": ["https://a.example"]},
+            "created": "2025-11-26T13:34:14.569Z",
+        });
+        assert_eq!(app.to_json(), expected);
+        // Written straight, the keys come in the order of the JSON object's.
+        assert_eq!(serde_json::to_string(&app.view()).unwrap(), serde_json::to_string(&expected).unwrap());
+        assert!(!serde_json::to_string(&app.view()).unwrap().contains(&app.secret));
+    }
 }

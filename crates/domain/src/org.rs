@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -252,8 +253,15 @@ pub const SUPPORT: Id = Id::from_u96(6);
 /// The built-in Developer role.
 pub const DEVELOPER: Id = Id::from_u96(7);
 
+/// The built-in roles, made once.
+static BUILTIN_ROLES: LazyLock<Vec<Role>> = LazyLock::new(make_builtin_roles);
+
 /// The built-in roles, with the seed platform's fixed ids.
 pub fn builtin_roles() -> Vec<Role> {
+    BUILTIN_ROLES.clone()
+}
+
+fn make_builtin_roles() -> Vec<Role> {
     let role = |n: u32, name: &str, include: Vec<Id>| Role {
         id: Id::from_u96(n),
         name: name.to_owned(),
@@ -344,6 +352,73 @@ impl OrgProps {
         Ok(props)
     }
 
+    /// The properties of the stored document (as [`OrgProps::to_value`] has them),
+    /// without building it.
+    fn entries(&self) -> Vec<(&str, Prop<'_>)> {
+        let mut entries = Vec::with_capacity(32);
+        entries.extend([
+            ("name", Prop::Str(&self.name)),
+            ("locale", Prop::Str(&self.locale)),
+            ("maintenance", Prop::Bool(self.maintenance)),
+            ("configuration", Prop::Configuration(&self.configuration)),
+            ("registration", Prop::Registration(&self.registration)),
+            ("security", Prop::Security(&self.security)),
+            ("support", Prop::Support(&self.support)),
+            ("deployment", Prop::Deployment(&self.deployment)),
+            ("roles", Prop::Roles(&self.roles)),
+            ("schemasETag", Prop::Str(&self.schemas_etag)),
+        ]);
+        let optional = [
+            ("tz", self.tz.as_deref()),
+            ("website", self.website.as_deref()),
+            ("maintenanceMessage", self.maintenance_message.as_deref()),
+            ("type", self.org_type.as_deref()),
+            ("country", self.country.as_deref()),
+        ];
+        entries.extend(optional.into_iter().filter_map(|(k, v)| Some((k, Prop::Str(v?)))));
+        let files = [("logo", self.logo.as_ref()), ("favicon", self.favicon.as_ref())];
+        entries.extend(files.into_iter().filter_map(|(k, v)| Some((k, Prop::Json(v?)))));
+        entries.extend(self.custom.iter().map(|(k, v)| (k.as_str(), Prop::Json(v))));
+        entries
+    }
+
+    /// Sets the property `key` of the stored document to `value` (`None`: the
+    /// property is absent), as [`OrgProps::from_value`] would read it.
+    fn set(&mut self, key: &str, value: Option<Value>) -> Result<(), FieldError> {
+        fn read<T: serde::de::DeserializeOwned + Default>(key: &str, value: Option<Value>) -> Result<T, FieldError> {
+            value.map_or_else(|| Ok(T::default()), |v| read_value(key, v))
+        }
+        fn required<T: serde::de::DeserializeOwned>(key: &str, value: Option<Value>) -> Result<T, FieldError> {
+            let value = value.ok_or_else(|| FieldError::new(key, format!("{key} is required.")))?;
+            read_value(key, value)
+        }
+        match key {
+            "name" => self.name = required(key, value)?,
+            "locale" => self.locale = required(key, value)?,
+            "schemasETag" => self.schemas_etag = required(key, value)?,
+            "tz" => self.tz = read(key, value)?,
+            "website" => self.website = read(key, value)?,
+            "maintenance" => self.maintenance = read(key, value)?,
+            "maintenanceMessage" => self.maintenance_message = read(key, value)?,
+            "type" => self.org_type = read(key, value)?,
+            "country" => self.country = read(key, value)?,
+            "logo" => self.logo = read(key, value)?,
+            "favicon" => self.favicon = read(key, value)?,
+            "configuration" => self.configuration = read(key, value)?,
+            "registration" => self.registration = read(key, value)?,
+            "security" => self.security = read(key, value)?,
+            "support" => self.support = read(key, value)?,
+            "deployment" => self.deployment = read(key, value)?,
+            "roles" => self.roles = read(key, value)?,
+            custom if custom.starts_with("c_") => match value {
+                Some(v) => _ = self.custom.insert(custom.to_owned(), v),
+                None => _ = self.custom.remove(custom),
+            },
+            other => return Err(FieldError::new(other, format!("{other} is not a property of the org."))),
+        }
+        Ok(())
+    }
+
     /// The document as stored: built-in properties and custom ones side by side.
     pub fn to_value(&self) -> Value {
         let mut value = serde_json::to_value(self).unwrap_or_else(|_| json!({}));
@@ -352,6 +427,15 @@ impl OrgProps {
         }
         value
     }
+}
+
+/// Reads the value of the property `key`; a fault names the path inside it.
+fn read_value<T: serde::de::DeserializeOwned>(key: &str, value: Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = if inner == "." { key.to_owned() } else { format!("{key}.{inner}") };
+        FieldError::new(path, e.into_inner().to_string())
+    })
 }
 
 /// An organisation as stored.
@@ -506,57 +590,69 @@ impl Org {
         }
     }
 
-    /// Every property of the org, before any access filtering. `apps` and `shared`
-    /// come from other tables.
-    pub fn to_full_map(&self, apps: &[App], shared: bool) -> Map<String, Value> {
-        let mut map = match self.props.to_value() {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        map.insert("_id".into(), json!(self.id));
-        map.insert("object".into(), json!("org"));
-        map.insert("code".into(), json!(self.code));
-        map.insert("state".into(), json!(self.state.as_str()));
-        map.insert("created".into(), json!(render_date(self.created)));
-        map.insert("updated".into(), json!(render_date(self.updated)));
-        map.insert("updater".into(), json!(self.updater));
-        map.insert("roles".into(), json!(self.roles()));
-        map.insert("shared".into(), json!(shared));
-        map.insert("apps".into(), Value::Array(apps.iter().map(App::to_json).collect()));
-        let base = format!("/orgs/{}", self.id);
-        map.insert("posts".into(), json!({"object": "list", "path": format!("{base}/posts")}));
-        map.insert("connections".into(), json!({"object": "list", "path": format!("{base}/connections")}));
-        map
+    /// Every property of the org, before any access filtering, in key order (as a
+    /// JSON object of them sorts). `apps` and `shared` come from other tables.
+    fn entries<'a>(&'a self, apps: &'a [App], shared: bool) -> Vec<(&'a str, Prop<'a>)> {
+        let mut entries = self.props.entries();
+        for (key, prop) in &mut entries {
+            if *key == "roles" {
+                *prop = Prop::AllRoles(&self.props.roles);
+            }
+        }
+        entries.extend([
+            ("_id", Prop::Id(self.id)),
+            ("object", Prop::Str("org")),
+            ("code", Prop::Str(self.code.as_str())),
+            ("state", Prop::Str(self.state.as_str())),
+            ("created", Prop::Date(self.created)),
+            ("updated", Prop::Date(self.updated)),
+            ("updater", Prop::OptId(self.updater)),
+            ("shared", Prop::Bool(shared)),
+            ("apps", Prop::Apps(apps)),
+            ("posts", Prop::List(self.id, "posts")),
+            ("connections", Prop::List(self.id, "connections")),
+        ]);
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries
     }
 
     /// The org as a viewer sees it, in the seed's shape: built-in properties by the
-    /// level table, custom ones by their declared read access and ACL.
-    pub fn render(&self, viewer: Viewer<'_>, apps: &[App], shared: bool) -> Map<String, Value> {
-        let mut map = self.to_full_map(apps, shared);
+    /// level table, custom ones by their declared read access and ACL. Serialised
+    /// straight into the output; [`Org::render`] gives the same as a JSON object.
+    pub fn view<'a>(&'a self, viewer: Viewer<'a>, apps: &'a [App], shared: bool) -> OrgView<'a> {
+        let mut entries = self.entries(apps, shared);
         let level = match viewer {
             Viewer::Operator => Level::Script,
             Viewer::Caller(subject) => subject.org_level(),
         };
-        map.retain(|k, _| match viewer {
-            Viewer::Operator => true,
-            Viewer::Caller(subject) => {
+        if let Viewer::Caller(subject) = viewer {
+            entries.retain(|(k, _)| {
                 let custom = self.schema.iter().find(|p| p.name == *k);
                 if custom.is_none() && org_property_read_level(k).is_none() {
                     return false;
                 }
                 decide(subject, Target::OrgProperty { name: k, custom }, Operation::Read).allowed
-            }
-        });
-        map.insert("access".into(), json!(level));
-        map
+            });
+        }
+        let at = entries.partition_point(|(k, _)| *k < "access");
+        entries.insert(at, ("access", Prop::Level(level)));
+        OrgView(entries)
+    }
+
+    /// [`Org::view`] as a JSON object (to narrow it to some paths).
+    pub fn render(&self, viewer: Viewer<'_>, apps: &[App], shared: bool) -> Map<String, Value> {
+        let view = self.view(viewer, apps, shared);
+        view.0.iter().map(|(k, prop)| ((*k).to_owned(), serde_json::to_value(prop).unwrap_or_default())).collect()
     }
 
     /// The properties after `ops`, checked against the schemas and the policy: a
     /// server-kept or unknown property is a validation error, a property the
     /// subject may not update is `AccessDenied`, and an invalid result reports every
-    /// field at fault. Nothing is stored here.
+    /// field at fault. Nothing is stored here. The ops run on a JSON document of the
+    /// properties they touch; the others are carried over as they are.
     pub fn patched(&self, ops: &[Op], subject: &Subject) -> Result<OrgProps, DomainError> {
         let mut faults = Vec::new();
+        let mut roots: Vec<&str> = Vec::new();
         for root in ops.iter().flat_map(Op::roots) {
             let custom = self.schema.iter().find(|p| p.name == root);
             if SERVER_KEPT.contains(&root) {
@@ -568,20 +664,93 @@ impl Org {
                     path: Some(root.to_owned()),
                     reason: format!("You may not update {root}."),
                 });
+            } else if !roots.contains(&root) {
+                roots.push(root);
             }
         }
         if !faults.is_empty() {
             return Err(DomainError::Validation(faults));
         }
-        let Value::Object(mut doc) = self.props.to_value() else {
-            return Err(DomainError::invalid("", "The org document is not an object."));
-        };
+        roots.sort_unstable();
+        let entries = self.props.entries();
+        let mut doc: Map<String, Value> = entries
+            .iter()
+            .filter(|(k, _)| roots.contains(k))
+            .map(|(k, prop)| ((*k).to_owned(), serde_json::to_value(prop).unwrap_or_default()))
+            .collect();
         for op in ops {
             apply(&mut doc, op).map_err(|e| DomainError::Validation(vec![e]))?;
         }
-        let props = OrgProps::from_value(Value::Object(doc)).map_err(DomainError::Validation)?;
+        let mut props = self.props.clone();
+        for root in roots {
+            props.set(root, doc.remove(root)).map_err(|e| DomainError::Validation(vec![e]))?;
+        }
         let faults = props.validate(&self.roles(), &self.schema);
         if faults.is_empty() { Ok(props) } else { Err(DomainError::Validation(faults)) }
+    }
+}
+
+/// An org as one viewer sees it, serialised without building a JSON tree: built by
+/// [`Org::view`].
+pub struct OrgView<'a>(Vec<(&'a str, Prop<'a>)>);
+
+impl Serialize for OrgView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// One property of an org as the API shows it, borrowed from the org (or from what
+/// the request read beside it).
+#[derive(Debug, Clone, Copy)]
+enum Prop<'a> {
+    Id(Id),
+    OptId(Option<Id>),
+    Str(&'a str),
+    Bool(bool),
+    Date(DateTime<Utc>),
+    Json(&'a Value),
+    Level(Level),
+    Configuration(&'a Configuration),
+    Registration(&'a Registration),
+    Security(&'a Security),
+    Support(&'a Support),
+    Deployment(&'a Deployment),
+    /// The custom roles, as stored.
+    Roles(&'a [Role]),
+    /// The built-in roles, then these custom ones: every role of the org.
+    AllRoles(&'a [Role]),
+    Apps(&'a [App]),
+    /// `{"object": "list", "path": "/orgs/{id}/{kind}"}`.
+    List(Id, &'static str),
+}
+
+impl Serialize for Prop<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match *self {
+            Self::Id(id) => id.serialize(s),
+            Self::OptId(id) => id.serialize(s),
+            Self::Str(v) => s.serialize_str(v),
+            Self::Bool(v) => s.serialize_bool(v),
+            Self::Date(t) => Date(t).serialize(s),
+            Self::Json(v) => v.serialize(s),
+            Self::Level(level) => level.serialize(s),
+            Self::Configuration(v) => v.serialize(s),
+            Self::Registration(v) => v.serialize(s),
+            Self::Security(v) => v.serialize(s),
+            Self::Support(v) => v.serialize(s),
+            Self::Deployment(v) => v.serialize(s),
+            Self::Roles(roles) => roles.serialize(s),
+            Self::AllRoles(custom) => s.collect_seq(BUILTIN_ROLES.iter().chain(custom)),
+            Self::Apps(apps) => s.collect_seq(apps.iter().map(App::view)),
+            Self::List(id, kind) => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("object", "list")?;
+                map.serialize_entry("path", &format_args!("/orgs/{id}/{kind}"))?;
+                map.end()
+            }
+        }
     }
 }
 
@@ -808,6 +977,8 @@ pub fn org_from_row(
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
     use crate::Clock;
 
@@ -825,7 +996,6 @@ mod tests {
 
     #[test]
     fn dates_serialise_as_they_render() {
-        use chrono::TimeZone;
         for t in [
             Utc.timestamp_millis_opt(0).unwrap(),
             Utc.timestamp_millis_opt(1_764_164_054_569).unwrap(),
@@ -961,6 +1131,165 @@ mod tests {
         let back = OrgProps::from_value(org.props.to_value()).unwrap();
         assert_eq!(back, org.props);
         assert!(OrgProps::from_value(json!({"name": "x", "locale": "en_US", "schemasETag": "e", "bogus": 1})).is_err());
+    }
+
+    /// An org with every optional property set, custom properties (one readable
+    /// by Provider only, through its ACL), a custom role and a pending invitation.
+    fn populated() -> Org {
+        let mut org = with_c_4providers();
+        let def: crate::schema::DeclareProperty =
+            serde_json::from_value(json!({"name": "c_note", "type": "string"})).unwrap();
+        org.schema.push(def.validate(&org.roles(), &org.schema).unwrap());
+        let p = &mut org.props;
+        p.tz = Some("Europe/London".into());
+        p.website = Some("https://example.com".into());
+        p.maintenance_message = Some("Back soon".into());
+        p.org_type = Some("HOSPITAL".into());
+        p.country = Some("GBR".into());
+        p.logo = Some(json!({"path": "logo.png"}));
+        p.favicon = Some(json!({"path": "favicon.ico"}));
+        p.configuration.email.sender = Some("noreply@example.com".into());
+        p.support.email = Some("help@example.com".into());
+        p.roles.push(Role {
+            id: Id::from_u96(100),
+            name: "Nurse".into(),
+            code: "nurse".into(),
+            include: vec![PROVIDER],
+        });
+        p.custom.insert("c_4providers".into(), json!([1, 2]));
+        p.custom.insert("c_note".into(), json!("hello"));
+        org.updater = Some(Id::from_u96(42));
+        org
+    }
+
+    /// The rendering as it was built before [`OrgView`]: the stored document as a
+    /// JSON object, the server-kept properties added, then filtered.
+    fn rendered_as_a_map(org: &Org, viewer: Viewer<'_>, apps: &[App], shared: bool) -> Map<String, Value> {
+        let Value::Object(mut map) = org.props.to_value() else { unreachable!() };
+        map.insert("_id".into(), json!(org.id));
+        map.insert("object".into(), json!("org"));
+        map.insert("code".into(), json!(org.code));
+        map.insert("state".into(), json!(org.state.as_str()));
+        map.insert("created".into(), json!(render_date(org.created)));
+        map.insert("updated".into(), json!(render_date(org.updated)));
+        map.insert("updater".into(), json!(org.updater));
+        map.insert("roles".into(), json!(org.roles()));
+        map.insert("shared".into(), json!(shared));
+        map.insert("apps".into(), Value::Array(apps.iter().map(App::to_json).collect()));
+        let base = format!("/orgs/{}", org.id);
+        map.insert("posts".into(), json!({"object": "list", "path": format!("{base}/posts")}));
+        map.insert("connections".into(), json!({"object": "list", "path": format!("{base}/connections")}));
+        let level = match viewer {
+            Viewer::Operator => Level::Script,
+            Viewer::Caller(subject) => subject.org_level(),
+        };
+        map.retain(|k, _| match viewer {
+            Viewer::Operator => true,
+            Viewer::Caller(subject) => {
+                let custom = org.schema.iter().find(|p| p.name == *k);
+                (custom.is_some() || org_property_read_level(k).is_some())
+                    && decide(subject, Target::OrgProperty { name: k, custom }, Operation::Read).allowed
+            }
+        });
+        map.insert("access".into(), json!(level));
+        map
+    }
+
+    #[test]
+    fn the_stored_document_lists_every_property() {
+        let props = populated().props;
+        let entries: Map<String, Value> =
+            props.entries().iter().map(|(k, v)| ((*k).to_owned(), serde_json::to_value(v).unwrap())).collect();
+        assert_eq!(Value::Object(entries), props.to_value());
+        for (key, value) in props.to_value().as_object().unwrap() {
+            let mut emptied = props.clone();
+            emptied.set(key, None).ok();
+            emptied.set(key, Some(value.clone())).unwrap();
+            assert_eq!(emptied, props, "{key}");
+        }
+    }
+
+    #[test]
+    fn an_org_is_written_straight_as_its_map_renders() {
+        let org = populated();
+        let created = Utc.timestamp_millis_opt(1_764_164_054_569).unwrap();
+        let apps = [App::new(org.id, "web".into(), vec!["https://a.example".into()], created)];
+        let nurse = Subject::member(&[Id::from_u96(100)], &org.roles());
+        let subjects = [Subject::outsider(), Subject::connected(), admin(), provider(), nurse];
+        let mut viewers: Vec<Viewer<'_>> = subjects.iter().map(Viewer::Caller).collect();
+        viewers.push(Viewer::Operator);
+        for viewer in viewers {
+            for shared in [false, true] {
+                let expected = rendered_as_a_map(&org, viewer, &apps, shared);
+                assert_eq!(org.render(viewer, &apps, shared), expected, "{viewer:?}");
+                // Written straight: the same JSON (nested objects keep their
+                // fields' declared order).
+                let written = serde_json::to_string(&org.view(viewer, &apps, shared)).unwrap();
+                let parsed: serde_json::Map<String, Value> = serde_json::from_str(&written).unwrap();
+                assert_eq!(parsed, expected, "{viewer:?}");
+            }
+        }
+        let seen = org.render(Viewer::Caller(&provider()), &apps, false);
+        assert_eq!(seen["c_4providers"], json!([1, 2]));
+        assert!(!org.render(Viewer::Caller(&Subject::outsider()), &apps, false).contains_key("c_note"));
+    }
+
+    /// `patched` as it was: every op on the whole stored document, read back whole.
+    fn patched_whole(org: &Org, ops: &[Op]) -> Result<OrgProps, Vec<FieldError>> {
+        let Value::Object(mut doc) = org.props.to_value() else { unreachable!() };
+        for op in ops {
+            apply(&mut doc, op).map_err(|e| vec![e])?;
+        }
+        let props = OrgProps::from_value(Value::Object(doc))?;
+        let faults = props.validate(&org.roles(), &org.schema);
+        if faults.is_empty() { Ok(props) } else { Err(faults) }
+    }
+
+    #[test]
+    fn ops_on_the_properties_they_touch_give_what_ops_on_the_whole_document_give() {
+        let org = populated();
+        let bodies = [
+            json!({"op": "set", "path": "name", "value": "Renamed"}),
+            json!([{"op": "set", "path": "name", "value": "A"}, {"op": "set", "path": "name", "value": "B"}]),
+            json!({"op": "set", "value": {"tz": "US/Pacific", "maintenance": true, "country": "FRA"}}),
+            json!({"op": "unset", "value": {"tz": 1, "website": 1, "maintenanceMessage": 1}}),
+            json!({"op": "remove", "path": "type"}),
+            json!({"op": "push", "path": "configuration.email.locationBypass", "value": ["a@b.example", "c@d.example"]}),
+            json!({"op": "pull", "path": "c_4providers", "value": 1}),
+            json!({"op": "remove", "path": "c_note"}),
+            json!({"op": "set", "path": "c_note", "value": "bye"}),
+            json!({"op": "set", "path": "security/sessionTtl", "value": 3600}),
+            json!({"op": "set", "path": "security", "value": {"sessionTtl": 60}}),
+            json!({"op": "set", "path": "registration.defaultRoles", "value": ["000000000000000000000005"]}),
+            json!({"op": "push", "path": "roles", "value": {"_id": "000000000000000000000065", "name": "Aide", "code": "aide"}}),
+            json!({"op": "unset", "value": {"security": 1, "support": 1, "deployment": 1, "registration": 1}}),
+            json!({"op": "set", "path": "maintenance", "value": {"on": true}}),
+            json!({"op": "set", "path": "tz", "value": []}),
+            json!({"op": "set", "path": "name", "value": 5}),
+            json!({"op": "set", "path": "security.sessionTtl", "value": "long"}),
+            json!({"op": "set", "path": "security.bogus", "value": 1}),
+            json!({"op": "set", "path": "website", "value": "ftp://nope"}),
+            json!({"op": "set", "path": "c_4providers", "value": "not numbers"}),
+            json!({"op": "push", "path": "name", "value": "x"}),
+            json!({"op": "set", "path": "tz", "value": "Mars/Olympus"}),
+        ];
+        for body in bodies {
+            let ops = ops(body.clone());
+            let touched = org.patched(&ops, &admin()).map_err(|e| match e {
+                DomainError::Validation(faults) => faults,
+                other => panic!("{body}: {other:?}"),
+            });
+            assert_eq!(touched, patched_whole(&org, &ops), "{body}");
+        }
+        // An unset required property: the whole document lacks a field; the
+        // touched one names it.
+        let DomainError::Validation(faults) =
+            org.patched(&ops(json!({"op": "remove", "path": "name"})), &admin()).unwrap_err()
+        else {
+            panic!()
+        };
+        assert_eq!(faults[0].path, "name");
+        assert!(patched_whole(&org, &ops(json!({"op": "remove", "path": "name"}))).is_err());
     }
 
     #[test]

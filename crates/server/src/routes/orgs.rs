@@ -151,8 +151,8 @@ async fn respond(
     let body = match state.org_bodies.get(org, &subject, &apps, shared) {
         Some(body) => body,
         None => {
-            let rendered = org.render(Viewer::Caller(&subject), &apps, shared);
-            let body = serde_json::to_vec(&rendered).map_err(|e| Fault::internal(&e))?;
+            let body = serde_json::to_vec(&org.view(Viewer::Caller(&subject), &apps, shared))
+                .map_err(|e| Fault::internal(&e))?;
             state.org_bodies.put(org, subject, apps, shared, Bytes::from(body))
         }
     };
