@@ -158,7 +158,10 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         // One writer connection for the life of the store: `PRAGMA data_version`
         // (see `watch_external_changes`) compares readings of one connection.
+        // Connections are in-process: no ping before each use (a round trip to
+        // the connection's thread), as there is no network to have broken them.
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .max_lifetime(None)
@@ -169,6 +172,7 @@ impl SqliteStore {
         MIGRATOR.run(&writer).await.map_err(backend)?;
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(readers)
             .min_connections(1)
             .connect_with(options.read_only(true))
