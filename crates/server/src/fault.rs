@@ -1,7 +1,7 @@
 //! The API's one error shape, and the only place that knows HTTP status codes.
 //!
 //! Handlers return [`Fault`]. Its `IntoResponse` leaves the fault in the response's
-//! extensions, and the [`render_faults`] middleware, which knows the request id,
+//! extensions, and the [`RenderFaults`] middleware, which knows the request id,
 //! writes the JSON body. The same middleware turns any bodiless or plain-text error
 //! that a layer or axum itself produced (unknown route, wrong method, body limit) into
 //! a fault, so no client ever sees anything but
@@ -9,12 +9,13 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::{DomainError, FieldError, StoreError};
 use serde::Serialize;
 use serde_json::json;
+
+use crate::around::Around;
 
 /// One error of the API, rendered as SPEC's fault.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -144,7 +145,7 @@ impl Fault {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "kUnsupportedMedia", "unsupportedMedia.contentType", reason)
     }
 
-    /// 500 `kError`. The cause goes to the log (by [`render_faults`], with the
+    /// 500 `kError`. The cause goes to the log (by [`RenderFaults`], with the
     /// request id), never to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         let mut fault =
@@ -215,7 +216,7 @@ impl From<StoreError> for Fault {
     }
 }
 
-/// Marks a response as carrying a fault that [`render_faults`] must render.
+/// Marks a response as carrying a fault that [`RenderFaults`] must render.
 #[derive(Clone)]
 struct PendingFault(Box<Fault>);
 
@@ -233,10 +234,23 @@ impl IntoResponse for Fault {
 
 /// Writes every fault's body with the request id as `trace`, and turns any other
 /// error response that is not JSON into the matching fault.
-pub async fn render_faults(req: Request, next: Next) -> Response {
-    let trace = req.headers().get("x-request-id").cloned();
-    let (method, uri) = (req.method().clone(), req.uri().clone());
-    let mut res = next.run(req).await;
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RenderFaults;
+
+impl Around for RenderFaults {
+    /// The request id, the method and the URI (for the log line of a 5xx).
+    type Seen = (Option<HeaderValue>, Method, Uri);
+
+    fn before(&self, req: &Request) -> Self::Seen {
+        (req.headers().get("x-request-id").cloned(), req.method().clone(), req.uri().clone())
+    }
+
+    fn after(&self, (trace, method, uri): Self::Seen, res: Response) -> Response {
+        render_fault(trace, &method, &uri, res)
+    }
+}
+
+fn render_fault(trace: Option<HeaderValue>, method: &Method, uri: &Uri, mut res: Response) -> Response {
     let pending = res.extensions_mut().remove::<PendingFault>();
     let fault = match pending {
         Some(PendingFault(fault)) => *fault,

@@ -2,6 +2,7 @@
 //! telemetry and the `orgbase` command line. Business rules live in
 //! `orgbase-domain`; SQL lives in the `store-*` crates.
 
+pub mod around;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, patch, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -33,6 +34,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use crate::around::AroundLayer;
 use crate::fault::Fault;
 use crate::routes::{accounts, connections, facilities, health, members, orgs, platform, posts, sessions, taxonomy};
 pub use crate::state::AppState;
@@ -101,7 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/platform/v1/orgs/{id}", patch(platform::update_org_state))
         .nest("/{org}/v2", org_routes)
         .fallback(|| async { Fault::not_found("Route") })
-        .layer(from_fn(telemetry::track_metrics))
+        .layer(AroundLayer(telemetry::TrackMetrics))
         .with_state(state)
 }
 
@@ -117,18 +119,18 @@ pub fn app(
 + 'static {
     let body_limit = state.config.body_limit;
     let timeout = Duration::from_secs(state.config.request_timeout.max(1));
-    // A `from_fn` layer clones everything inside it on every request, so the
-    // costly-to-clone CORS layer sits outside the one `from_fn` here.
+    // Every layer here runs for every request: they are tower layers that
+    // neither clone nor box what they wrap per request (`around`), and CORS runs
+    // only for requests with an `Origin` (`cors`).
     ServiceBuilder::new()
         .map_response(axum::response::IntoResponse::into_response)
         .layer(NormalizePathLayer::trim_trailing_slash())
-        .map_response(cors::strip_refused)
         .layer(cors::layer(state.clone()))
         .map_response(axum::response::IntoResponse::into_response)
         .layer(SetRequestIdLayer::x_request_id(telemetry::MakeRequestIds))
         .layer(TraceLayer::new_for_http().make_span_with(make_span).on_response(DefaultOnResponse::new()))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(from_fn(fault::render_faults))
+        .layer(AroundLayer(fault::RenderFaults))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -137,7 +139,7 @@ pub fn app(
 
 /// The span of a request, at DEBUG (as tower-http's default): at the default INFO
 /// level a request costs no span, and a failed request's log line carries its
-/// request id itself (`fault::render_faults`).
+/// request id itself (`fault::RenderFaults`).
 fn make_span(req: &Request) -> tracing::Span {
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     // The path only: query strings may carry tokens.

@@ -9,12 +9,13 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use metrics::Histogram;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing_subscriber::EnvFilter;
+
+use crate::around::Around;
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -80,14 +81,21 @@ fn histogram(route: &str, method: &Method, status: u16) -> Histogram {
 
 /// Times each request, labelled by method, route template and status; the
 /// histogram's `_count` series counts them.
-pub async fn track_metrics(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = req.method().clone();
-    let res = next.run(req).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    histogram(route, &method, res.status().as_u16()).record(start.elapsed().as_secs_f64());
-    res
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrackMetrics;
+
+impl Around for TrackMetrics {
+    type Seen = (Instant, Option<MatchedPath>, Method);
+
+    fn before(&self, req: &Request) -> Self::Seen {
+        (Instant::now(), req.extensions().get::<MatchedPath>().cloned(), req.method().clone())
+    }
+
+    fn after(&self, (start, route, method): Self::Seen, res: Response) -> Response {
+        let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        histogram(route, &method, res.status().as_u16()).record(start.elapsed().as_secs_f64());
+        res
+    }
 }
 
 /// Installs the global log subscriber: JSON lines (or `pretty`), filtered by

@@ -8,7 +8,11 @@ use reqwest::Method;
 use crate::api_tests;
 use crate::helpers::TestApp;
 
-api_tests!(an_allowed_origin_gets_a_credentialed_preflight_and_response, a_foreign_origin_gets_no_cors_headers);
+api_tests!(
+    an_allowed_origin_gets_a_credentialed_preflight_and_response,
+    a_foreign_origin_gets_no_cors_headers,
+    every_answer_varies_by_origin
+);
 
 const ALLOWED: &str = "https://app.example.test";
 
@@ -59,5 +63,24 @@ async fn a_foreign_origin_gets_no_cors_headers(app: &TestApp) {
         {
             assert!(!res.headers().contains_key(name), "{name} present");
         }
+    }
+}
+
+/// The answer depends on `Origin`, so every answer says so (for caches), with or
+/// without one; a request without `Origin` gets no other CORS header.
+async fn every_answer_varies_by_origin(app: &TestApp) {
+    let web = with_browser_app(app).await;
+    let vary = |res: &reqwest::Response| {
+        res.headers().get_all("vary").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>().join(", ")
+    };
+    let plain = app.get_with_key("/example/v2", &web.key).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert_eq!(vary(&plain), "origin, access-control-request-method, access-control-request-headers");
+    assert!(!plain.headers().keys().any(|k| k.as_str().starts_with("access-control-")), "{:?}", plain.headers());
+    let missing = app.get_with_key("/example/v2/nope", &web.key).send().await.unwrap();
+    assert_eq!((missing.status().as_u16(), vary(&missing).starts_with("origin")), (404, true));
+    for origin in [ALLOWED, "https://evil.test"] {
+        let res = app.get_with_key("/example/v2", &web.key).header("Origin", origin).send().await.unwrap();
+        assert_eq!(vary(&res), vary(&plain), "{origin}");
     }
 }
