@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 
-use crate::account::{Account, Email, Member, MemberState, Session};
+use crate::account::{Account, Email, Member, MemberEntry, MemberState, Session};
 use crate::app::App;
 use crate::connection::{Connection, ConnectionState};
 use crate::facility::{Facility, PlaceChanges, Room};
@@ -109,15 +109,15 @@ pub trait MemberStore: Send + Sync {
     async fn insert_member(&self, member: &Member) -> Result<(), StoreError>;
     /// The membership of an account in an org.
     async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError>;
-    /// A page of an org's members with their accounts, filtered.
+    /// A page of an org's members with their accounts' emails and names, filtered.
     async fn list_members(
         &self,
         org: Id,
         filter: &MemberFilter,
         page: &PageRequest,
-    ) -> Result<Arc<Page<(Member, Account)>>, StoreError>;
-    /// One member of an org, with its account.
-    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<(Member, Account)>, StoreError>;
+    ) -> Result<Arc<Page<MemberEntry>>, StoreError>;
+    /// One member of an org, with its account's email and name.
+    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError>;
     /// Changes a member's roles and/or state. In the same transaction (serialised per
     /// org), refuses with [`StoreError::Invariant`] when no active member would
     /// hold one of `admin_roles` afterwards.

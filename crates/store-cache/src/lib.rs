@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use orgbase_domain::Id;
-use orgbase_domain::account::{Account, Member, Session};
+use orgbase_domain::account::{Account, Member, MemberEntry, Session};
 use orgbase_domain::app::App;
 use orgbase_domain::org::Org;
 use orgbase_domain::paging::{Page, PageRequest};
@@ -31,8 +31,8 @@ const MAX_ENTRIES: usize = 50_000;
 /// hundred bytes) the pages start over.
 const MAX_PAGE_ROWS: usize = 20_000;
 
-/// A page of an org's members with their accounts.
-pub type MemberPage = Page<(Member, Account)>;
+/// A page of an org's members with their accounts' emails and names.
+pub type MemberPage = Page<MemberEntry>;
 
 /// Which page of which member list.
 type MemberPageKey = (Id, MemberFilter, PageRequest);

@@ -16,7 +16,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use orgbase_domain::account::{
-    Account, Email, Member, MemberState, Session, account_from_row, member_from_row, session_from_row,
+    Account, Email, Member, MemberEntry, MemberState, Session, account_from_row, member_entry_from_row,
+    member_from_row, session_from_row,
 };
 use orgbase_domain::app::{App, app_from_row};
 use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
@@ -694,7 +695,7 @@ impl MemberStore for SqliteStore {
         org: Id,
         filter: &MemberFilter,
         req: &PageRequest,
-    ) -> Result<Arc<Page<(Member, Account)>>, StoreError> {
+    ) -> Result<Arc<Page<MemberEntry>>, StoreError> {
         if let Some(page) = self.cache.member_page(org, filter, req) {
             return Ok(page);
         }
@@ -738,7 +739,7 @@ impl MemberStore for SqliteStore {
         Ok(page)
     }
 
-    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<(Member, Account)>, StoreError> {
+    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError> {
         let sql = format!(
             "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND m.id = ?"
         );
@@ -860,21 +861,16 @@ async fn guard_admins(conn: &mut SqliteConnection, org: Id, admin_roles: &[Id]) 
     Ok(())
 }
 
-const MEMBER_JOIN_COLUMNS: &str = "m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, \
-     a.email, a.name_first, a.name_last, a.password_hash, a.created AS a_created, a.updated AS a_updated";
+const MEMBER_JOIN_COLUMNS: &str =
+    "m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, a.name_last";
 
-fn member_join_row(row: &sqlx::sqlite::SqliteRow) -> Result<(Member, Account), StoreError> {
-    let member = member_row(row)?;
-    let account = account_from_row(
-        row.try_get("account_id").map_err(backend)?,
+fn member_join_row(row: &sqlx::sqlite::SqliteRow) -> Result<MemberEntry, StoreError> {
+    Ok(member_entry_from_row(
+        member_row(row)?,
         row.try_get("email").map_err(backend)?,
         row.try_get("name_first").map_err(backend)?,
         row.try_get("name_last").map_err(backend)?,
-        row.try_get("password_hash").map_err(backend)?,
-        from_millis(row.try_get("a_created").map_err(backend)?),
-        from_millis(row.try_get("a_updated").map_err(backend)?),
-    )?;
-    Ok((member, account))
+    ))
 }
 
 const CONNECTION_COLUMNS: &str =

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use orgbase_domain::account::{Account, Email, Member, PersonName};
+use orgbase_domain::account::{Account, Email, Member, MemberEntry, PersonName};
 use orgbase_domain::app::App;
 use orgbase_domain::facility::{FACILITY_SORT_FIELDS, Facility, PlaceChanges, Room};
 use orgbase_domain::org::{NewOrg, Org, OrgState};
@@ -488,7 +488,7 @@ pub async fn reads_follow_writes(store: DynStore) {
         {
             let page = store.list_members(org, &filter, &everyone).await.unwrap();
             assert_eq!(store.list_members(org, &filter, &everyone).await.unwrap(), page);
-            let listed = page.data.iter().find(|(_, a)| a.id == account).map(|(m, _)| m.clone());
+            let listed = page.data.iter().find(|e| e.member.account == account).map(|e| e.member.clone());
             assert_eq!(listed, first, "the member list disagrees with the membership ({filter:?})");
         }
         first
@@ -497,6 +497,8 @@ pub async fn reads_follow_writes(store: DynStore) {
     // Membership.
     let member = twice(Arc::clone(&store), org.id, someone.id).await.unwrap();
     assert!(member.roles.is_empty());
+    let entry = store.member_by_id(org.id, member.id).await.unwrap().unwrap();
+    assert_eq!(entry, MemberEntry::new(member.clone(), &someone));
     store.update_member(org.id, member.id, Some(&[PROVIDER]), None, &[ADMINISTRATOR], now()).await.unwrap();
     assert_eq!(twice(Arc::clone(&store), org.id, someone.id).await.unwrap().roles, vec![PROVIDER]);
     store.update_member(org.id, member.id, None, Some(MemberState::Suspended), &[ADMINISTRATOR], now()).await.unwrap();

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use orgbase_domain::access::{Operation, Target};
-use orgbase_domain::account::{Account, Email};
+use orgbase_domain::account::{Account, Email, MemberEntry};
 use orgbase_domain::connection::{Connection, ConnectionState};
 use orgbase_domain::{FieldError, Id, secret};
 use serde::Deserialize;
@@ -149,7 +149,7 @@ pub async fn accept_connection(
         return Err(Fault::access_denied("This invitation is for another email address."));
     }
     let member = state.store.accept_connection(&secret::digest(&token), &account, false, state.clock.now()).await?;
-    Ok(axum::Json(crate::routes::members::member_json(&member, &account)).into_response())
+    Ok(axum::Json(MemberEntry::new(member, &account)).into_response())
 }
 
 /// The pending, unexpired connection of this org holding `token`.

@@ -6,12 +6,11 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::access::{Operation, Target};
-use orgbase_domain::account::{Account, Email, Member, MemberState, PersonName};
-use orgbase_domain::org::Date;
+use orgbase_domain::account::{MemberEntry, MemberState};
 use orgbase_domain::paging::Page;
 use orgbase_domain::store::MemberFilter;
 use orgbase_domain::{FieldError, Id};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::context::OrgCtx;
@@ -19,40 +18,6 @@ use crate::extract::{ApiJson, Paging, QueryPairs};
 use crate::fault::Fault;
 use crate::routes::common::list;
 use crate::state::AppState;
-
-/// A member as the API shows it: the membership with the account's email and name.
-/// Serialised straight from the stored values (a page of members builds no JSON
-/// tree), in the order `Member::to_json` gives.
-#[derive(Serialize)]
-pub struct MemberView<'a> {
-    #[serde(rename = "_id")]
-    id: Id,
-    object: &'static str,
-    org: Id,
-    account: Id,
-    roles: &'a [Id],
-    state: &'static str,
-    created: Date,
-    updated: Date,
-    email: &'a Email,
-    name: &'a PersonName,
-}
-
-/// The view of `member` with its `account`.
-pub fn member_json<'a>(member: &'a Member, account: &'a Account) -> MemberView<'a> {
-    MemberView {
-        id: member.id,
-        object: "member",
-        org: member.org,
-        account: member.account,
-        roles: &member.roles,
-        state: member.state.as_str(),
-        created: Date(member.created),
-        updated: Date(member.updated),
-        email: &account.email,
-        name: &account.name,
-    }
-}
 
 /// The body of `PATCH /members/{id}`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -105,8 +70,7 @@ pub async fn list_members(
         return Err(Fault::validation(faults));
     }
     let page = state.store.list_members(ctx.org.id, &filter, &req).await?;
-    let data = page.data.iter().map(|(m, a)| member_json(m, a)).collect();
-    Ok(list(Page { data, has_more: page.has_more }))
+    Ok(list(Page { data: page.data.iter().collect(), has_more: page.has_more }))
 }
 
 /// Reads one member.
@@ -118,9 +82,9 @@ pub async fn get_member(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, Fault> {
     ctx.authorize(Target::Member { own: false }, Operation::Read, "the members")?;
-    let (member, account) =
+    let entry =
         state.store.member_by_id(ctx.org.id, member_id(&id)?).await?.ok_or_else(|| Fault::not_found("Member"))?;
-    Ok(axum::Json(member_json(&member, &account)).into_response())
+    Ok(axum::Json(entry).into_response())
 }
 
 /// Sets a member's roles or state (administrators).
@@ -156,7 +120,7 @@ pub async fn delete_member(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, Fault> {
     ctx.authorize(Target::Member { own: true }, Operation::Read, "the members")?;
-    let (member, _) =
+    let MemberEntry { member, .. } =
         state.store.member_by_id(ctx.org.id, member_id(&id)?).await?.ok_or_else(|| Fault::not_found("Member"))?;
     let own = ctx.caller.account_id() == Some(member.account);
     ctx.authorize(Target::Member { own }, Operation::Delete, "this member")?;
