@@ -50,6 +50,11 @@ impl Id {
 }
 
 impl Id {
+    /// Appends the 24 hex characters to `out`, without the formatting machinery.
+    pub fn push_hex(&self, out: &mut String) {
+        out.push_str(std::str::from_utf8(&self.hex()).unwrap_or_default());
+    }
+
     /// The 24 hex characters, on the stack.
     fn hex(&self) -> [u8; 24] {
         let mut out = [0u8; 24];

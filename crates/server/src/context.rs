@@ -1,15 +1,19 @@
 //! The org context of every `/{org}/v2` request: the org named by the URL, the app
 //! named by the client key, and who the caller is (a session by cookie or bearer
 //! token, a signed server-to-server request, or nobody). Resolved once by the
-//! [`resolve_org`] middleware and read by handlers through [`OrgCtx`].
+//! [`ResolveOrgLayer`] and read by handlers through [`OrgCtx`].
 
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
-use axum::extract::{FromRequestParts, MatchedPath, OriginalUri, RawPathParams, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use orgbase_domain::Id;
 use orgbase_domain::access::{Level, Operation, Subject, Target, decide};
 use orgbase_domain::account::{Account, Member, MemberState, Session};
@@ -191,18 +195,78 @@ fn open_in_maintenance(route: &str, method: &Method) -> bool {
 const CSRF_EXEMPT: &[&str] =
     &["/accounts/login", "/accounts/register", "/accounts/request-password-reset", "/accounts/reset-password"];
 
+/// The org code of an `/{org}/v2/…` request: the first segment of the path as the
+/// client sent it (the nested router has stripped it from `req.uri()`), decoded.
+fn org_code(req: &Request) -> Option<Cow<'_, str>> {
+    let path = req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().path(), |o| o.0.path());
+    let segment = path.trim_start_matches('/').split('/').next()?;
+    percent_encoding::percent_decode_str(segment).decode_utf8().ok()
+}
+
+/// Runs [`resolve`] before every org route: a tower layer, not axum's `from_fn`,
+/// which per request also boxed the inner service again and copied the path's
+/// parameters (W1 runs through it).
+#[derive(Clone)]
+pub struct ResolveOrgLayer(pub AppState);
+
+impl<S> tower::Layer<S> for ResolveOrgLayer {
+    type Service = ResolveOrg<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ResolveOrg { state: self.0.clone(), inner }
+    }
+}
+
+/// A route behind [`ResolveOrgLayer`].
+#[derive(Clone)]
+pub struct ResolveOrg<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for ResolveOrg<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // The service made ready goes with this request; its clone waits for the next.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let state = self.state.clone();
+        Box::pin(async move {
+            let (req, csrf) = match resolve(&state, req).await {
+                Ok(resolved) => resolved,
+                Err(fault) => return Ok(fault.into_response()),
+            };
+            let mut res = inner.call(req).await?;
+            if let Some(csrf) = csrf
+                && !res.headers().contains_key(CSRF_HEADER)
+                && let Ok(value) = HeaderValue::from_str(&csrf)
+            {
+                res.headers_mut().insert(CSRF_HEADER, value);
+            }
+            Ok(res)
+        })
+    }
+}
+
 /// Resolves the org and checks the client key: an unknown org is 404, a missing or
 /// foreign key 400 `kInvalidClient`, a disabled org 400 `kOrgDisabled`. Then
 /// resolves the caller and, for a cookie-authenticated write, checks the CSRF token.
-/// Authenticated responses carry `Medable-Csrf-Token`.
-pub async fn resolve_org(
-    State(state): State<AppState>,
-    params: RawPathParams,
-    mut req: Request,
-    next: Next,
-) -> Result<Response, Fault> {
-    let code = params.iter().find(|(k, _)| *k == "org").map(|(_, v)| v).unwrap_or_default();
-    let org = state.store.org_by_code(code).await?.ok_or_else(|| Fault::not_found("Org"))?;
+/// Returns the request carrying its [`OrgCtx`] and, for a session, the CSRF token
+/// that authenticated responses carry as `Medable-Csrf-Token`.
+async fn resolve(state: &AppState, mut req: Request) -> Result<(Request, Option<String>), Fault> {
+    let code = org_code(&req).ok_or_else(|| Fault::not_found("Org"))?;
+    let org = state.store.org_by_code(&code).await?.ok_or_else(|| Fault::not_found("Org"))?;
     let key = client_key(&req).ok_or_else(Fault::invalid_client)?;
     let app = state.store.app_by_key(key).await?.filter(|a| a.org == org.id && a.enabled);
     let app = app.ok_or_else(Fault::invalid_client)?;
@@ -213,9 +277,9 @@ pub async fn resolve_org(
         // The nested router strips `/{org}/v2`; sign over the original path.
         let uri = req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().clone(), |o| o.0.clone());
         let (method, path) = (req.method().clone(), uri.path().to_owned());
-        auth::verify_signed_request(&state, &org, &app, &method, &path, req.headers()).await?
+        auth::verify_signed_request(state, &org, &app, &method, &path, req.headers()).await?
     } else {
-        auth::session_caller(&state, &org, req.headers()).await?
+        auth::session_caller(state, &org, req.headers()).await?
     };
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("", MatchedPath::as_str);
@@ -239,12 +303,5 @@ pub async fn resolve_org(
         }
     }
     req.extensions_mut().insert(OrgCtx { org, app, caller });
-    let mut res = next.run(req).await;
-    if let Some(csrf) = csrf
-        && !res.headers().contains_key(CSRF_HEADER)
-        && let Ok(value) = HeaderValue::from_str(&csrf)
-    {
-        res.headers_mut().insert(CSRF_HEADER, value);
-    }
-    Ok(res)
+    Ok((req, csrf))
 }

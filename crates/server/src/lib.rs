@@ -24,7 +24,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, patch, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -93,7 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/taxonomy/user/specialities", get(taxonomy::get_user_specialities))
         .route("/taxonomy/session/types", get(taxonomy::get_session_types))
         .route("/taxonomy/session/durations", get(taxonomy::get_session_durations))
-        .layer(from_fn_with_state(state.clone(), context::resolve_org));
+        .layer(context::ResolveOrgLayer(state.clone()));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -128,7 +128,33 @@ fn request_prefix() -> u64 {
 impl MakeRequestId for MakeRequestIds {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
         let n = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:016x}{n:016x}", request_prefix());
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+        // Both halves fit their 16 characters exactly; no `format!` per request.
+        let mut id = [0u8; 32];
+        let (prefix, count) = id.split_at_mut(16);
+        hex::encode_to_slice(request_prefix().to_be_bytes(), prefix).ok()?;
+        hex::encode_to_slice(n.to_be_bytes(), count).ok()?;
+        HeaderValue::from_bytes(&id).ok().map(RequestId::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_32_hex_characters_with_one_prefix_per_process() {
+        let request = axum::http::Request::new(());
+        let mut ids = MakeRequestIds;
+        let first = ids.make_request_id(&request).unwrap().into_header_value();
+        let second = ids.make_request_id(&request).unwrap().into_header_value();
+        let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
+        for id in [first, second] {
+            assert_eq!(id.len(), 32);
+            assert!(id.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)), "{id}");
+        }
+        assert_eq!(first[..16], format!("{:016x}", request_prefix()));
+        assert_eq!(first[..16], second[..16]);
+        let (a, b) = (u64::from_str_radix(&first[16..], 16).unwrap(), u64::from_str_radix(&second[16..], 16).unwrap());
+        assert!(b > a, "the counter counts up: {first} then {second}");
     }
 }

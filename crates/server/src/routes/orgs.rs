@@ -93,11 +93,21 @@ pub async fn get_org(
 /// The ETag of an org as one caller sees it: the version, the access level and the
 /// selected paths all shape the body.
 fn org_etag(org: &Org, level: Level, paths: Option<&[String]>) -> String {
-    let level = level.as_u8();
-    match paths {
-        None => format!("\"{}.{}.{level}\"", org.id, org.version),
-        Some(p) => format!("\"{}.{}.{level}.{}\"", org.id, org.version, &secret::digest(&p.join(","))[..8]),
+    // Written piece by piece: this runs for every org read (`format!` was ~1% of W1).
+    let mut numbers = itoa::Buffer::new();
+    let mut tag = String::with_capacity(48);
+    tag.push('"');
+    org.id.push_hex(&mut tag);
+    tag.push('.');
+    tag.push_str(numbers.format(org.version));
+    tag.push('.');
+    tag.push_str(numbers.format(level.as_u8()));
+    if let Some(p) = paths {
+        tag.push('.');
+        tag.push_str(&secret::digest(&p.join(","))[..8]);
     }
+    tag.push('"');
+    tag
 }
 
 /// The version named by an ETag of [`org_etag`].
@@ -345,4 +355,28 @@ pub async fn get_org_schema(ctx: OrgCtx) -> Result<Response, Fault> {
         "customProperties": ctx.org.schema,
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use orgbase_domain::Clock;
+    use orgbase_domain::org::NewOrg;
+
+    use super::*;
+
+    #[test]
+    fn etags_name_the_org_version_level_and_paths() {
+        let new = NewOrg { code: "example".into(), name: "Example".into(), locale: None, tz: None };
+        let mut org = Org::create(new, orgbase_domain::SystemClock.now()).unwrap();
+        org.version = 1234;
+        let tag = org_etag(&org, Level::Read, None);
+        assert_eq!(tag, format!("\"{}.1234.{}\"", org.id, Level::Read.as_u8()));
+        assert_eq!(etag_version(&tag), Some(1234));
+        assert_eq!(etag_version(&format!("W/{tag}")), Some(1234));
+        let paths = ["name".to_owned(), "locale".to_owned()];
+        let narrowed = org_etag(&org, Level::Read, Some(&paths));
+        let digest = &secret::digest("name,locale")[..8];
+        assert_eq!(narrowed, format!("\"{}.1234.{}.{digest}\"", org.id, Level::Read.as_u8()));
+        assert_ne!(org_etag(&org, Level::Delete, None), tag);
+    }
 }
