@@ -20,7 +20,8 @@ Subcommands:
   ob-member-at --url U --org C --key K --token T --index I
                                    print the _id of the org's member number I (from 0,
                                    in _id order: the list's order)
-  wrk-parse FILE                   print "rps p50_ms p99_ms non2xx socket_errors"
+  wrk-parse FILE...                print "rps p50_ms p99_ms non2xx socket_errors" (of
+                                   equal slices: mean rps and p50, worst p99)
   rss PID                          print the peak RSS (VmHWM) of PID in KiB (empty if gone)
   report --results TSV --rss TSV --header MD --out FILE
                                    print the markdown report and write it to FILE
@@ -412,9 +413,18 @@ def parse_wrk(text):
 
 
 def cmd_wrk_parse(args):
-    with open(args.file) as f:
-        r = parse_wrk(f.read())
-    print(f"{r['rps']:.2f} {r['p50']:.3f} {r['p99']:.3f} {r['non2xx']} {r['sockerr']}")
+    # Several files are the equal slices of one measurement (bench/run's W1, where
+    # orgbase and the ceiling take turns): the mean rate and p50, the worst p99.
+    runs = []
+    for path in args.files:
+        with open(path) as f:
+            runs.append(parse_wrk(f.read()))
+    rps = sum(r["rps"] for r in runs) / len(runs)
+    p50 = sum(r["p50"] for r in runs) / len(runs)
+    p99 = max(r["p99"] for r in runs)
+    non2xx = sum(r["non2xx"] for r in runs)
+    sockerr = sum(r["sockerr"] for r in runs)
+    print(f"{rps:.2f} {p50:.3f} {p99:.3f} {non2xx} {sockerr}")
 
 
 def cmd_rss(args):
@@ -684,7 +694,7 @@ def main():
     s.set_defaults(fn=cmd_pb_seed)
 
     s = sub.add_parser("wrk-parse")
-    s.add_argument("file")
+    s.add_argument("files", nargs="+")
     s.set_defaults(fn=cmd_wrk_parse)
 
     s = sub.add_parser("rss")
