@@ -242,17 +242,25 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let state = self.state.clone();
+        // The route's template goes on the response for the metrics (`edge`), as
+        // `telemetry::ExposeRoute` does for the routes outside `/{org}/v2`.
+        let route = req.extensions().get::<MatchedPath>().cloned();
         Box::pin(async move {
-            let (req, csrf) = match resolve(&state, req).await {
-                Ok(resolved) => resolved,
-                Err(fault) => return Ok(fault.into_response()),
+            let mut res = match resolve(&state, req).await {
+                Ok((req, csrf)) => {
+                    let mut res = inner.call(req).await?;
+                    if let Some(csrf) = csrf
+                        && !res.headers().contains_key(CSRF_HEADER)
+                        && let Ok(value) = HeaderValue::from_str(&csrf)
+                    {
+                        res.headers_mut().insert(CSRF_HEADER, value);
+                    }
+                    res
+                }
+                Err(fault) => fault.into_response(),
             };
-            let mut res = inner.call(req).await?;
-            if let Some(csrf) = csrf
-                && !res.headers().contains_key(CSRF_HEADER)
-                && let Ok(value) = HeaderValue::from_str(&csrf)
-            {
-                res.headers_mut().insert(CSRF_HEADER, value);
+            if let Some(route) = route {
+                res.extensions_mut().insert(route);
             }
             Ok(res)
         })

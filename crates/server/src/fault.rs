@@ -1,21 +1,18 @@
 //! The API's one error shape, and the only place that knows HTTP status codes.
 //!
 //! Handlers return [`Fault`]. Its `IntoResponse` leaves the fault in the response's
-//! extensions, and the [`RenderFaults`] middleware, which knows the request id,
+//! extensions, and [`crate::edge::Edge`], which knows the request id,
 //! writes the JSON body. The same middleware turns any bodiless or plain-text error
 //! that a layer or axum itself produced (unknown route, wrong method, body limit) into
 //! a fault, so no client ever sees anything but
 //! `{"object":"fault","code":…,"status":…,"trace":…}`.
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::{DomainError, FieldError, StoreError};
 use serde::Serialize;
 use serde_json::json;
-
-use crate::around::Around;
 
 /// One error of the API, rendered as SPEC's fault.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -145,7 +142,7 @@ impl Fault {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "kUnsupportedMedia", "unsupportedMedia.contentType", reason)
     }
 
-    /// 500 `kError`. The cause goes to the log (by [`RenderFaults`], with the
+    /// 500 `kError`. The cause goes to the log (by [`crate::edge::Edge`], with the
     /// request id), never to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         let mut fault =
@@ -216,7 +213,7 @@ impl From<StoreError> for Fault {
     }
 }
 
-/// Marks a response as carrying a fault that [`RenderFaults`] must render.
+/// Marks a response as carrying a fault that [`crate::edge::Edge`] must render.
 #[derive(Clone)]
 struct PendingFault(Box<Fault>);
 
@@ -232,25 +229,9 @@ impl IntoResponse for Fault {
     }
 }
 
-/// Writes every fault's body with the request id as `trace`, and turns any other
-/// error response that is not JSON into the matching fault.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RenderFaults;
-
-impl Around for RenderFaults {
-    /// The request id, the method and the URI (for the log line of a 5xx).
-    type Seen = (Option<HeaderValue>, Method, Uri);
-
-    fn before(&self, req: &Request) -> Self::Seen {
-        (req.headers().get("x-request-id").cloned(), req.method().clone(), req.uri().clone())
-    }
-
-    fn after(&self, (trace, method, uri): Self::Seen, res: Response) -> Response {
-        render_fault(trace, &method, &uri, res)
-    }
-}
-
-fn render_fault(trace: Option<HeaderValue>, method: &Method, uri: &Uri, mut res: Response) -> Response {
+/// Writes a fault's body with the request id as `trace`, and turns any other error
+/// response that is not JSON into the matching fault (by [`crate::edge::Edge`]).
+pub(crate) fn render_fault(trace: &HeaderValue, method: &Method, uri: &Uri, mut res: Response) -> Response {
     let pending = res.extensions_mut().remove::<PendingFault>();
     let fault = match pending {
         Some(PendingFault(fault)) => *fault,
@@ -266,7 +247,7 @@ fn render_fault(trace: Option<HeaderValue>, method: &Method, uri: &Uri, mut res:
     };
     let status = res.status();
     let mut fault = fault;
-    fault.trace = trace.and_then(|v| v.to_str().ok().map(str::to_owned));
+    fault.trace = trace.to_str().ok().map(str::to_owned);
     if status.is_server_error() {
         // The path only: query strings may carry tokens.
         let (request_id, path) = (fault.trace.as_deref().unwrap_or_default(), uri.path());

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod cors;
+pub mod edge;
 pub mod extract;
 pub mod fault;
 pub mod mail;
@@ -23,15 +24,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::around::AroundLayer;
 use crate::fault::Fault;
@@ -100,15 +96,17 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(health::openapi))
         .route("/platform/v1/orgs", get(platform::list_orgs).post(platform::create_org))
         .route("/platform/v1/orgs/{id}", patch(platform::update_org_state))
+        // Only on the routes above: the org routes' template reaches the metrics
+        // through `ResolveOrgLayer`, with no layer of their own.
+        .layer(AroundLayer(telemetry::ExposeRoute))
         .nest("/{org}/v2", org_routes)
         .fallback(|| async { Fault::not_found("Route") })
-        .layer(AroundLayer(telemetry::TrackMetrics))
         .with_state(state)
 }
 
 /// The router inside what every request goes through: trailing slashes trimmed,
-/// CORS, a request id, the request's span, faults rendered, panics caught, the
-/// timeout and the body limit. These wrap the router once, rather than each route
+/// CORS, then `edge` (a request id, the request's span, panics caught, the
+/// timeout, faults rendered) and the body limit. These wrap the router once, rather than each route
 /// (`Router::layer`), so a request clones and runs them once.
 pub fn app(
     state: AppState,
@@ -126,23 +124,9 @@ pub fn app(
         .layer(NormalizePathLayer::trim_trailing_slash())
         .layer(cors::layer(state.clone()))
         .map_response(axum::response::IntoResponse::into_response)
-        .layer(SetRequestIdLayer::x_request_id(telemetry::MakeRequestIds))
-        .layer(TraceLayer::new_for_http().make_span_with(make_span).on_response(DefaultOnResponse::new()))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(AroundLayer(fault::RenderFaults))
-        .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(edge::EdgeLayer { timeout })
         .layer(DefaultBodyLimit::max(body_limit))
         .service(router(state))
-}
-
-/// The span of a request, at DEBUG (as tower-http's default): at the default INFO
-/// level a request costs no span, and a failed request's log line carries its
-/// request id itself (`fault::RenderFaults`).
-fn make_span(req: &Request) -> tracing::Span {
-    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    // The path only: query strings may carry tokens.
-    tracing::debug_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets the requests

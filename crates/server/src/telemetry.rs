@@ -5,14 +5,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, PoisonError, RwLock};
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
 use metrics::Histogram;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing_subscriber::EnvFilter;
 
 use crate::around::Around;
@@ -79,21 +78,32 @@ fn histogram(route: &str, method: &Method, status: u16) -> Histogram {
     h
 }
 
-/// Times each request, labelled by method, route template and status; the
-/// histogram's `_count` series counts them.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TrackMetrics;
+/// Records the time an answered request took, labelled by method, route template
+/// (none for a request that matched no route) and status; the histogram's
+/// `_count` series counts them. Called by `edge::Edge`.
+pub fn record_request(route: Option<&MatchedPath>, method: &Method, status: u16, elapsed: Duration) {
+    let route = route.map_or("unmatched", MatchedPath::as_str);
+    histogram(route, method, status).record(elapsed.as_secs_f64());
+}
 
-impl Around for TrackMetrics {
-    type Seen = (Instant, Option<MatchedPath>, Method);
+/// Puts the request's route template (`MatchedPath`, known only once the router
+/// matched it) on its response, where `edge::Edge` reads it for the metrics. The
+/// routes of `/{org}/v2` get it from `context::ResolveOrg` instead, so that they
+/// need no layer of their own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExposeRoute;
+
+impl Around for ExposeRoute {
+    type Seen = Option<MatchedPath>;
 
     fn before(&self, req: &Request) -> Self::Seen {
-        (Instant::now(), req.extensions().get::<MatchedPath>().cloned(), req.method().clone())
+        req.extensions().get::<MatchedPath>().cloned()
     }
 
-    fn after(&self, (start, route, method): Self::Seen, res: Response) -> Response {
-        let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-        histogram(route, &method, res.status().as_u16()).record(start.elapsed().as_secs_f64());
+    fn after(&self, route: Self::Seen, mut res: Response) -> Response {
+        if let Some(route) = route {
+            res.extensions_mut().insert(route);
+        }
         res
     }
 }
@@ -112,29 +122,33 @@ pub fn init_logs(format: &str) {
     drop(result);
 }
 
-/// Request ids: 32 hex characters, a random prefix drawn once per process and a
-/// counter. Unique across nodes and restarts without a system call per request
-/// (a random UUID per request asked the kernel for entropy every time).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MakeRequestIds;
-
-static NEXT_REQUEST: AtomicU64 = AtomicU64::new(0);
+/// A new request id: 32 hex characters, a random prefix drawn once per process and
+/// a counter. Unique across nodes and restarts without a system call per request
+/// (a random UUID per request asked the kernel for entropy every time), and
+/// written without `format!`.
+pub fn new_request_id() -> HeaderValue {
+    static NEXT_REQUEST: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
+    let mut id = [0u8; 32];
+    let (prefix, count) = id.split_at_mut(16);
+    // Each half fits its 16 characters exactly, and hex digits are a valid value.
+    let _ = hex::encode_to_slice(request_prefix().to_be_bytes(), prefix);
+    let _ = hex::encode_to_slice(n.to_be_bytes(), count);
+    HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static("0"))
+}
 
 fn request_prefix() -> u64 {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     *PREFIX.get_or_init(rand::random)
 }
 
-impl MakeRequestId for MakeRequestIds {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        let n = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
-        // Both halves fit their 16 characters exactly; no `format!` per request.
-        let mut id = [0u8; 32];
-        let (prefix, count) = id.split_at_mut(16);
-        hex::encode_to_slice(request_prefix().to_be_bytes(), prefix).ok()?;
-        hex::encode_to_slice(n.to_be_bytes(), count).ok()?;
-        HeaderValue::from_bytes(&id).ok().map(RequestId::new)
-    }
+/// The span of a request, at DEBUG: at the default INFO level a request costs no
+/// span, and a failed request's log line carries its request id itself
+/// (`edge::Edge`).
+pub fn request_span(req: &Request) -> tracing::Span {
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    // The path only: query strings may carry tokens.
+    tracing::debug_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
 }
 
 #[cfg(test)]
@@ -143,10 +157,7 @@ mod tests {
 
     #[test]
     fn request_ids_are_32_hex_characters_with_one_prefix_per_process() {
-        let request = axum::http::Request::new(());
-        let mut ids = MakeRequestIds;
-        let first = ids.make_request_id(&request).unwrap().into_header_value();
-        let second = ids.make_request_id(&request).unwrap().into_header_value();
+        let (first, second) = (new_request_id(), new_request_id());
         let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
         for id in [first, second] {
             assert_eq!(id.len(), 32);
