@@ -246,7 +246,7 @@ where
         // `telemetry::ExposeRoute` does for the routes outside `/{org}/v2`.
         let route = req.extensions().get::<MatchedPath>().cloned();
         Box::pin(async move {
-            let mut res = match resolve(&state, req).await {
+            let mut res = match resolve(&state, route.as_ref(), req).await {
                 Ok((req, csrf)) => {
                     let mut res = inner.call(req).await?;
                     if let Some(csrf) = csrf
@@ -272,7 +272,11 @@ where
 /// resolves the caller and, for a cookie-authenticated write, checks the CSRF token.
 /// Returns the request carrying its [`OrgCtx`] and, for a session, the CSRF token
 /// that authenticated responses carry as `Medable-Csrf-Token`.
-async fn resolve(state: &AppState, mut req: Request) -> Result<(Request, Option<String>), Fault> {
+async fn resolve(
+    state: &AppState,
+    matched: Option<&MatchedPath>,
+    mut req: Request,
+) -> Result<(Request, Option<String>), Fault> {
     let code = org_code(&req).ok_or_else(|| Fault::not_found("Org"))?;
     let org = state.store.org_by_code(&code).await?.ok_or_else(|| Fault::not_found("Org"))?;
     let key = client_key(&req).ok_or_else(Fault::invalid_client)?;
@@ -289,8 +293,7 @@ async fn resolve(state: &AppState, mut req: Request) -> Result<(Request, Option<
     } else {
         auth::session_caller(state, &org, req.headers()).await?
     };
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("", MatchedPath::as_str);
+    let route = matched.map_or("", MatchedPath::as_str);
     let exempt = CSRF_EXEMPT.iter().any(|suffix| route.ends_with(suffix));
     let csrf = match &caller {
         Caller::Account { proof: Proof::Session { token, cookie, .. }, .. } => {

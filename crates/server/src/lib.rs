@@ -106,8 +106,8 @@ pub fn router(state: AppState) -> Router {
 
 /// The router inside what every request goes through: trailing slashes trimmed,
 /// CORS, then `edge` (a request id, the request's span, panics caught, the
-/// timeout, faults rendered) and the body limit. These wrap the router once, rather than each route
-/// (`Router::layer`), so a request clones and runs them once.
+/// timeout, metrics, faults rendered) and the body limit. These wrap the router
+/// once, rather than each route (`Router::layer`), so a request runs them once.
 pub fn app(
     state: AppState,
 ) -> impl tower::Service<Request, Response = axum::response::Response, Error = std::convert::Infallible, Future: Send>

@@ -146,7 +146,7 @@ fn request_prefix() -> u64 {
 /// span, and a failed request's log line carries its request id itself
 /// (`edge::Edge`).
 pub fn request_span(req: &Request) -> tracing::Span {
-    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let request_id = req.headers().get(crate::edge::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
     // The path only: query strings may carry tokens.
     tracing::debug_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
 }
