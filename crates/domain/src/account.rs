@@ -61,6 +61,10 @@ impl PersonName {
                 "A name has a first part of 1-100 characters and a last part of at most 100.",
             ));
         }
+        // Names go into mail: no line breaks or other control characters.
+        if first.chars().chain(last.chars()).any(char::is_control) {
+            return Err(FieldError::new(path, "A name has no control characters."));
+        }
         Ok(Self { first, last })
     }
 
@@ -85,6 +89,10 @@ pub struct Account {
     pub name: PersonName,
     /// The argon2id PHC string; `None` until a password is set. Never rendered.
     pub password_hash: Option<String>,
+    /// The email is proven to be the account holder's: a mailed link (verification,
+    /// invitation or password reset) was used, or an operator made the account.
+    /// An unverified account is never linked to an org by email.
+    pub verified: bool,
     /// Creation time.
     pub created: DateTime<Utc>,
     /// Last update.
@@ -98,14 +106,22 @@ impl fmt::Debug for Account {
             .field("email", &self.email)
             .field("name", &self.name)
             .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .field("verified", &self.verified)
             .finish_non_exhaustive()
     }
 }
 
 impl Account {
-    /// A new account.
+    /// A new, unverified account.
     pub fn new(email: Email, name: PersonName, password_hash: Option<String>, now: DateTime<Utc>) -> Self {
-        Self { id: Id::generate(now), email, name, password_hash, created: now, updated: now }
+        Self { id: Id::generate(now), email, name, password_hash, verified: false, created: now, updated: now }
+    }
+
+    /// The same account marked verified (an operator vouches for it, or a mailed
+    /// link proved the email).
+    #[must_use]
+    pub fn verified(self) -> Self {
+        Self { verified: true, ..self }
     }
 
     /// The account as the API shows it: never the password hash.
@@ -115,6 +131,7 @@ impl Account {
             "object": "account",
             "email": self.email,
             "name": self.name,
+            "verified": self.verified,
             "created": render_date(self.created),
         })
     }
@@ -264,12 +281,14 @@ fn bad(what: &str, id: &str) -> crate::StoreError {
 }
 
 /// Rebuilds an account from a stored row.
+#[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
 pub fn account_from_row(
     id: &str,
     email: &str,
     first: String,
     last: String,
     password_hash: Option<String>,
+    verified: bool,
     created: DateTime<Utc>,
     updated: DateTime<Utc>,
 ) -> Result<Account, crate::StoreError> {
@@ -278,6 +297,7 @@ pub fn account_from_row(
         email: Email(email.to_owned()),
         name: PersonName { first, last },
         password_hash,
+        verified,
         created,
         updated,
     })

@@ -14,6 +14,7 @@ pub mod connection;
 pub mod error;
 pub mod facility;
 pub mod id;
+pub mod limits;
 pub mod org;
 pub mod paging;
 pub mod password;

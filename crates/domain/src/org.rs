@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::access::{Level, Operation, SERVER_KEPT, Subject, Target, decide, org_property_read_level};
 use crate::account::Email;
 use crate::app::App;
+use crate::limits;
 use crate::patch::{Op, apply};
 use crate::schema::CustomProperty;
 use crate::{DomainError, FieldError, Id};
@@ -65,7 +66,8 @@ impl Serialize for Date {
 pub struct OrgCode(String);
 
 /// Codes that would shadow orgbase's own top-level routes.
-const RESERVED_CODES: &[&str] = &["platform", "healthz", "readyz", "metrics", "openapi", "api", "v2"];
+const RESERVED_CODES: &[&str] =
+    &["platform", "healthz", "readyz", "metrics", "openapi", "api", "v2", "assets", "console", "admin"];
 
 impl OrgCode {
     /// Validates a code.
@@ -481,6 +483,10 @@ pub fn parse_name(path: &str, s: &str) -> Result<String, FieldError> {
     if chars == 0 || chars > 100 {
         return Err(FieldError::new(path, "A name is 1-100 characters."));
     }
+    // Names go into mail subjects and bodies: no line breaks or other controls.
+    if trimmed.chars().any(char::is_control) {
+        return Err(FieldError::new(path, "A name has no control characters."));
+    }
     Ok(trimmed.to_owned())
 }
 
@@ -651,6 +657,31 @@ impl Org {
     /// field at fault. Nothing is stored here. The ops run on a JSON document of the
     /// properties they touch; the others are carried over as they are.
     pub fn patched(&self, ops: &[Op], subject: &Subject) -> Result<OrgProps, DomainError> {
+        let mut roots = self.check_ops(ops, subject)?;
+        roots.sort_unstable();
+        let entries = self.props.entries();
+        let mut doc: Map<String, Value> = entries
+            .iter()
+            .filter(|(k, _)| roots.contains(k))
+            .map(|(k, prop)| ((*k).to_owned(), serde_json::to_value(prop).unwrap_or_default()))
+            .collect();
+        for op in ops {
+            apply(&mut doc, op).map_err(|e| DomainError::Validation(vec![e]))?;
+        }
+        let mut props = self.props.clone();
+        for root in roots {
+            props.set(root, doc.remove(root)).map_err(|e| DomainError::Validation(vec![e]))?;
+        }
+        let faults = props.validate(&self.roles(), &self.schema);
+        if faults.is_empty() { Ok(props) } else { Err(DomainError::Validation(faults)) }
+    }
+
+    /// The top-level properties `ops` touch, once each, when the subject may update
+    /// every one of them: a server-kept or unknown property is a validation error,
+    /// one the subject may not update `AccessDenied`. Cheap, so that a write can be
+    /// refused before it waits for the writer, and checked again on the org the
+    /// write applies to.
+    pub fn check_ops<'o>(&self, ops: &'o [Op], subject: &Subject) -> Result<Vec<&'o str>, DomainError> {
         let mut faults = Vec::new();
         let mut roots: Vec<&str> = Vec::new();
         for root in ops.iter().flat_map(Op::roots) {
@@ -668,25 +699,7 @@ impl Org {
                 roots.push(root);
             }
         }
-        if !faults.is_empty() {
-            return Err(DomainError::Validation(faults));
-        }
-        roots.sort_unstable();
-        let entries = self.props.entries();
-        let mut doc: Map<String, Value> = entries
-            .iter()
-            .filter(|(k, _)| roots.contains(k))
-            .map(|(k, prop)| ((*k).to_owned(), serde_json::to_value(prop).unwrap_or_default()))
-            .collect();
-        for op in ops {
-            apply(&mut doc, op).map_err(|e| DomainError::Validation(vec![e]))?;
-        }
-        let mut props = self.props.clone();
-        for root in roots {
-            props.set(root, doc.remove(root)).map_err(|e| DomainError::Validation(vec![e]))?;
-        }
-        let faults = props.validate(&self.roles(), &self.schema);
-        if faults.is_empty() { Ok(props) } else { Err(DomainError::Validation(faults)) }
+        if faults.is_empty() { Ok(roots) } else { Err(DomainError::Validation(faults)) }
     }
 }
 
@@ -808,7 +821,14 @@ impl OrgProps {
         {
             check(Err(FieldError::new("maintenanceMessage", "maintenanceMessage has at most 1000 characters.")));
         }
-        for (i, email) in self.configuration.email.location_bypass.iter().enumerate() {
+        let bypass = &self.configuration.email.location_bypass;
+        if bypass.len() > limits::MAX_LIST_ITEMS {
+            check(Err(FieldError::new(
+                "configuration.email.locationBypass",
+                format!("configuration.email.locationBypass holds at most {} addresses.", limits::MAX_LIST_ITEMS),
+            )));
+        }
+        for (i, email) in bypass.iter().enumerate().take(limits::MAX_LIST_ITEMS) {
             check(Email::parse(&format!("configuration.email.locationBypass.{i}"), email).map(drop));
         }
         if let Some(sender) = &self.configuration.email.sender {
@@ -825,12 +845,25 @@ impl OrgProps {
         {
             check(Err(FieldError::new("support.phone", "support.phone is 1 to 40 characters.")));
         }
+        if self.registration.default_roles.len() > limits::MAX_LIST_ITEMS {
+            check(Err(FieldError::new(
+                "registration.defaultRoles",
+                format!("registration.defaultRoles holds at most {} roles.", limits::MAX_LIST_ITEMS),
+            )));
+        }
         for (i, role) in self.registration.default_roles.iter().enumerate() {
             if !roles.iter().any(|r| r.id == *role) {
                 check(Err(FieldError::new(format!("registration.defaultRoles.{i}"), "Not a role of this org.")));
             }
         }
         let sec = &self.security;
+        if sec.mfa_required {
+            // Stored but not enforced would be a promise orgbase does not keep.
+            check(Err(FieldError::new(
+                "security.mfaRequired",
+                "Multi-factor authentication is not available yet: security.mfaRequired must be false.",
+            )));
+        }
         within("security.invitationTtl", sec.invitation_ttl, 60, 90 * 24 * 3600, &mut faults);
         within("security.sessionTtl", sec.session_ttl, 60, 90 * 24 * 3600, &mut faults);
         within("security.passwordMinLength", sec.password_min_length, 8, 128, &mut faults);
@@ -838,12 +871,20 @@ impl OrgProps {
         for (name, value) in &self.custom {
             match schema.iter().find(|p| p.name == *name) {
                 Some(def) => {
-                    if let Err(e) = def.check(value) {
+                    if let Err(e) = limits::check_value(name, value).and_then(|()| def.check(value)) {
                         faults.push(e);
                     }
                 }
                 None => faults.push(FieldError::new(name, format!("{name} is not a declared property."))),
             }
+        }
+        if faults.is_empty()
+            && limits::json_size(&self.to_value(), limits::MAX_DOCUMENT_BYTES) > limits::MAX_DOCUMENT_BYTES
+        {
+            faults.push(FieldError::new(
+                "",
+                format!("The org's properties are at most {} KiB as JSON.", limits::MAX_DOCUMENT_BYTES / 1024),
+            ));
         }
         faults
     }
@@ -853,6 +894,9 @@ impl OrgProps {
 /// name existing roles, and no include cycles.
 pub fn check_custom_roles(custom: &[Role]) -> Vec<FieldError> {
     let mut faults = Vec::new();
+    if custom.len() > limits::MAX_ROLES {
+        return vec![FieldError::new("roles", format!("An org has at most {} custom roles.", limits::MAX_ROLES))];
+    }
     let builtin = builtin_roles();
     let mut all = builtin.clone();
     all.extend(custom.iter().cloned());
@@ -864,11 +908,20 @@ pub fn check_custom_roles(custom: &[Role]) -> Vec<FieldError> {
         if custom.iter().filter(|r| r.id == role.id || r.code.eq_ignore_ascii_case(&role.code)).count() > 1 {
             faults.push(FieldError::new(&path, "Role ids and codes are unique."));
         }
+        if role.include.len() > limits::MAX_ROLES {
+            faults.push(FieldError::new(format!("{path}.include"), "A role includes at most 100 roles."));
+        }
         if role.name.trim().is_empty()
+            || role.name.chars().count() > 100
+            || role.name.chars().any(char::is_control)
             || role.code.is_empty()
+            || role.code.len() > 64
             || !role.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            faults.push(FieldError::new(&path, "A role has a name and a code of letters, digits, _ or -."));
+            faults.push(FieldError::new(
+                &path,
+                "A role has a name of 1-100 characters and a code of 1-64 letters, digits, _ or -.",
+            ));
         }
         for inc in &role.include {
             if !all.iter().any(|r| r.id == *inc) {

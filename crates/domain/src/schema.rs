@@ -140,6 +140,12 @@ impl DeclareProperty {
         if existing.iter().any(|p| p.name == self.name) {
             faults.push(FieldError::new("name", "A property with this name already exists."));
         }
+        if existing.len() >= crate::limits::MAX_CUSTOM_PROPERTIES {
+            faults.push(FieldError::new(
+                "name",
+                format!("An org declares at most {} custom properties.", crate::limits::MAX_CUSTOM_PROPERTIES),
+            ));
+        }
         if let Some(max) = self.max_items {
             if !self.array {
                 faults.push(FieldError::new("maxItems", "maxItems applies to arrays."));

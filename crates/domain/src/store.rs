@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 
-use crate::account::{Account, Email, Member, MemberEntry, MemberState, Session};
+use crate::account::{Account, Email, Member, MemberEntry, MemberState, PersonName, Session};
 use crate::app::App;
 use crate::connection::{Connection, ConnectionState};
 use crate::facility::{Facility, PlaceChanges, Room};
@@ -31,10 +31,9 @@ pub const ORG_SORT_FIELDS: &[&str] = &["_id", "code", "name", "created"];
 #[async_trait]
 pub trait OrgStore: Send + Sync {
     /// Inserts a new org. A taken code is [`StoreError::Exists`]. With `admin`, in the
-    /// same transaction, the account with that email is linked (or `admin` is created
-    /// when none exists) and made a member with the Administrator role; the linked
-    /// account is returned.
-    async fn insert_org(&self, org: &Org, admin: Option<&Account>) -> Result<Option<Account>, StoreError>;
+    /// same transaction, the first Administrator is linked by email as
+    /// [`MemberStore::link_member`] does, and what happened is returned.
+    async fn insert_org(&self, org: &Org, admin: Option<&LinkRequest>) -> Result<Option<Linked>, StoreError>;
     /// The org with this code (shared: it is read on every request).
     async fn org_by_code(&self, code: &str) -> Result<Option<Arc<Org>>, StoreError>;
     /// The org with this id.
@@ -96,10 +95,19 @@ pub trait AccountStore: Send + Sync {
     async fn set_reset_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError>;
     /// The account holding a reset token, with the token's expiry.
     async fn account_by_reset_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError>;
-    /// Consumes an unexpired reset token: sets the password, clears the token and
-    /// revokes every session, atomically. `None` when the token is unknown, used or
-    /// expired.
+    /// Consumes an unexpired reset token: sets the password, clears the token, marks
+    /// the email verified (the mailed link proved it) and revokes every session,
+    /// atomically. `None` when the token is unknown, used or expired.
     async fn reset_password(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError>;
+    /// Stores the digest and expiry of an email verification token, replacing any other.
+    async fn set_verify_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The account holding a verification token, with the token's expiry.
+    async fn account_by_verify_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError>;
+    /// Consumes an unexpired verification token: marks the email verified, sets the
+    /// password the holder of the link chose (whoever registered the address
+    /// before them loses the account), clears the token and revokes every session,
+    /// atomically. `None` when the token is unknown, used or expired.
+    async fn verify_account(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError>;
 }
 
 /// Memberships of accounts in orgs.
@@ -130,15 +138,72 @@ pub trait MemberStore: Send + Sync {
         admin_roles: &[Id],
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError>;
-    /// Bulk import: for each row, links the account with that email (or inserts the
-    /// given one) and makes it a member with the roles, skipping accounts that are
-    /// members already. One transaction for the batch; returns the members added.
-    async fn import_members(&self, org: Id, rows: &[(Account, Vec<Id>)], now: DateTime<Utc>)
-    -> Result<u64, StoreError>;
+    /// Links an account to the org by email, in one transaction: a new account
+    /// (`request.account`, inserted verified: nobody else controls it) or a verified
+    /// one becomes a member with the roles; an existing unverified account is never
+    /// linked: it gets `request.invitation` instead (a pending connection).
+    async fn link_member(&self, org: Id, request: &LinkRequest, now: DateTime<Utc>) -> Result<Linked, StoreError>;
+    /// Bulk import: [`MemberStore::link_member`] for each row, in one transaction for
+    /// the batch; returns what happened to each row, in order.
+    async fn import_members(
+        &self,
+        org: Id,
+        rows: &[LinkRequest],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Linked>, StoreError>;
     /// Removes a member, with the same last-administrator guard.
     async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError>;
     /// Every membership of an account, oldest first.
     async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError>;
+}
+
+/// An operator's request to make the holder of an email a member of an org.
+#[derive(Debug, Clone)]
+pub struct LinkRequest {
+    /// The account to insert when none has the email (verified, without password).
+    pub account: Account,
+    /// The roles of the membership.
+    pub roles: Vec<Id>,
+    /// The invitation to store instead when the email belongs to an unverified
+    /// account (its token is mailed by the caller).
+    pub invitation: Connection,
+}
+
+/// What linking by email did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linked {
+    /// The account (new, or verified) is now a member.
+    Member(Member, Account),
+    /// The email belongs to an unverified account: it was invited instead.
+    Invited(Connection),
+    /// The account is a member already: nothing changed.
+    AlreadyMember,
+    /// The unverified account has a pending invitation already: nothing changed.
+    AlreadyInvited,
+}
+
+/// How an invitation is accepted (see [`ConnectionStore::accept_connection`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acceptance {
+    /// `account` is new: it is inserted, verified (the token proves the email).
+    Register,
+    /// `account` exists and its holder proved who they are (logged in, or gave
+    /// its password): it is marked verified; when it was not, its sessions other
+    /// than `keep` end.
+    Existing {
+        /// The session of the acceptor, kept.
+        keep: Option<Id>,
+    },
+    /// `account` exists, unverified: whoever registered the address before the
+    /// acceptor loses it. Its password becomes `password_hash`, it is marked
+    /// verified and every session ends. Refused ([`StoreError::Conflict`]) when the
+    /// account was verified meanwhile.
+    Reclaim {
+        /// The acceptor's new password.
+        password_hash: String,
+        /// The acceptor's name.
+        name: PersonName,
+    },
 }
 
 /// Filters of the member list.
@@ -187,18 +252,24 @@ pub trait ConnectionStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Connection, StoreError>;
     /// Accepts atomically: the pending, unexpired connection with this token becomes
-    /// accepted and `account` (inserted first when `new_account`) becomes a member
-    /// with its roles, once, however many requests race. `NotFound` when the token is
-    /// not (or no longer) pending.
+    /// accepted and `account` becomes a member with its roles, once, however many
+    /// requests race, after what `how` says is done to the account. `NotFound` when
+    /// the token is not (or no longer) pending.
     async fn accept_connection(
         &self,
         token_hash: &str,
         account: &Account,
-        new_account: bool,
+        how: &Acceptance,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError>;
-    /// True when the org has a pending connection (for this email, when given).
-    async fn has_pending_connection(&self, org: Id, email: Option<&Email>) -> Result<bool, StoreError>;
+    /// True when the org has a pending connection that has not expired at `now`
+    /// (for this email, when given).
+    async fn has_pending_connection(
+        &self,
+        org: Id,
+        email: Option<&Email>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Login sessions and the nonces of signed requests.

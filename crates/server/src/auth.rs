@@ -125,8 +125,12 @@ pub async fn session_caller(state: &AppState, org: &Org, headers: &HeaderMap) ->
     let Some(account) = state.store.account_by_id(session.account).await? else {
         return refused(AuthProblem::NotLoggedIn);
     };
+    if org.props.registration.activation_required && !account.verified {
+        // Turned on after the login: the same rule as at login.
+        return refused(AuthProblem::NotLoggedIn);
+    }
     let member = state.store.member_of(org.id, account.id).await?.filter(|m| m.state == MemberState::Active);
-    let connected = member.is_none() && state.store.has_pending_connection(org.id, Some(&account.email)).await?;
+    let connected = member.is_none() && state.store.has_pending_connection(org.id, Some(&account.email), now).await?;
     let proof = Proof::Session { session, token, cookie };
     Ok(Caller::Account { account: Arc::new(account), member: member.map(Arc::new), connected, proof })
 }

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use orgbase_domain::account::{Account, Email, Member, PersonName};
+use orgbase_domain::account::{Account, Email, PersonName};
 use orgbase_domain::app::App;
-use orgbase_domain::org::NewOrg;
+use orgbase_domain::org::{NewOrg, Org};
 use orgbase_domain::paging::PageParams;
 use orgbase_domain::store::ORG_SORT_FIELDS;
+use orgbase_domain::store::{LinkRequest, Linked};
 use orgbase_domain::{DomainError, SystemClock, password};
 use serde_json::json;
 
@@ -83,7 +84,9 @@ pub enum AccountCommand {
 /// `orgbase member …`.
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
-    /// Makes an existing account a member of an org, with roles.
+    /// Makes the holder of an email a member of an org, with roles. A missing
+    /// account is created without a password (it sets one by password reset); an
+    /// account whose email is not verified is invited (mailed) instead.
     Add {
         /// The org's code.
         #[arg(long)]
@@ -99,7 +102,8 @@ pub enum MemberCommand {
     },
     /// Imports members in bulk from a CSV file without a header:
     /// `email,first,last,roles` with roles separated by `;`. Missing accounts are
-    /// created without a password (they set one by password reset).
+    /// created without a password (they set one by password reset); accounts whose
+    /// email is not verified are invited (mailed) instead, and listed.
     Import {
         /// The org's code.
         #[arg(long)]
@@ -218,8 +222,19 @@ async fn execute(cli: Cli) -> Result<(), String> {
                 println!("{rendered}");
             } else {
                 println!("created org {} ({}), id {}", org.code, org.props.name, org.id);
-                if let Some(admin) = admin {
-                    println!("administrator: {} (set a password with accounts/request-password-reset)", admin.email);
+                match admin {
+                    Some(Linked::Member(_, admin)) if admin.password_hash.is_none() => {
+                        println!(
+                            "administrator: {} (set a password with accounts/request-password-reset)",
+                            admin.email
+                        );
+                    }
+                    Some(Linked::Member(_, admin)) => println!("administrator: {}", admin.email),
+                    Some(Linked::Invited(invitation)) => println!(
+                        "{} belongs to an account whose email is not verified: it was invited (mailed) instead",
+                        invitation.email
+                    ),
+                    _ => {}
                 }
                 println!("next: orgbase app create --org {} --name \"My app\"", org.code);
             }
@@ -294,7 +309,8 @@ async fn create_account(state: &AppState, email: &str, name: &str, out: &Output)
     let password = line.trim_end_matches(['\r', '\n']);
     password::check_policy("password", password, CLI_MIN_PASSWORD).map_err(|e| e.reason)?;
     let hash = password::hash(password).map_err(|e| e.to_string())?;
-    let account = Account::new(email, name, Some(hash), state.clock.now());
+    // The operator vouches for the address.
+    let account = Account::new(email, name, Some(hash), state.clock.now()).verified();
     state.store.insert_account(&account, None).await.map_err(|e| e.to_string())?;
     if out.json {
         println!("{}", account.to_json());
@@ -307,25 +323,59 @@ async fn create_account(state: &AppState, email: &str, name: &str, out: &Output)
 async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], out: &Output) -> Result<(), String> {
     let org = org_named(state, org).await?;
     let email = Email::parse("email", email).map_err(|e| e.reason)?;
-    let account = state
-        .store
-        .account_by_email(&email)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no account with email '{email}' (orgbase account create)"))?;
     let roles = org.resolve_roles("roles", roles).map_err(|e| e.reason)?;
-    let member = Member::new(org.id, account.id, roles, state.clock.now());
-    state.store.insert_member(&member).await.map_err(|e| e.to_string())?;
-    if out.json {
-        println!("{}", member.to_json());
-    } else {
-        println!("{} is now a member of {} ({})", account.email, org.code, member.id);
+    let (request, token) = platform::link_request(state, &org, email.clone(), PersonName::default(), roles);
+    let linked = state.store.link_member(org.id, &request, state.clock.now()).await.map_err(|e| e.to_string())?;
+    platform::mail_if_invited(state, &org, &linked, &token).await;
+    match (&linked, out.json) {
+        (Linked::Member(member, _), true) => println!("{}", member.to_json()),
+        (Linked::Member(member, _), false) => println!("{email} is now a member of {} ({})", org.code, member.id),
+        (Linked::Invited(invitation), true) => println!("{}", invitation.to_json()),
+        (Linked::Invited(_), false) => {
+            println!("{email} belongs to an account whose email is not verified: it was invited (mailed) instead")
+        }
+        (Linked::AlreadyMember, _) => return Err(format!("{email} is already a member of {}", org.code)),
+        (Linked::AlreadyInvited, _) => {
+            return Err(format!("{email} is not verified and already has a pending invitation to {}", org.code));
+        }
     }
     Ok(())
 }
 
 /// Rows per transaction of an import.
 const IMPORT_BATCH: usize = 1000;
+
+/// What an import did, row by row.
+#[derive(Default)]
+struct Imported {
+    added: u64,
+    invited: Vec<String>,
+}
+
+impl Imported {
+    async fn flush(
+        &mut self,
+        state: &AppState,
+        org: &Org,
+        batch: &mut Vec<(LinkRequest, String)>,
+    ) -> Result<(), String> {
+        let requests: Vec<LinkRequest> = batch.iter().map(|(request, _)| request.clone()).collect();
+        let linked =
+            state.store.import_members(org.id, &requests, state.clock.now()).await.map_err(|e| e.to_string())?;
+        for (outcome, (_, token)) in linked.iter().zip(batch.iter()) {
+            match outcome {
+                Linked::Member(..) => self.added += 1,
+                Linked::Invited(invitation) => {
+                    platform::mail_if_invited(state, org, outcome, token).await;
+                    self.invited.push(invitation.email.to_string());
+                }
+                Linked::AlreadyMember | Linked::AlreadyInvited => {}
+            }
+        }
+        batch.clear();
+        Ok(())
+    }
+}
 
 async fn import_members(state: &AppState, org: &str, file: &std::path::Path, out: &Output) -> Result<(), String> {
     let org = org_named(state, org).await?;
@@ -335,8 +385,7 @@ async fn import_members(state: &AppState, org: &str, file: &std::path::Path, out
         .trim(csv::Trim::All)
         .from_path(file)
         .map_err(|e| format!("{}: {e}", file.display()))?;
-    let now = state.clock.now();
-    let (mut batch, mut added, mut line) = (Vec::with_capacity(IMPORT_BATCH), 0u64, 0usize);
+    let (mut batch, mut imported, mut line) = (Vec::with_capacity(IMPORT_BATCH), Imported::default(), 0usize);
     for record in reader.records() {
         line += 1;
         let record = record.map_err(|e| format!("line {line}: {e}"))?;
@@ -347,17 +396,26 @@ async fn import_members(state: &AppState, org: &str, file: &std::path::Path, out
             .map_err(|e| format!("line {line}: {}", e.reason))?;
         let roles: Vec<String> = field(3).split(';').filter(|r| !r.trim().is_empty()).map(str::to_owned).collect();
         let roles = org.resolve_roles("roles", &roles).map_err(|e| format!("line {line}: {}", e.reason))?;
-        batch.push((Account::new(email, name, None, now), roles));
+        batch.push(platform::link_request(state, &org, email, name, roles));
         if batch.len() == IMPORT_BATCH {
-            added += state.store.import_members(org.id, &batch, now).await.map_err(|e| e.to_string())?;
-            batch.clear();
+            imported.flush(state, &org, &mut batch).await?;
         }
     }
-    added += state.store.import_members(org.id, &batch, now).await.map_err(|e| e.to_string())?;
+    imported.flush(state, &org, &mut batch).await?;
+    let Imported { added, invited } = imported;
     if out.json {
-        println!("{}", json!({"object": "result", "data": {"rows": line, "added": added}}));
+        println!("{}", json!({"object": "result", "data": {"rows": line, "added": added, "invited": invited}}));
     } else {
         println!("imported {added} new members into {} ({line} rows)", org.code);
+        if !invited.is_empty() {
+            println!(
+                "{} addresses belong to accounts whose email is not verified; they were invited instead:",
+                invited.len()
+            );
+            for email in &invited {
+                println!("  {email}");
+            }
+        }
     }
     Ok(())
 }

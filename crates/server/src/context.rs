@@ -192,8 +192,13 @@ fn open_in_maintenance(route: &str, method: &Method) -> bool {
 }
 
 /// Routes that authenticate by their body, not by a session: no CSRF check.
-const CSRF_EXEMPT: &[&str] =
-    &["/accounts/login", "/accounts/register", "/accounts/request-password-reset", "/accounts/reset-password"];
+const CSRF_EXEMPT: &[&str] = &[
+    "/accounts/login",
+    "/accounts/register",
+    "/accounts/request-password-reset",
+    "/accounts/reset-password",
+    "/accounts/verify",
+];
 
 /// The org code of an `/{org}/v2/…` request: the first segment of the path as the
 /// client sent it (the nested router has stripped it from `req.uri()`), decoded.

@@ -117,6 +117,17 @@ impl Fault {
         Self::new(StatusCode::FORBIDDEN, "kAccessDenied", "accessDenied.unspecified", reason)
     }
 
+    /// 403 `kAccessDenied`: the org needs a verified email to log in, and this
+    /// account's is not (a new link was mailed).
+    pub fn email_not_verified() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "kAccessDenied",
+            "accessDenied.emailNotVerified",
+            "Verify your email first: a new link was mailed to you.",
+        )
+    }
+
     /// 400 `kOrgDisabled`.
     pub fn org_disabled() -> Self {
         Self::new(StatusCode::BAD_REQUEST, "kOrgDisabled", "invalidArgument.orgDisabled", "This org is disabled.")
@@ -250,9 +261,10 @@ pub(crate) fn render_fault(trace: &HeaderValue, method: &Method, uri: &Uri, mut 
     fault.trace = trace.to_str().ok().map(str::to_owned);
     if status.is_server_error() {
         // The path only: query strings may carry tokens.
-        let (request_id, path) = (fault.trace.as_deref().unwrap_or_default(), uri.path());
+        let (request_id, path) =
+            (fault.trace.as_deref().unwrap_or_default(), crate::telemetry::loggable_path(uri.path()));
         let cause = fault.cause.as_deref().unwrap_or("-");
-        tracing::error!(request_id, %method, path, status = status.as_u16(), error = cause, "request failed");
+        tracing::error!(request_id, %method, path = %path, status = status.as_u16(), error = cause, "request failed");
     }
     let body = serde_json::to_vec(&fault).unwrap_or_else(|_| json!({"object": "fault"}).to_string().into_bytes());
     let (mut parts, _) = res.into_parts();

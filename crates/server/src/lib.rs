@@ -14,6 +14,7 @@ pub mod fault;
 pub mod mail;
 pub mod media;
 pub mod openapi;
+pub mod pages;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
@@ -43,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .route("/orgs/{id}/posts/{post}", delete(posts::delete_post))
         .route("/orgs/{id}/connections", post(connections::create_connection))
         .route("/connections", get(connections::list_connections))
+        .route("/connections/accept", post(connections::accept_connection_by_body))
+        .route("/connections/decline", post(connections::decline_connection_by_body))
         .route("/connections/{key}", post(connections::accept_connection).delete(connections::delete_connection))
         .route("/connections/{id}/resend", post(connections::resend_connection))
         .route("/members", get(members::list_members))
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts/status", get(accounts::get_status))
         .route("/accounts/request-password-reset", post(accounts::request_password_reset))
         .route("/accounts/reset-password", post(accounts::reset_password))
+        .route("/accounts/verify", post(accounts::verify_email))
         .route("/accounts/me/sessions", get(sessions::list_my_sessions))
         .route("/sessions", get(sessions::list_sessions).post(sessions::create_session))
         .route(
@@ -96,6 +100,11 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(health::openapi))
         .route("/platform/v1/orgs", get(platform::list_orgs).post(platform::create_org))
         .route("/platform/v1/orgs/{id}", patch(platform::update_org_state))
+        .route("/assets/pages.js", get(pages::script))
+        .route("/assets/pages.css", get(pages::style))
+        .route("/{org}/accept", get(pages::accept_page).post(pages::accept))
+        .route("/{org}/verify", get(pages::verify_page).post(pages::verify))
+        .route("/{org}/reset", get(pages::reset_page).post(pages::reset))
         // Only on the routes above: the org routes' template reaches the metrics
         // through `ResolveOrgLayer`, with no layer of their own.
         .layer(AroundLayer(telemetry::ExposeRoute))

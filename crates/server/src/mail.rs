@@ -10,7 +10,23 @@ use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
 
+use orgbase_domain::org::Org;
+
 use crate::config::Config;
+use crate::state::AppState;
+
+/// The link of a public page that a mail points to (`/{org}/accept`, `/verify`,
+/// `/reset`), carrying `token` in the URL fragment: browsers never send a fragment,
+/// so the token reaches no server log, proxy or `Referer`; the page posts it in a
+/// request body.
+pub fn link(state: &AppState, org: &Org, page: &str, token: &str) -> String {
+    format!("{}#token={token}", link_page(state, org, page))
+}
+
+/// The address of one of the org's public pages.
+pub fn link_page(state: &AppState, org: &Org, page: &str) -> String {
+    format!("{}/{}/{page}", state.config.public_url(), org.code)
+}
 
 /// One message.
 #[derive(Debug, Clone)]

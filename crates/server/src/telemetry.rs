@@ -147,13 +147,47 @@ fn request_prefix() -> u64 {
 /// (`edge::Edge`).
 pub fn request_span(req: &Request) -> tracing::Span {
     let request_id = req.headers().get(crate::edge::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    // The path only: query strings may carry tokens.
-    tracing::debug_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
+    // The path only: query strings may carry tokens; and tokens in the path hidden.
+    let path = loggable_path(req.uri().path());
+    tracing::debug_span!("request", request_id = %request_id, method = %req.method(), path = %path)
+}
+
+/// A request's path as logs may show it: the seed's invitation routes carry the
+/// token in the path (`/{org}/v2/connections/{token}`, kept for its clients), so
+/// the segment after `connections` is redacted unless it is an id or a named
+/// route (`accept`, `decline`).
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let mut segments = path.split('/');
+    let Some(at) = segments.position(|s| s == "connections") else { return path.into() };
+    let keep = |s: &str| s.is_empty() || matches!(s, "accept" | "decline") || orgbase_domain::Id::parse(s).is_some();
+    match path.split('/').nth(at + 1) {
+        Some(next) if !keep(next) => {
+            let shown: Vec<&str> =
+                path.split('/').enumerate().map(|(i, s)| if i == at + 1 { "[redacted]" } else { s }).collect();
+            shown.join("/").into()
+        }
+        _ => path.into(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_in_paths_are_redacted_for_logs() {
+        let token = "ab".repeat(32);
+        assert_eq!(loggable_path(&format!("/example/v2/connections/{token}")), "/example/v2/connections/[redacted]");
+        assert_eq!(loggable_path("/example/v2/connections/x/"), "/example/v2/connections/[redacted]/");
+        for kept in [
+            "/example/v2/connections/5516ee1b34d8d934281699e3/resend",
+            "/example/v2/connections/accept",
+            "/example/v2/connections",
+            "/example/v2/orgs/5516ee1b34d8d934281699e3",
+        ] {
+            assert_eq!(loggable_path(kept), kept);
+        }
+    }
 
     #[test]
     fn request_ids_are_32_hex_characters_with_one_prefix_per_process() {

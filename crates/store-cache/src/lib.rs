@@ -17,6 +17,7 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
+use chrono::{DateTime, Utc};
 use orgbase_domain::Id;
 use orgbase_domain::account::{Account, Member, MemberEntry, Session};
 use orgbase_domain::app::App;
@@ -58,7 +59,7 @@ struct AuthCache {
     accounts: HashMap<Id, Account>,
     members: HashMap<(Id, Id), Option<Member>>,
     org_apps: HashMap<Id, Vec<App>>,
-    pending: HashMap<(Id, Option<String>), bool>,
+    pending: HashMap<(Id, Option<String>), Option<DateTime<Utc>>>,
     member_pages: HashMap<MemberPageKey, Arc<MemberPage>>,
     /// How many members `member_pages` holds.
     member_page_rows: usize,
@@ -244,13 +245,14 @@ impl Cache {
         }
     }
 
-    /// Whether invitations are pending (for one address, or any), if kept.
-    pub fn pending(&self, org: Id, email: Option<&str>) -> Option<bool> {
+    /// The latest expiry of the pending invitations (for one address, or any),
+    /// `Some(None)` when none is pending, if kept.
+    pub fn pending(&self, org: Id, email: Option<&str>) -> Option<Option<DateTime<Utc>>> {
         self.auth().pending.get(&(org, email.map(str::to_owned))).copied()
     }
 
-    /// Keeps whether invitations are pending, read in `read_in`.
-    pub fn put_pending(&self, read_in: Generation, org: Id, email: Option<&str>, pending: bool) {
+    /// Keeps the latest expiry of pending invitations, read in `read_in`.
+    pub fn put_pending(&self, read_in: Generation, org: Id, email: Option<&str>, pending: Option<DateTime<Utc>>) {
         let mut auth = self.auth();
         if self.current(read_in) {
             bounded_insert(&mut auth.pending, (org, email.map(str::to_owned)), pending);

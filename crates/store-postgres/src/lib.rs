@@ -16,7 +16,7 @@ use orgbase_domain::account::{
 use orgbase_domain::app::{App, app_from_row};
 use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
 use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from_row, room_from_row};
-use orgbase_domain::org::{ADMINISTRATOR, Org, OrgState, org_from_row};
+use orgbase_domain::org::{Org, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::post::{Post, post_from_row};
 use orgbase_domain::session::{
@@ -24,8 +24,8 @@ use orgbase_domain::session::{
     attach_participants, live_session_from_row, participant_from_row,
 };
 use orgbase_domain::store::{
-    AccountStore, AppStore, ConnectionStore, FacilityStore, LiveSessionStore, MemberFilter, MemberStore, OrgChange,
-    OrgStore, PostStore, SessionStore, Store,
+    Acceptance, AccountStore, AppStore, ConnectionStore, FacilityStore, LinkRequest, Linked, LiveSessionStore,
+    MemberFilter, MemberStore, OrgChange, OrgStore, PostStore, SessionStore, Store,
 };
 use orgbase_domain::{DomainError, Id, StoreError};
 use orgbase_store_cache::Cache;
@@ -221,7 +221,7 @@ fn push_keyset(q: &mut QueryBuilder<'_, Postgres>, table: &str, req: &PageReques
 
 #[async_trait]
 impl OrgStore for PgStore {
-    async fn insert_org(&self, org: &Org, admin: Option<&Account>) -> Result<Option<Account>, StoreError> {
+    async fn insert_org(&self, org: &Org, admin: Option<&LinkRequest>) -> Result<Option<Linked>, StoreError> {
         let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(
@@ -242,15 +242,7 @@ impl OrgStore for PgStore {
         .map_err(|e| map_err(e, "An org with this code already exists."))?;
         let linked = match admin {
             None => None,
-            Some(admin) => {
-                insert_account_row(&mut tx, admin, true).await?;
-                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
-                let row = sqlx::query(&sql).bind(admin.email.as_str()).fetch_one(&mut *tx).await.map_err(backend)?;
-                let account = account_row(&row)?;
-                let member = Member::new(org.id, account.id, vec![ADMINISTRATOR], org.created);
-                insert_member_row(&mut tx, &member).await?;
-                Some(account)
-            }
+            Some(admin) => Some(link_row(&mut tx, org.id, admin, org.created).await?),
         };
         tx.commit().await.map_err(backend)?;
         Ok(linked)
@@ -378,7 +370,7 @@ impl AppStore for PgStore {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, created, updated";
+const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, verified, created, updated";
 const MEMBER_COLUMNS: &str = "id, org_id, account_id, roles, state, created, updated";
 const SESSION_COLUMNS: &str = "id, token_hash, account_id, org_id, created, last_seen, expires";
 
@@ -389,6 +381,7 @@ fn account_row(row: &PgRow) -> Result<Account, StoreError> {
         row.try_get("name_first").map_err(backend)?,
         row.try_get("name_last").map_err(backend)?,
         row.try_get("password_hash").map_err(backend)?,
+        row.try_get("verified").map_err(backend)?,
         row.try_get("created").map_err(backend)?,
         row.try_get("updated").map_err(backend)?,
     )
@@ -419,24 +412,23 @@ fn session_row(row: &PgRow) -> Result<Session, StoreError> {
     )
 }
 
-/// Inserts an account row; with `or_ignore`, an existing email is left alone.
-async fn insert_account_row(conn: &mut PgConnection, a: &Account, or_ignore: bool) -> Result<(), StoreError> {
-    let conflict = if or_ignore { " ON CONFLICT (email) DO NOTHING" } else { "" };
-    let sql = format!(
-        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, created, updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7){conflict}"
-    );
-    sqlx::query(&sql)
-        .bind(a.id.to_string())
-        .bind(a.email.as_str())
-        .bind(&a.name.first)
-        .bind(&a.name.last)
-        .bind(&a.password_hash)
-        .bind(a.created)
-        .bind(a.updated)
-        .execute(conn)
-        .await
-        .map_err(|e| map_err(e, "An account with this email already exists."))?;
+/// Inserts an account row.
+async fn insert_account_row(conn: &mut PgConnection, a: &Account) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(a.id.to_string())
+    .bind(a.email.as_str())
+    .bind(&a.name.first)
+    .bind(&a.name.last)
+    .bind(&a.password_hash)
+    .bind(a.verified)
+    .bind(a.created)
+    .bind(a.updated)
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "An account with this email already exists."))?;
     Ok(())
 }
 
@@ -462,7 +454,7 @@ impl AccountStore for PgStore {
     async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
         let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        insert_account_row(&mut tx, account, false).await?;
+        insert_account_row(&mut tx, account).await?;
         if let Some(member) = member {
             insert_member_row(&mut tx, member).await?;
         }
@@ -498,13 +490,17 @@ impl AccountStore for PgStore {
     ) -> Result<(), StoreError> {
         let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let done = sqlx::query("UPDATE accounts SET password_hash = $1, updated = $2 WHERE id = $3")
-            .bind(hash)
-            .bind(now)
-            .bind(account.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        // A reset token mailed before the change must not undo it.
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
+             WHERE id = $3",
+        )
+        .bind(hash)
+        .bind(now)
+        .bind(account.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -545,8 +541,8 @@ impl AccountStore for PgStore {
         let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let row = sqlx::query(
-            "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
-             WHERE reset_token_hash = $3 AND reset_expires > $4 RETURNING id",
+            "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, verified = TRUE, \
+             updated = $2 WHERE reset_token_hash = $3 AND reset_expires > $4 RETURNING id",
         )
         .bind(hash)
         .bind(now)
@@ -561,6 +557,118 @@ impl AccountStore for PgStore {
         tx.commit().await.map_err(backend)?;
         Ok(Id::parse(&id))
     }
+
+    async fn set_verify_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
+        sqlx::query("UPDATE accounts SET verify_token_hash = $1, verify_expires = $2 WHERE id = $3")
+            .bind(token_hash)
+            .bind(expires)
+            .bind(account.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn account_by_verify_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS}, verify_expires FROM accounts WHERE verify_token_hash = $1");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await.map_err(backend)?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let expires: DateTime<Utc> = row.try_get("verify_expires").map_err(backend)?;
+                Ok(Some((account_row(&row)?, expires)))
+            }
+        }
+    }
+
+    async fn verify_account(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        let _changing = self.cache.changing();
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "UPDATE accounts SET password_hash = $1, verified = TRUE, verify_token_hash = NULL, verify_expires = NULL, \
+             reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
+             WHERE verify_token_hash = $3 AND verify_expires > $4 RETURNING id",
+        )
+        .bind(hash)
+        .bind(now)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get("id").map_err(backend)?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Id::parse(&id))
+    }
+}
+
+/// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
+/// inside the caller's transaction.
+async fn link_row(
+    conn: &mut PgConnection,
+    org: Id,
+    request: &LinkRequest,
+    now: DateTime<Utc>,
+) -> Result<Linked, StoreError> {
+    // Locked, so that a concurrent reclaim or verification cannot change it under us.
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1 FOR UPDATE");
+    let row =
+        sqlx::query(&sql).bind(request.account.email.as_str()).fetch_optional(&mut *conn).await.map_err(backend)?;
+    let account = match row.as_ref().map(account_row).transpose()? {
+        None => {
+            let account = request.account.clone().verified();
+            insert_account_row(&mut *conn, &account).await?;
+            account
+        }
+        Some(existing) => existing,
+    };
+    let member: Option<(String,)> = sqlx::query_as("SELECT id FROM members WHERE org_id = $1 AND account_id = $2")
+        .bind(org.to_string())
+        .bind(account.id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if member.is_some() {
+        return Ok(Linked::AlreadyMember);
+    }
+    if !account.verified {
+        let invitation = &request.invitation;
+        let done = insert_connection_row(&mut *conn, invitation, true).await?;
+        return Ok(if done { Linked::Invited(invitation.clone()) } else { Linked::AlreadyInvited });
+    }
+    let member = Member::new(org, account.id, request.roles.clone(), now);
+    insert_member_row(&mut *conn, &member).await?;
+    Ok(Linked::Member(member, account))
+}
+
+/// Inserts a connection row. A pending one for the same email is
+/// [`StoreError::Exists`], or, with `or_ignore`, `false`.
+async fn insert_connection_row(conn: &mut PgConnection, c: &Connection, or_ignore: bool) -> Result<bool, StoreError> {
+    let conflict = if or_ignore { " ON CONFLICT DO NOTHING" } else { "" };
+    let sql = format!(
+        "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, \
+         created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12){conflict}"
+    );
+    let done = sqlx::query(&sql)
+        .bind(c.id.to_string())
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .bind(&c.name)
+        .bind(Json(&c.roles))
+        .bind(c.state.as_i16())
+        .bind(&c.token_hash)
+        .bind(c.expires)
+        .bind(c.creator.map(|x| x.to_string()))
+        .bind(c.account.map(|x| x.to_string()))
+        .bind(c.created)
+        .bind(c.updated)
+        .execute(conn)
+        .await
+        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[async_trait]
@@ -689,35 +797,28 @@ impl MemberStore for PgStore {
         Ok(member)
     }
 
+    async fn link_member(&self, org: Id, request: &LinkRequest, now: DateTime<Utc>) -> Result<Linked, StoreError> {
+        let _changing = self.cache.changing();
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let linked = link_row(&mut tx, org, request, now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(linked)
+    }
+
     async fn import_members(
         &self,
         org: Id,
-        rows: &[(Account, Vec<Id>)],
+        rows: &[LinkRequest],
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<Linked>, StoreError> {
         let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let mut added = 0;
-        for (account, roles) in rows {
-            insert_account_row(&mut tx, account, true).await?;
-            let done = sqlx::query(
-                "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) \
-                 SELECT $1, $2, id, $3, 'active', $4, $5 FROM accounts WHERE email = $6 \
-                 ON CONFLICT (org_id, account_id) DO NOTHING",
-            )
-            .bind(Id::generate(now).to_string())
-            .bind(org.to_string())
-            .bind(Json(roles))
-            .bind(now)
-            .bind(now)
-            .bind(account.email.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            added += done.rows_affected();
+        let mut linked = Vec::with_capacity(rows.len());
+        for row in rows {
+            linked.push(link_row(&mut tx, org, row, now).await?);
         }
         tx.commit().await.map_err(backend)?;
-        Ok(added)
+        Ok(linked)
     }
 
     async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
@@ -824,25 +925,7 @@ impl ConnectionStore for PgStore {
         if member.is_some() {
             return Err(StoreError::Exists("This email already belongs to a member.".into()));
         }
-        sqlx::query(
-            "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(c.id.to_string())
-        .bind(c.org.to_string())
-        .bind(c.email.as_str())
-        .bind(&c.name)
-        .bind(Json(&c.roles))
-        .bind(c.state.as_i16())
-        .bind(&c.token_hash)
-        .bind(c.expires)
-        .bind(c.creator.map(|x| x.to_string()))
-        .bind(c.account.map(|x| x.to_string()))
-        .bind(c.created)
-        .bind(c.updated)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+        insert_connection_row(&mut tx, c, false).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -933,13 +1016,62 @@ impl ConnectionStore for PgStore {
         &self,
         token_hash: &str,
         account: &Account,
-        new_account: bool,
+        how: &Acceptance,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
         let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        if new_account {
-            insert_account_row(&mut tx, account, false).await?;
+        match how {
+            Acceptance::Register => insert_account_row(&mut tx, &account.clone().verified()).await?,
+            Acceptance::Existing { keep } => {
+                let was: Option<(bool,)> = sqlx::query_as("SELECT verified FROM accounts WHERE id = $1 FOR UPDATE")
+                    .bind(account.id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                match was {
+                    None => return Err(StoreError::NotFound),
+                    Some((true,)) => {}
+                    Some((false,)) => {
+                        // Whoever else held a session of the unverified account loses it.
+                        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2")
+                            .bind(account.id.to_string())
+                            .bind(keep.map(|k| k.to_string()))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                        sqlx::query("UPDATE accounts SET verified = TRUE, updated = $1 WHERE id = $2")
+                            .bind(now)
+                            .bind(account.id.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                }
+            }
+            Acceptance::Reclaim { password_hash, name } => {
+                let done = sqlx::query(
+                    "UPDATE accounts SET password_hash = $1, name_first = $2, name_last = $3, verified = TRUE, \
+                     verify_token_hash = NULL, verify_expires = NULL, reset_token_hash = NULL, reset_expires = NULL, \
+                     updated = $4 WHERE id = $5 AND NOT verified",
+                )
+                .bind(password_hash)
+                .bind(&name.first)
+                .bind(&name.last)
+                .bind(now)
+                .bind(account.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict("This account was verified meanwhile: log in to accept.".into()));
+                }
+                sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                    .bind(account.id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
         }
         let sql = format!(
             "UPDATE connections SET state = 1, token_hash = NULL, account_id = $1, updated = $2 \
@@ -961,25 +1093,31 @@ impl ConnectionStore for PgStore {
         Ok(member)
     }
 
-    async fn has_pending_connection(&self, org: Id, email: Option<&Email>) -> Result<bool, StoreError> {
+    async fn has_pending_connection(
+        &self,
+        org: Id,
+        email: Option<&Email>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let email_key = email.map(Email::as_str);
-        if let Some(pending) = self.cached().and_then(|c| c.pending(org, email_key)) {
-            return Ok(pending);
+        if let Some(latest) = self.cached().and_then(|c| c.pending(org, email_key)) {
+            return Ok(latest.is_some_and(|expires| expires > now));
         }
         let read_in = self.cache.generation();
-        let row: Option<(i32,)> = sqlx::query_as(
-            "SELECT 1 FROM connections WHERE org_id = $1 AND state = 0 AND ($2::text IS NULL OR email = $3) LIMIT 1",
+        // The latest expiry is kept, so that the answer stays right as time passes.
+        let (latest,): (Option<DateTime<Utc>>,) = sqlx::query_as(
+            "SELECT MAX(expires) FROM connections WHERE org_id = $1 AND state = 0 AND ($2::text IS NULL OR email = $3)",
         )
         .bind(org.to_string())
-        .bind(email.map(Email::as_str))
-        .bind(email.map(Email::as_str))
-        .fetch_optional(&self.pool)
+        .bind(email_key)
+        .bind(email_key)
+        .fetch_one(&self.pool)
         .await
         .map_err(backend)?;
         if let Some(cache) = self.cached() {
-            cache.put_pending(read_in, org, email_key, row.is_some());
+            cache.put_pending(read_in, org, email_key, latest);
         }
-        Ok(row.is_some())
+        Ok(latest.is_some_and(|expires| expires > now))
     }
 }
 

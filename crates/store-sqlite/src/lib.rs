@@ -22,7 +22,7 @@ use orgbase_domain::account::{
 use orgbase_domain::app::{App, app_from_row};
 use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
 use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from_row, room_from_row};
-use orgbase_domain::org::{ADMINISTRATOR, Org, OrgState, org_from_row};
+use orgbase_domain::org::{Org, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::post::{Post, post_from_row};
 use orgbase_domain::session::{
@@ -30,8 +30,8 @@ use orgbase_domain::session::{
     attach_participants, live_session_from_row, participant_from_row,
 };
 use orgbase_domain::store::{
-    AccountStore, AppStore, ConnectionStore, FacilityStore, LiveSessionStore, MemberFilter, MemberStore, OrgChange,
-    OrgStore, PostStore, SessionStore, Store,
+    Acceptance, AccountStore, AppStore, ConnectionStore, FacilityStore, LinkRequest, Linked, LiveSessionStore,
+    MemberFilter, MemberStore, OrgChange, OrgStore, PostStore, SessionStore, Store,
 };
 use orgbase_domain::{DomainError, Id, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -315,7 +315,7 @@ fn push_keyset(q: &mut QueryBuilder<'_, Sqlite>, table: &str, req: &PageRequest)
 
 #[async_trait]
 impl OrgStore for SqliteStore {
-    async fn insert_org(&self, org: &Org, admin: Option<&Account>) -> Result<Option<Account>, StoreError> {
+    async fn insert_org(&self, org: &Org, admin: Option<&LinkRequest>) -> Result<Option<Linked>, StoreError> {
         let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         sqlx::query(
@@ -336,15 +336,7 @@ impl OrgStore for SqliteStore {
         .map_err(|e| map_err(e, "An org with this code already exists."))?;
         let linked = match admin {
             None => None,
-            Some(admin) => {
-                insert_account_row(&mut tx, admin, true).await?;
-                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?");
-                let row = sqlx::query(&sql).bind(admin.email.as_str()).fetch_one(&mut *tx).await.map_err(backend)?;
-                let account = account_row(&row)?;
-                let member = Member::new(org.id, account.id, vec![ADMINISTRATOR], org.created);
-                insert_member_row(&mut tx, &member).await?;
-                Some(account)
-            }
+            Some(admin) => Some(link_row(&mut tx, org.id, admin, org.created).await?),
         };
         tx.commit().await.map_err(backend)?;
         Ok(linked)
@@ -480,7 +472,7 @@ impl AppStore for SqliteStore {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, created, updated";
+const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, verified, created, updated";
 const MEMBER_COLUMNS: &str = "id, org_id, account_id, roles, state, created, updated";
 const SESSION_COLUMNS: &str = "id, token_hash, account_id, org_id, created, last_seen, expires";
 
@@ -491,6 +483,7 @@ fn account_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
         row.try_get("name_first").map_err(backend)?,
         row.try_get("name_last").map_err(backend)?,
         row.try_get("password_hash").map_err(backend)?,
+        row.try_get("verified").map_err(backend)?,
         from_millis(row.try_get("created").map_err(backend)?),
         from_millis(row.try_get("updated").map_err(backend)?),
     )
@@ -521,24 +514,23 @@ fn session_row(row: &sqlx::sqlite::SqliteRow) -> Result<Session, StoreError> {
     )
 }
 
-/// Inserts an account row; with `or_ignore`, an existing email is left alone.
-async fn insert_account_row(conn: &mut SqliteConnection, a: &Account, or_ignore: bool) -> Result<(), StoreError> {
-    let conflict = if or_ignore { " ON CONFLICT (email) DO NOTHING" } else { "" };
-    let sql = format!(
-        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, created, updated) \
-         VALUES (?, ?, ?, ?, ?, ?, ?){conflict}"
-    );
-    sqlx::query(&sql)
-        .bind(a.id.to_string())
-        .bind(a.email.as_str())
-        .bind(&a.name.first)
-        .bind(&a.name.last)
-        .bind(&a.password_hash)
-        .bind(millis(a.created))
-        .bind(millis(a.updated))
-        .execute(conn)
-        .await
-        .map_err(|e| map_err(e, "An account with this email already exists."))?;
+/// Inserts an account row.
+async fn insert_account_row(conn: &mut SqliteConnection, a: &Account) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(a.id.to_string())
+    .bind(a.email.as_str())
+    .bind(&a.name.first)
+    .bind(&a.name.last)
+    .bind(&a.password_hash)
+    .bind(a.verified)
+    .bind(millis(a.created))
+    .bind(millis(a.updated))
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "An account with this email already exists."))?;
     Ok(())
 }
 
@@ -564,7 +556,7 @@ impl AccountStore for SqliteStore {
     async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
         let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        insert_account_row(&mut tx, account, false).await?;
+        insert_account_row(&mut tx, account).await?;
         if let Some(member) = member {
             insert_member_row(&mut tx, member).await?;
         }
@@ -600,13 +592,17 @@ impl AccountStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let done = sqlx::query("UPDATE accounts SET password_hash = ?, updated = ? WHERE id = ?")
-            .bind(hash)
-            .bind(millis(now))
-            .bind(account.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        // A reset token mailed before the change must not undo it.
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = ?, reset_token_hash = NULL, reset_expires = NULL, updated = ? \
+             WHERE id = ?",
+        )
+        .bind(hash)
+        .bind(millis(now))
+        .bind(account.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -647,8 +643,8 @@ impl AccountStore for SqliteStore {
         let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let row = sqlx::query(
-            "UPDATE accounts SET password_hash = ?, reset_token_hash = NULL, reset_expires = NULL, updated = ? \
-             WHERE reset_token_hash = ? AND reset_expires > ? RETURNING id",
+            "UPDATE accounts SET password_hash = ?, reset_token_hash = NULL, reset_expires = NULL, verified = 1, \
+             updated = ? WHERE reset_token_hash = ? AND reset_expires > ? RETURNING id",
         )
         .bind(hash)
         .bind(millis(now))
@@ -663,6 +659,90 @@ impl AccountStore for SqliteStore {
         tx.commit().await.map_err(backend)?;
         Ok(Id::parse(&id))
     }
+
+    async fn set_verify_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        sqlx::query("UPDATE accounts SET verify_token_hash = ?, verify_expires = ? WHERE id = ?")
+            .bind(token_hash)
+            .bind(millis(expires))
+            .bind(account.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn account_by_verify_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS}, verify_expires FROM accounts WHERE verify_token_hash = ?");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let expires: i64 = row.try_get("verify_expires").map_err(backend)?;
+                Ok(Some((account_row(&row)?, from_millis(expires))))
+            }
+        }
+    }
+
+    async fn verify_account(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "UPDATE accounts SET password_hash = ?, verified = 1, verify_token_hash = NULL, verify_expires = NULL, \
+             reset_token_hash = NULL, reset_expires = NULL, updated = ? \
+             WHERE verify_token_hash = ? AND verify_expires > ? RETURNING id",
+        )
+        .bind(hash)
+        .bind(millis(now))
+        .bind(token_hash)
+        .bind(millis(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get("id").map_err(backend)?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = ?").bind(&id).execute(&mut *tx).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Id::parse(&id))
+    }
+}
+
+/// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
+/// inside the caller's transaction.
+async fn link_row(
+    conn: &mut SqliteConnection,
+    org: Id,
+    request: &LinkRequest,
+    now: DateTime<Utc>,
+) -> Result<Linked, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?");
+    let row =
+        sqlx::query(&sql).bind(request.account.email.as_str()).fetch_optional(&mut *conn).await.map_err(backend)?;
+    let account = match row.as_ref().map(account_row).transpose()? {
+        None => {
+            let account = request.account.clone().verified();
+            insert_account_row(&mut *conn, &account).await?;
+            account
+        }
+        Some(existing) => existing,
+    };
+    let member: Option<(String,)> = sqlx::query_as("SELECT id FROM members WHERE org_id = ? AND account_id = ?")
+        .bind(org.to_string())
+        .bind(account.id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if member.is_some() {
+        return Ok(Linked::AlreadyMember);
+    }
+    if !account.verified {
+        let invitation = &request.invitation;
+        let done = insert_connection_row(&mut *conn, invitation, true).await?;
+        return Ok(if done { Linked::Invited(invitation.clone()) } else { Linked::AlreadyInvited });
+    }
+    let member = Member::new(org, account.id, request.roles.clone(), now);
+    insert_member_row(&mut *conn, &member).await?;
+    Ok(Linked::Member(member, account))
 }
 
 #[async_trait]
@@ -786,35 +866,28 @@ impl MemberStore for SqliteStore {
         Ok(member)
     }
 
+    async fn link_member(&self, org: Id, request: &LinkRequest, now: DateTime<Utc>) -> Result<Linked, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let linked = link_row(&mut tx, org, request, now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(linked)
+    }
+
     async fn import_members(
         &self,
         org: Id,
-        rows: &[(Account, Vec<Id>)],
+        rows: &[LinkRequest],
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<Linked>, StoreError> {
         let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let mut added = 0;
-        for (account, roles) in rows {
-            insert_account_row(&mut tx, account, true).await?;
-            let done = sqlx::query(
-                "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) \
-                 SELECT ?, ?, id, ?, 'active', ?, ? FROM accounts WHERE email = ? \
-                 ON CONFLICT (org_id, account_id) DO NOTHING",
-            )
-            .bind(Id::generate(now).to_string())
-            .bind(org.to_string())
-            .bind(serde_json::to_string(roles).map_err(backend)?)
-            .bind(millis(now))
-            .bind(millis(now))
-            .bind(account.email.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            added += done.rows_affected();
+        let mut linked = Vec::with_capacity(rows.len());
+        for row in rows {
+            linked.push(link_row(&mut tx, org, row, now).await?);
         }
         tx.commit().await.map_err(backend)?;
-        Ok(added)
+        Ok(linked)
     }
 
     async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
@@ -873,6 +946,37 @@ fn member_join_row(row: &sqlx::sqlite::SqliteRow) -> Result<MemberEntry, StoreEr
     ))
 }
 
+/// Inserts a connection row. A pending one for the same email is
+/// [`StoreError::Exists`], or, with `or_ignore`, `false`.
+async fn insert_connection_row(
+    conn: &mut SqliteConnection,
+    c: &Connection,
+    or_ignore: bool,
+) -> Result<bool, StoreError> {
+    let conflict = if or_ignore { " ON CONFLICT DO NOTHING" } else { "" };
+    let sql = format!(
+        "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, \
+         created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){conflict}"
+    );
+    let done = sqlx::query(&sql)
+        .bind(c.id.to_string())
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .bind(&c.name)
+        .bind(serde_json::to_string(&c.roles).map_err(backend)?)
+        .bind(c.state.as_i16())
+        .bind(&c.token_hash)
+        .bind(millis(c.expires))
+        .bind(c.creator.map(|x| x.to_string()))
+        .bind(c.account.map(|x| x.to_string()))
+        .bind(millis(c.created))
+        .bind(millis(c.updated))
+        .execute(conn)
+        .await
+        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+    Ok(done.rows_affected() == 1)
+}
+
 const CONNECTION_COLUMNS: &str =
     "id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated";
 
@@ -911,25 +1015,7 @@ impl ConnectionStore for SqliteStore {
         if member.is_some() {
             return Err(StoreError::Exists("This email already belongs to a member.".into()));
         }
-        sqlx::query(
-            "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(c.id.to_string())
-        .bind(c.org.to_string())
-        .bind(c.email.as_str())
-        .bind(&c.name)
-        .bind(serde_json::to_string(&c.roles).map_err(backend)?)
-        .bind(c.state.as_i16())
-        .bind(&c.token_hash)
-        .bind(millis(c.expires))
-        .bind(c.creator.map(|x| x.to_string()))
-        .bind(c.account.map(|x| x.to_string()))
-        .bind(millis(c.created))
-        .bind(millis(c.updated))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+        insert_connection_row(&mut tx, c, false).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1020,13 +1106,62 @@ impl ConnectionStore for SqliteStore {
         &self,
         token_hash: &str,
         account: &Account,
-        new_account: bool,
+        how: &Acceptance,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
         let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        if new_account {
-            insert_account_row(&mut tx, account, false).await?;
+        match how {
+            Acceptance::Register => insert_account_row(&mut tx, &account.clone().verified()).await?,
+            Acceptance::Existing { keep } => {
+                let was: Option<(bool,)> = sqlx::query_as("SELECT verified FROM accounts WHERE id = ?")
+                    .bind(account.id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                match was {
+                    None => return Err(StoreError::NotFound),
+                    Some((true,)) => {}
+                    Some((false,)) => {
+                        // Whoever else held a session of the unverified account loses it.
+                        sqlx::query("DELETE FROM sessions WHERE account_id = ? AND id IS NOT ?")
+                            .bind(account.id.to_string())
+                            .bind(keep.map(|k| k.to_string()))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                        sqlx::query("UPDATE accounts SET verified = 1, updated = ? WHERE id = ?")
+                            .bind(millis(now))
+                            .bind(account.id.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                }
+            }
+            Acceptance::Reclaim { password_hash, name } => {
+                let done = sqlx::query(
+                    "UPDATE accounts SET password_hash = ?, name_first = ?, name_last = ?, verified = 1, \
+                     verify_token_hash = NULL, verify_expires = NULL, reset_token_hash = NULL, reset_expires = NULL, \
+                     updated = ? WHERE id = ? AND verified = 0",
+                )
+                .bind(password_hash)
+                .bind(&name.first)
+                .bind(&name.last)
+                .bind(millis(now))
+                .bind(account.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict("This account was verified meanwhile: log in to accept.".into()));
+                }
+                sqlx::query("DELETE FROM sessions WHERE account_id = ?")
+                    .bind(account.id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
         }
         let sql = format!(
             "UPDATE connections SET state = 1, token_hash = NULL, account_id = ?, updated = ? \
@@ -1048,23 +1183,30 @@ impl ConnectionStore for SqliteStore {
         Ok(member)
     }
 
-    async fn has_pending_connection(&self, org: Id, email: Option<&Email>) -> Result<bool, StoreError> {
+    async fn has_pending_connection(
+        &self,
+        org: Id,
+        email: Option<&Email>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let email_key = email.map(Email::as_str);
-        if let Some(pending) = self.cache.pending(org, email_key) {
-            return Ok(pending);
+        if let Some(latest) = self.cache.pending(org, email_key) {
+            return Ok(latest.is_some_and(|expires| expires > now));
         }
         let read_in = self.cache.generation();
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM connections WHERE org_id = ? AND state = 0 AND (? IS NULL OR email = ?) LIMIT 1",
+        // The latest expiry is kept, so that the answer stays right as time passes.
+        let (latest,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MAX(expires) FROM connections WHERE org_id = ? AND state = 0 AND (? IS NULL OR email = ?)",
         )
         .bind(org.to_string())
-        .bind(email.map(Email::as_str))
-        .bind(email.map(Email::as_str))
-        .fetch_optional(&self.reader)
+        .bind(email_key)
+        .bind(email_key)
+        .fetch_one(&self.reader)
         .await
         .map_err(backend)?;
-        self.cache.put_pending(read_in, org, email_key, row.is_some());
-        Ok(row.is_some())
+        let latest = latest.map(from_millis);
+        self.cache.put_pending(read_in, org, email_key, latest);
+        Ok(latest.is_some_and(|expires| expires > now))
     }
 }
 

@@ -548,18 +548,22 @@ pub async fn reads_follow_writes(store: DynStore) {
     // Pending invitations, for the org and for one address.
     let email = Email::parse("email", "invited@follows.example").unwrap();
     for _ in 0..2 {
-        assert!(!store.has_pending_connection(org.id, None).await.unwrap());
-        assert!(!store.has_pending_connection(org.id, Some(&email)).await.unwrap());
+        assert!(!store.has_pending_connection(org.id, None, now()).await.unwrap());
+        assert!(!store.has_pending_connection(org.id, Some(&email), now()).await.unwrap());
     }
     let (invite, _) = Connection::new(org.id, email.clone(), None, vec![], None, now() + Duration::days(1), now());
     store.insert_connection(&invite).await.unwrap();
     for _ in 0..2 {
-        assert!(store.has_pending_connection(org.id, None).await.unwrap());
-        assert!(store.has_pending_connection(org.id, Some(&email)).await.unwrap());
+        assert!(store.has_pending_connection(org.id, None, now()).await.unwrap());
+        assert!(store.has_pending_connection(org.id, Some(&email), now()).await.unwrap());
+        // Once expired, a pending invitation no longer counts, cached or not.
+        let later = now() + Duration::days(2);
+        assert!(!store.has_pending_connection(org.id, None, later).await.unwrap());
+        assert!(!store.has_pending_connection(org.id, Some(&email), later).await.unwrap());
     }
     store.close_connection(org.id, invite.id, ConnectionState::Revoked, now()).await.unwrap();
-    assert!(!store.has_pending_connection(org.id, None).await.unwrap());
-    assert!(!store.has_pending_connection(org.id, Some(&email)).await.unwrap());
+    assert!(!store.has_pending_connection(org.id, None, now()).await.unwrap());
+    assert!(!store.has_pending_connection(org.id, Some(&email), now()).await.unwrap());
 }
 
 /// A one-hour login session of `account` in `org`, stored; its token digest is

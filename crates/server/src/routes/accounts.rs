@@ -2,7 +2,7 @@
 //! me, status, and the password endpoints.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -10,7 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use orgbase_domain::account::{Account, Email, Member, PersonName};
-use orgbase_domain::{FieldError, password, secret};
+use orgbase_domain::org::Org;
+use orgbase_domain::{FieldError, StoreError, password, secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -19,11 +20,8 @@ use crate::auth::{self, CSRF_HEADER};
 use crate::context::OrgCtx;
 use crate::extract::ApiJson;
 use crate::fault::Fault;
-use crate::mail::Mail;
+use crate::mail::{self, Mail};
 use crate::state::AppState;
-
-/// How long a password-reset token stays valid.
-const RESET_TTL_MINUTES: i64 = 60;
 
 /// A person's name in a request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -79,6 +77,23 @@ pub struct RequestPasswordResetRequest {
     pub email: String,
 }
 
+/// The body of `POST /accounts/verify`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The token from the verification mail.
+    pub token: String,
+    /// The password of the account from now on: whoever uses the mailed link
+    /// holds the account, with a password of their own.
+    pub password: String,
+}
+
+impl std::fmt::Debug for VerifyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyRequest").field("token", &"<redacted>").field("password", &"<redacted>").finish()
+    }
+}
+
 /// The body of `POST /accounts/reset-password`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,15 +131,18 @@ async fn argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) ->
     tokio::task::spawn_blocking(work).await.map_err(|e| Fault::internal(&e))
 }
 
-async fn hash_password(password: String) -> Result<String, Fault> {
+pub(crate) async fn hash_password(password: String) -> Result<String, Fault> {
     argon2(move || password::hash(&password)).await?.map_err(Fault::from)
 }
 
-async fn verify_password(password: String, stored: Option<String>) -> Result<bool, Fault> {
+pub(crate) async fn verify_password(password: String, stored: Option<String>) -> Result<bool, Fault> {
     argon2(move || password::verify(&password, stored.as_deref())).await
 }
 
-/// Registers an account and makes it a member with `registration.defaultRoles`.
+/// Registers an account and makes it a member with `registration.defaultRoles`,
+/// and mails a link that verifies the email. A taken email answers the same way
+/// (nothing tells that the address has an account) and its owner gets a mail
+/// instead. With a `connection` token, registers and accepts the invitation.
 #[utoipa::path(post, path = "/{org}/v2/accounts/register", tag = "accounts", request_body = RegisterRequest,
     params(("org" = String, Path)),
     responses((status = 200, description = "The new account"), (status = 400, body = Fault), (status = 403, body = Fault),
@@ -152,14 +170,74 @@ pub async fn register(
     let hash = hash_password(body.password).await?;
     let now = state.clock.now();
     let account = Account::new(email, name, Some(hash), now);
-    match &body.connection {
-        Some(token) => crate::routes::connections::register_with_token(&state, &ctx, token, &account).await?,
-        None => {
-            let member = Member::new(ctx.org.id, account.id, registration.default_roles.clone(), now);
-            state.store.insert_account(&account, Some(&member)).await?;
+    if let Some(token) = &body.connection {
+        let account = crate::routes::connections::register_with_token(&state, &ctx, token, account).await?;
+        return Ok(axum::Json(account.to_json()).into_response());
+    }
+    let member = Member::new(ctx.org.id, account.id, registration.default_roles.clone(), now);
+    match state.store.insert_account(&account, Some(&member)).await {
+        Ok(()) => after_answer(send_verification(state.clone(), ctx.org.clone(), account.clone())),
+        // Answered as a new registration is: the owner of the address is told instead.
+        Err(StoreError::Exists(_)) => {
+            after_answer(mail_registration_attempt(state.clone(), ctx.org.clone(), account.email.clone()))
         }
+        Err(e) => return Err(e.into()),
     }
     Ok(axum::Json(account.to_json()).into_response())
+}
+
+/// Runs work that must not make the caller wait, nor tell by its duration what it
+/// did (mail, tokens of accounts that may not exist). Losing it (a crash) costs a
+/// mail that the user asks for again.
+fn after_answer(work: impl std::future::Future<Output = Result<(), Fault>> + Send + 'static) {
+    tokio::spawn(async move {
+        if let Err(fault) = work.await {
+            tracing::error!(error = fault.cause.as_deref().unwrap_or(&fault.reason), "background account work failed");
+        }
+    });
+}
+
+/// How long an email verification link stays valid.
+const VERIFY_TTL_HOURS: i64 = 48;
+
+/// Gives `account` a fresh verification token and mails its link.
+async fn send_verification(state: AppState, org: Arc<Org>, account: Account) -> Result<(), Fault> {
+    let token = secret::token();
+    let now = state.clock.now();
+    let expires = now + Duration::hours(VERIFY_TTL_HOURS);
+    state.store.set_verify_token(account.id, &secret::digest(&token), expires).await?;
+    let link = mail::link(&state, &org, "verify", &token);
+    let mail = Mail {
+        to: account.email.to_string(),
+        subject: format!("Verify your email for {}", org.props.name),
+        body: format!(
+            "Someone registered an account with this address at {name}.\n\n\
+             If it was you, open this link within {VERIFY_TTL_HOURS} hours to verify your email and choose \
+             your password:\n{link}\n\n\
+             If it was not you, open it anyway and choose a password: the account becomes yours, and whoever \
+             registered it loses it. Or ignore this mail.\n",
+            name = org.props.name,
+        ),
+    };
+    state.mailer.send(mail, now).await;
+    Ok(())
+}
+
+/// Tells the owner of an address that someone tried to register it again.
+async fn mail_registration_attempt(state: AppState, org: Arc<Org>, email: Email) -> Result<(), Fault> {
+    let link = mail::link_page(&state, &org, "reset");
+    let mail = Mail {
+        to: email.to_string(),
+        subject: format!("Someone tried to register with your address at {}", org.props.name),
+        body: format!(
+            "Someone tried to register a new account at {name} with this address, which already has one.\n\n\
+             If it was you, log in instead; if you forgot your password, reset it ({link}).\n\
+             If it was not you, you need not do anything: your account is unchanged.\n",
+            name = org.props.name,
+        ),
+    };
+    state.mailer.send(mail, state.clock.now()).await;
+    Ok(())
 }
 
 /// Logs in with email and password: sets the `md.sid` cookie and returns the account
@@ -186,6 +264,11 @@ pub async fn login(
     let (true, Some(account)) = (ok, account) else {
         return Err(auth::invalid_credentials());
     };
+    if ctx.org.props.registration.activation_required && !account.verified {
+        // Only the holder of the password learns this; the mail goes to the address.
+        after_answer(send_verification(state.clone(), ctx.org.clone(), account));
+        return Err(Fault::email_not_verified());
+    }
     let (_, token) = auth::start_session(&state, &ctx.org, &account).await?;
     let mut shown = account.to_json();
     shown["token"] = json!(token);
@@ -269,30 +352,39 @@ pub async fn request_password_reset(
     ApiJson(body): ApiJson<RequestPasswordResetRequest>,
 ) -> Result<Response, Fault> {
     state.limits.check("reset", ip, Some(&body.email))?;
-    let account = match Email::parse("email", &body.email) {
-        Ok(email) => state.store.account_by_email(&email).await?,
-        Err(_) => None,
-    };
-    if let Some(account) = account {
-        let token = secret::token();
-        let now = state.clock.now();
-        state
-            .store
-            .set_reset_token(account.id, &secret::digest(&token), now + Duration::minutes(RESET_TTL_MINUTES))
-            .await?;
-        let link = format!("{}/{}/v2/accounts/reset-password", state.config.public_url(), ctx.org.code);
-        let mail = Mail {
-            to: account.email.to_string(),
-            subject: format!("Reset your {} password", ctx.org.props.name),
-            body: format!(
-                "Someone asked to reset the password of your account.\n\n\
-                 Reset token: {token}\n\nPOST {{\"token\", \"password\"}} to {link} within {RESET_TTL_MINUTES} minutes.\n\
-                 If it was not you, ignore this mail."
-            ),
-        };
-        state.mailer.send(mail, now).await;
+    // Answered at once, whether or not the address has an account: the lookup, the
+    // token and the mail happen after, so the time to answer tells nothing.
+    if let Ok(email) = Email::parse("email", &body.email) {
+        after_answer(send_reset(state.clone(), ctx.org.clone(), email));
     }
     Ok(result(json!(true)))
+}
+
+/// How long a password-reset link stays valid.
+const RESET_TTL_MINUTES: i64 = 60;
+
+/// Mails a reset link to the account with this email, if there is one.
+async fn send_reset(state: AppState, org: Arc<Org>, email: Email) -> Result<(), Fault> {
+    let Some(account) = state.store.account_by_email(&email).await? else { return Ok(()) };
+    let token = secret::token();
+    let now = state.clock.now();
+    state
+        .store
+        .set_reset_token(account.id, &secret::digest(&token), now + Duration::minutes(RESET_TTL_MINUTES))
+        .await?;
+    let link = mail::link(&state, &org, "reset", &token);
+    let mail = Mail {
+        to: account.email.to_string(),
+        subject: format!("Reset your {} password", org.props.name),
+        body: format!(
+            "Someone asked to reset the password of your account at {name}.\n\n\
+             Open this link within {RESET_TTL_MINUTES} minutes to choose a new password:\n{link}\n\n\
+             If it was not you, ignore this mail: your password is unchanged.\n",
+            name = org.props.name,
+        ),
+    };
+    state.mailer.send(mail, now).await;
+    Ok(())
 }
 
 /// Sets a new password with a reset token, and revokes every session.
@@ -305,7 +397,14 @@ pub async fn reset_password(
     ctx: OrgCtx,
     ApiJson(body): ApiJson<ResetPasswordRequest>,
 ) -> Result<Response, Fault> {
-    let digest = secret::digest(&body.token);
+    reset_with(&state, &ctx.org, &body.token, body.password).await?;
+    Ok(result(json!(true)))
+}
+
+/// Sets a new password with a reset token and revokes every session: the API's
+/// and the reset page's way.
+pub async fn reset_with(state: &AppState, org: &Org, token: &str, new_password: String) -> Result<(), Fault> {
+    let digest = secret::digest(token);
     let expired = || Fault::new(StatusCode::GONE, "kTokenExpired", "expired.token", "This reset token has expired.");
     let (_, expires) =
         state.store.account_by_reset_token(&digest).await?.ok_or_else(|| Fault::not_found("Reset token"))?;
@@ -313,11 +412,47 @@ pub async fn reset_password(
     if expires <= now {
         return Err(expired());
     }
-    password::check_policy("password", &body.password, ctx.org.props.security.password_min_length)
+    password::check_policy("password", &new_password, org.props.security.password_min_length)
         .map_err(|e| Fault::validation(vec![e]))?;
-    let hash = hash_password(body.password).await?;
+    let hash = hash_password(new_password).await?;
     match state.store.reset_password(&digest, &hash, now).await? {
-        Some(_) => Ok(result(json!(true))),
+        Some(_) => Ok(()),
+        None => Err(expired()),
+    }
+}
+
+/// Verifies the email with the mailed token, and sets the password the holder of
+/// the link chooses: if someone else registered the address first, they lose the
+/// account. Every session of the account ends.
+#[utoipa::path(post, path = "/{org}/v2/accounts/verify", tag = "accounts", request_body = VerifyRequest,
+    params(("org" = String, Path)),
+    responses((status = 200, description = "The verified account"), (status = 400, body = Fault),
+              (status = 404, body = Fault), (status = 410, body = Fault)))]
+pub async fn verify_email(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ApiJson(body): ApiJson<VerifyRequest>,
+) -> Result<Response, Fault> {
+    let account = verify_with(&state, &ctx.org, &body.token, body.password).await?;
+    Ok(axum::Json(account.to_json()).into_response())
+}
+
+/// [`verify_email`]'s work, shared with the verification page.
+pub async fn verify_with(state: &AppState, org: &Org, token: &str, new_password: String) -> Result<Account, Fault> {
+    let digest = secret::digest(token);
+    let expired =
+        || Fault::new(StatusCode::GONE, "kTokenExpired", "expired.token", "This verification link has expired.");
+    let (account, expires) =
+        state.store.account_by_verify_token(&digest).await?.ok_or_else(|| Fault::not_found("Verification token"))?;
+    let now = state.clock.now();
+    if expires <= now {
+        return Err(expired());
+    }
+    password::check_policy("password", &new_password, org.props.security.password_min_length)
+        .map_err(|e| Fault::validation(vec![e]))?;
+    let hash = hash_password(new_password).await?;
+    match state.store.verify_account(&digest, &hash, now).await? {
+        Some(_) => Ok(Account { password_hash: Some(hash), verified: true, ..account }),
         None => Err(expired()),
     }
 }

@@ -125,7 +125,7 @@ fn etag_header(etag: &str) -> HeaderValue {
 async fn render_inputs(state: &AppState, subject: &Subject, org: &Org) -> Result<(Vec<App>, bool), Fault> {
     let level = subject.org_level();
     let apps = if level >= Level::Delete { state.store.apps_of_org(org.id).await? } else { Vec::new() };
-    let shared = level >= Level::Read && state.store.has_pending_connection(org.id, None).await?;
+    let shared = level >= Level::Read && state.store.has_pending_connection(org.id, None, state.clock.now()).await?;
     Ok((apps, shared))
 }
 
@@ -207,6 +207,9 @@ async fn update_org(
 async fn patch_with(state: &AppState, ctx: &OrgCtx, headers: &HeaderMap, body: Value) -> Result<Response, Fault> {
     let ops = parse_ops(body).map_err(Fault::validation)?;
     let subject = ctx.subject();
+    // Refused before it waits for the writer: a caller who may not write never
+    // reaches it (checked again on the org the write applies to).
+    ctx.org.check_ops(&ops, &subject)?;
     let org =
         update_org(state, ctx, headers, move |org| Ok((org.patched(&ops, &subject)?, org.schema.clone()))).await?;
     org_response(state, ctx, &org, None).await
@@ -298,6 +301,7 @@ pub async fn put_org_property(
     let path = parse_prop_path(&path)?;
     let ops = [Op::SetAt(path.clone(), value)];
     let subject = ctx.subject();
+    ctx.org.check_ops(&ops, &subject)?;
     let org =
         update_org(&state, &ctx, &headers, move |org| Ok((org.patched(&ops, &subject)?, org.schema.clone()))).await?;
     let Value::Object(doc) = org.props.to_value() else { return Err(Fault::internal(&"org document")) };

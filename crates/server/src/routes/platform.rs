@@ -6,8 +6,9 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::account::{Account, Email, PersonName};
-use orgbase_domain::org::{NewOrg, Org, OrgState, Viewer};
-use orgbase_domain::store::ORG_SORT_FIELDS;
+use orgbase_domain::connection::Connection;
+use orgbase_domain::org::{ADMINISTRATOR, NewOrg, Org, OrgState, Viewer};
+use orgbase_domain::store::{LinkRequest, Linked, ORG_SORT_FIELDS};
 use orgbase_domain::{DomainError, FieldError, Id};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -90,7 +91,9 @@ pub async fn list_orgs(
 
 /// Creates an org.
 #[utoipa::path(post, path = "/platform/v1/orgs", tag = "platform", request_body = CreateOrgRequest,
-    responses((status = 200, description = "The new org"), (status = 400, body = Fault), (status = 409, body = Fault)),
+    responses((status = 200, description = "The new org, with `admin` (the account made Administrator) or \
+               `invitation` (the invitation mailed instead, when the email belongs to an unverified account)"),
+              (status = 400, body = Fault), (status = 409, body = Fault)),
     security(("operator" = [])))]
 pub async fn create_org(
     State(state): State<AppState>,
@@ -100,36 +103,59 @@ pub async fn create_org(
     let new = NewOrg { code: body.code, name: body.name, locale: body.locale, tz: body.tz };
     let (org, admin) = create_org_in(&state, new, body.admin_email.as_deref()).await?;
     let mut shown = render_for_operator(&state, &org).await?;
-    if let Some(admin) = admin {
-        shown["admin"] = admin.to_json();
+    match admin {
+        Some(Linked::Member(_, account)) => shown["admin"] = account.to_json(),
+        Some(Linked::Invited(connection)) => shown["invitation"] = connection.to_json(),
+        _ => {}
     }
     Ok(axum::Json(shown).into_response())
 }
 
+/// A request to make the holder of `email` a member of `org` with `roles`: the
+/// account to make if none has the address (verified: the operator vouches for
+/// it), and the invitation to send instead if an unverified account has it. The
+/// second value is that invitation's token, for the mail.
+pub fn link_request(
+    state: &AppState,
+    org: &Org,
+    email: Email,
+    name: PersonName,
+    roles: Vec<Id>,
+) -> (LinkRequest, String) {
+    let now = state.clock.now();
+    let ttl = chrono::Duration::seconds(i64::from(org.props.security.invitation_ttl));
+    let (invitation, token) = Connection::new(org.id, email.clone(), None, roles.clone(), None, now + ttl, now);
+    let account = Account::new(email, name, None, now).verified();
+    (LinkRequest { account, roles, invitation }, token)
+}
+
+/// Mails the invitation of a link that could not be made at once.
+pub async fn mail_if_invited(state: &AppState, org: &Org, linked: &Linked, token: &str) {
+    if let Linked::Invited(connection) = linked {
+        crate::routes::connections::mail_invitation(state, org, connection, token).await;
+    }
+}
+
 /// Validates and stores a new org, with its first Administrator when an email is
-/// given, in one transaction; shared by the API and the CLI.
+/// given, in one transaction; shared by the API and the CLI. An email that belongs
+/// to an unverified account is never linked: it is invited (and mailed) instead.
 pub async fn create_org_in(
     state: &AppState,
     new: NewOrg,
     admin_email: Option<&str>,
-) -> Result<(Org, Option<Account>), DomainError> {
+) -> Result<(Org, Option<Linked>), DomainError> {
     let now = state.clock.now();
     let mut faults = Vec::new();
     let org = Org::create(new, now).map_err(|e| faults.extend(e)).ok();
-    let admin = match admin_email {
-        Some(email) => match Email::parse("adminEmail", email) {
-            Ok(email) => Some(Account::new(email, PersonName::default(), None, now)),
-            Err(e) => {
-                faults.push(e);
-                None
-            }
-        },
-        None => None,
-    };
+    let email = admin_email.and_then(|email| Email::parse("adminEmail", email).map_err(|e| faults.push(e)).ok());
     let Some(org) = org.filter(|_| faults.is_empty()) else {
         return Err(DomainError::Validation(faults));
     };
-    let linked = state.store.insert_org(&org, admin.as_ref()).await?;
+    let admin = email.map(|email| link_request(state, &org, email, PersonName::default(), vec![ADMINISTRATOR]));
+    let linked = state.store.insert_org(&org, admin.as_ref().map(|(request, _)| request)).await?;
+    if let (Some(linked), Some((_, token))) = (&linked, &admin) {
+        mail_if_invited(state, &org, linked, token).await;
+    }
     Ok((org, linked))
 }
 

@@ -74,7 +74,11 @@ async fn cli_bootstraps_a_first_admin_without_mail_and_imports_members(app: &Tes
     std::fs::write(&csv, "a@x.test,Ann,Lee,provider\nb@x.test,Bob,,support;provider\nboss@x.test,Big,Boss,\n").unwrap();
     let imported =
         ok_json(&orgbase(app, &["member", "import", "--org", "example", "--file", csv.to_str().unwrap(), "--json"]));
-    assert_eq!(imported["data"], serde_json::json!({"rows": 3, "added": 2}), "the existing member is skipped");
+    assert_eq!(
+        imported["data"],
+        serde_json::json!({"rows": 3, "added": 2, "invited": []}),
+        "the existing member is skipped"
+    );
     std::fs::write(&csv, "not-an-email,X,Y,provider\n").unwrap();
     let out = orgbase(app, &["member", "import", "--org", "example", "--file", csv.to_str().unwrap()]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("line 1"));

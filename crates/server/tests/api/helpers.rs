@@ -137,8 +137,10 @@ impl TestApp {
     pub async fn seed_account(&self, email: &str, password: &str, org: Option<(&Org, &[Id])>) -> Account {
         let email = Email::parse("email", email).expect("email");
         let hash = orgbase_domain::password::hash(password).expect("hash");
+        // As `orgbase account create` makes it: the operator vouches for the address.
         let account =
-            Account::new(email, PersonName { first: "Test".into(), last: "User".into() }, Some(hash), self.clock.now());
+            Account::new(email, PersonName { first: "Test".into(), last: "User".into() }, Some(hash), self.clock.now())
+                .verified();
         let member = org.map(|(org, roles)| Member::new(org.id, account.id, roles.to_vec(), self.clock.now()));
         self.state.store.insert_account(&account, member.as_ref()).await.expect("insert account");
         account
@@ -242,17 +244,36 @@ impl Drop for SmtpSink {
     }
 }
 
-/// The invitation token in a mail (raw or from the mail log).
+/// The token of the link in a mail (`…#token=…`; raw, quoted-printable, or from
+/// the mail log).
 pub fn token_in(mail: &str) -> String {
-    let unfolded = mail.replace("=\r\n", "").replace("=\n", "");
-    unfolded.split("Invitation token: ").nth(1).expect("a token in the mail")[..64].to_owned()
+    let unfolded = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    unfolded.split("#token=").nth(1).expect("a link with a token in the mail")[..64].to_owned()
 }
 
-/// The last invitation token written to the dev mail log.
+/// The mails written to the dev mail log so far, oldest first.
+pub fn logged_mails(app: &TestApp) -> Vec<Value> {
+    let log = std::fs::read_to_string(app.config().data_dir.join("mail.log")).unwrap_or_default();
+    log.lines().map(|line| serde_json::from_str(line).expect("json")).collect()
+}
+
+/// Waits until the dev mail log holds `n` mails (some are sent after the answer),
+/// and returns them.
+pub async fn wait_for_mails(app: &TestApp, n: usize) -> Vec<Value> {
+    for _ in 0..400 {
+        let mails = logged_mails(app);
+        if mails.len() >= n {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("expected {n} mails in the mail log, found {}", logged_mails(app).len());
+}
+
+/// The last token written to the dev mail log.
 pub fn last_logged_token(app: &TestApp) -> String {
-    let log = std::fs::read_to_string(app.config().data_dir.join("mail.log")).expect("mail log");
-    let last: Value = serde_json::from_str(log.lines().last().expect("a mail")).expect("json");
-    token_in(last["body"].as_str().expect("body"))
+    let mails = logged_mails(app);
+    token_in(mails.last().expect("a mail")["body"].as_str().expect("body"))
 }
 
 /// Reads a response as (status, JSON body).

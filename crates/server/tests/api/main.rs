@@ -16,4 +16,5 @@ mod org_writes;
 mod orgs;
 mod platform;
 mod secrets;
+mod security;
 mod sessions;
