@@ -10,7 +10,7 @@ use orgbase_domain::{Clock, secret};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, last_logged_token, token_in, wait_for_mails};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -112,4 +112,87 @@ async fn sqlite_the_account_story_leaks_no_secret_in_logs_or_responses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_the_account_story_leaks_no_secret_in_logs_or_responses() {
     the_account_story_leaks_no_secret(Backend::Postgres).await;
+}
+
+/// Invitation, verification and reset tokens reach no log line, whichever way they
+/// travel: in the seed's paths (`/connections/{token}`), in bodies, or through the
+/// public pages.
+async fn the_token_story_leaks_no_token(backend: Backend) {
+    let logs = capture_logs();
+    let app = TestApp::spawn(backend).await;
+    let (org, key) = app.seed_org_with("example", "Example", |p| p.registration.allow = true).await;
+    let admin = app.member_token(&org, &key, "admin@x.test", &[ADMINISTRATOR]).await;
+    let password = "token story password 1";
+    let mut tokens = Vec::new();
+    let post = |path: String, token: Option<String>, body: serde_json::Value| {
+        let req = app.api(Method::POST, &path, &key.key, token.as_deref()).json(&body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // A verification token, used through the API.
+    let register = json!({"email": "new@x.test", "password": password, "name": {"first": "N"}});
+    assert_eq!(post("/example/v2/accounts/register".into(), None, register).await, 200);
+    let mails = wait_for_mails(&app, 1).await;
+    let verify = token_in(mails[0]["body"].as_str().unwrap());
+    let body = json!({"token": verify, "password": password});
+    assert_eq!(post("/example/v2/accounts/verify".into(), None, body).await, 200);
+    tokens.push(verify);
+    // Invitations accepted and declined through the seed's token-in-path routes,
+    // and one accepted through the page.
+    let invite_path = format!("/example/v2/orgs/{}/connections", org.id);
+    for (who, how) in [("yes@x.test", "path-accept"), ("no@x.test", "path-decline"), ("page@x.test", "page")] {
+        if how != "page" {
+            app.seed_account(who, password, None).await;
+        }
+        let invite = json!({"email": who, "roles": []});
+        assert_eq!(post(invite_path.clone(), Some(admin.clone()), invite).await, 200);
+        let token = last_logged_token(&app);
+        let path = format!("/example/v2/connections/{token}");
+        let status = match how {
+            "path-accept" => {
+                let session = app.login("example", &key.key, who, password).await;
+                post(path, Some(session), json!({})).await
+            }
+            "path-decline" => {
+                let session = app.login("example", &key.key, who, password).await;
+                let req = app.api(Method::DELETE, &path, &key.key, Some(&session));
+                req.send().await.unwrap().status().as_u16()
+            }
+            _ => {
+                let body = json!({"token": token, "password": password, "name": {"first": "P"}});
+                app.request(Method::POST, "/example/accept").json(&body).send().await.unwrap().status().as_u16()
+            }
+        };
+        assert_eq!(status, 200, "{how}");
+        tokens.push(token);
+    }
+    // A reset token, used through the page; and a bogus token in a path.
+    let reset = json!({"email": "yes@x.test"});
+    assert_eq!(post("/example/v2/accounts/request-password-reset".into(), None, reset).await, 200);
+    let before = crate::helpers::logged_mails(&app).len();
+    let mails = wait_for_mails(&app, before.max(5)).await;
+    let reset_token = token_in(mails.last().unwrap()["body"].as_str().unwrap());
+    let body = json!({"token": reset_token, "password": "a reset password 2"});
+    assert_eq!(app.request(Method::POST, "/example/reset").json(&body).send().await.unwrap().status(), 200);
+    tokens.push(reset_token);
+    let bogus = "f00d".repeat(16);
+    assert_eq!(post(format!("/example/v2/connections/{bogus}"), Some(admin.clone()), json!({})).await, 404);
+    tokens.push(bogus);
+    app.finish().await;
+
+    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(log_text.contains("connections/[redacted]"), "the token routes were logged, redacted");
+    for token in &tokens {
+        assert!(!log_text.contains(token.as_str()), "a token is in the logs: {token}");
+        assert!(!log_text.contains(&secret::digest(token)), "a token's digest is in the logs: {token}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_invitation_verification_and_reset_tokens_never_reach_a_log() {
+    the_token_story_leaks_no_token(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_invitation_verification_and_reset_tokens_never_reach_a_log() {
+    the_token_story_leaks_no_token(Backend::Postgres).await;
 }
