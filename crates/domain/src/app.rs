@@ -91,6 +91,32 @@ struct Cors<'a> {
     origins: &'a [String],
 }
 
+/// Validates a browser origin allowed by CORS: a scheme (`http` or `https`), a
+/// host and an optional port, nothing else (no path, query, user or fragment), and
+/// never `null` or `*`, which would open the org's API to any page. Returned in the
+/// form browsers send in `Origin` (lowercase scheme and host, no default port).
+pub fn parse_origin(path: &str, s: &str) -> Result<String, crate::FieldError> {
+    let bad = || {
+        crate::FieldError::new(
+            path,
+            format!("'{s}' is not an origin: a scheme, a host and an optional port, such as https://app.example.com."),
+        )
+    };
+    let trimmed = s.trim();
+    if trimmed == "*" || trimmed.eq_ignore_ascii_case("null") || trimmed.len() > 253 + 20 {
+        return Err(bad());
+    }
+    let url = url::Url::parse(trimmed).map_err(|_| bad())?;
+    let plain = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    let no_user = url.username().is_empty() && url.password().is_none();
+    let tail_ok = !trimmed.trim_start_matches(url.scheme()).trim_start_matches("://").contains('/');
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !plain || !no_user || !tail_ok {
+        return Err(bad());
+    }
+    // `Url` serialises an origin as the browser sends it.
+    Ok(url.origin().ascii_serialization())
+}
+
 /// Rebuilds an app from a stored row.
 #[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
 pub fn app_from_row(
@@ -121,6 +147,28 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn origins_are_a_scheme_a_host_and_a_port_and_nothing_else() {
+        assert_eq!(parse_origin("origin", "https://App.Example.com").unwrap(), "https://app.example.com");
+        assert_eq!(parse_origin("origin", "http://localhost:3000").unwrap(), "http://localhost:3000");
+        assert_eq!(parse_origin("origin", "https://a.example:443").unwrap(), "https://a.example");
+        for bad in [
+            "*",
+            "null",
+            "NULL",
+            "https://a.example/path",
+            "https://a.example/",
+            "https://a.example?q=1",
+            "https://user@a.example",
+            "ftp://a.example",
+            "a.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert!(parse_origin("origin", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn an_app_shows_everything_but_its_secret() {

@@ -276,6 +276,10 @@ async fn execute(cli: Cli) -> Result<(), String> {
         Command::App(AppCommand::Create { org, name, origins, out }) => {
             let org = org_named(&state, &org).await?;
             let name = orgbase_domain::org::parse_name("name", &name).map_err(|e| e.reason)?;
+            let origins = origins
+                .iter()
+                .map(|o| orgbase_domain::app::parse_origin("origin", o).map_err(|e| e.reason))
+                .collect::<Result<Vec<_>, _>>()?;
             let app = App::new(org.id, name, origins, state.clock.now());
             state.store.insert_app(&app).await.map_err(|e| e.to_string())?;
             if out.json {
