@@ -120,14 +120,16 @@ pub trait MemberStore: Send + Sync {
     async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError>;
     /// Changes a member's roles and/or state. In the same transaction (serialised per
     /// org), refuses with [`StoreError::Invariant`] when no active member would
-    /// hold one of `admin_roles` afterwards.
+    /// hold one of `admins.roles` afterwards. A member left suspended leaves the
+    /// org's sessions as a removed one does ([`MemberStore::delete_member`]), in
+    /// the same transaction.
     async fn update_member(
         &self,
         org: Id,
         id: Id,
         roles: Option<&[Id]>,
         state: Option<MemberState>,
-        admin_roles: &[Id],
+        admins: Admins<'_>,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError>;
     /// Bulk import: for each row, links the account with that email (or inserts the
@@ -135,10 +137,28 @@ pub trait MemberStore: Send + Sync {
     /// members already. One transaction for the batch; returns the members added.
     async fn import_members(&self, org: Id, rows: &[(Account, Vec<Id>)], now: DateTime<Utc>)
     -> Result<u64, StoreError>;
-    /// Removes a member, with the same last-administrator guard.
-    async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError>;
+    /// Removes a member, with the same last-administrator guard. In the same
+    /// transaction the member leaves the org's sessions: its participations in the
+    /// sessions of the org, and those that came in through the org (recorded home
+    /// org), go; the sessions of the org it owns (ended ones too) pass to an
+    /// administrator (see [`Admins::acting`]), who takes part in them with every
+    /// permission.
+    async fn delete_member(&self, org: Id, id: Id, admins: Admins<'_>, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Every membership of an account, oldest first.
     async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError>;
+}
+
+/// An org's administrators as a member change sees them: the roles that make one
+/// (at least one active member keeps one) and the account making the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admins<'a> {
+    /// The org's administrator role ids.
+    pub roles: &'a [Id],
+    /// The account making the change, if any. The sessions of a member who leaves
+    /// pass to it when it is an active administrator other than the leaver;
+    /// otherwise to the active administrator other than the leaver who joined
+    /// first (then by member id).
+    pub acting: Option<Id>,
 }
 
 /// Filters of the member list.
