@@ -261,7 +261,8 @@ pub trait PostStore: Send + Sync {
 #[async_trait]
 pub trait LiveSessionStore: Send + Sync {
     /// Inserts a session with its participants (the owner), in one transaction. A
-    /// facility or room that is gone by then is [`StoreError::NotFound`].
+    /// facility or room that is gone by then is [`StoreError::NotFound`], and so is
+    /// a participant that is not (or no longer) an active member of its home org.
     async fn insert_live_session(&self, session: &LiveSession) -> Result<(), StoreError>;
     /// The session with this id, with its participants.
     async fn live_session(&self, id: Id) -> Result<Option<LiveSession>, StoreError>;
@@ -286,7 +287,10 @@ pub trait LiveSessionStore: Send + Sync {
     /// Deletes a session and its participants.
     async fn delete_live_session(&self, id: Id) -> Result<(), StoreError>;
     /// Adds a participant to a session that has not ended ([`StoreError::Conflict`]
-    /// otherwise). An account already taking part is [`StoreError::Exists`].
+    /// otherwise). An account already taking part is [`StoreError::Exists`]; one
+    /// that is not an active member of the participant's home org, checked in the
+    /// same transaction (so that a removal racing the insert never leaves it in),
+    /// is [`StoreError::NotFound`].
     async fn insert_participant(&self, participant: &Participant) -> Result<(), StoreError>;
     /// Replaces a participant's permissions; returns the participant.
     async fn update_participant(

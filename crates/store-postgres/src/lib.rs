@@ -1307,7 +1307,24 @@ async fn require_open_session(conn: &mut PgConnection, id: Id) -> Result<(), Sto
     }
 }
 
+/// Inserts a participant whose account is an active member of its home org
+/// ([`StoreError::NotFound`] otherwise), so that a member removed meanwhile is never
+/// added back.
 async fn insert_participant_row(conn: &mut PgConnection, p: &Participant) -> Result<(), StoreError> {
+    // FOR SHARE: a removal or suspension of this member waits for the insert to
+    // commit (and then takes the participation away with it), or the insert waits
+    // for it and finds no active member.
+    let member: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM members WHERE org_id = $1 AND account_id = $2 AND state = 'active' FOR SHARE",
+    )
+    .bind(p.home_org.to_string())
+    .bind(p.account.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if member.is_none() {
+        return Err(StoreError::NotFound);
+    }
     sqlx::query(
         "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",

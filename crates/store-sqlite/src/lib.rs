@@ -1421,7 +1421,23 @@ async fn require_open_session(conn: &mut SqliteConnection, id: Id) -> Result<(),
     }
 }
 
+/// Inserts a participant whose account is an active member of its home org
+/// ([`StoreError::NotFound`] otherwise), so that a member removed meanwhile is never
+/// added back.
 async fn insert_participant_row(conn: &mut SqliteConnection, p: &Participant) -> Result<(), StoreError> {
+    // Checked in the transaction of the insert: the single writer orders it with
+    // any removal, which either came first (refused here) or comes after (and
+    // takes the participation away with it).
+    let member: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM members WHERE org_id = ? AND account_id = ? AND state = 'active'")
+            .bind(p.home_org.to_string())
+            .bind(p.account.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+    if member.is_none() {
+        return Err(StoreError::NotFound);
+    }
     sqlx::query(
         "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",

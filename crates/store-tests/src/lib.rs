@@ -856,7 +856,8 @@ pub async fn a_suspended_member_leaves_the_orgs_sessions(store: DynStore) {
 
 /// A participant's list across orgs holds only the sessions it can reach: through
 /// the owning org or the org it came in through, where it is an active member, in
-/// an enabled org.
+/// an enabled org. A participant comes in only through an org where it is an
+/// active member.
 pub async fn a_participants_list_holds_only_reachable_sessions(store: DynStore) {
     let t = now_ms();
     let [a, b, c] = ["reach-a", "reach-b", "reach-c"].map(|code| new_org(code, code, t));
@@ -868,11 +869,15 @@ pub async fn a_participants_list_holds_only_reachable_sessions(store: DynStore) 
     join(&store, &c, &bob, &[], t).await;
     let through_b = new_session(&a, &alice, "through b", t);
     let through_c = new_session(&a, &alice, "through c", t);
-    let through_a = new_session(&a, &alice, "through a, not a member", t);
-    for (s, home) in [(&through_b, &b), (&through_c, &c), (&through_a, &a)] {
+    for (s, home) in [(&through_b, &b), (&through_c, &c)] {
         store.insert_live_session(s).await.unwrap();
         store.insert_participant(&Participant::new(s.id, bob.id, home.id, drawer(), t)).await.unwrap();
     }
+    let not_a_member = Participant::new(through_b.id, alice.id, b.id, drawer(), t);
+    assert!(matches!(store.insert_participant(&not_a_member).await, Err(StoreError::NotFound)));
+    let not_a_member = new_session(&b, &alice, "owned from outside", t);
+    assert!(matches!(store.insert_live_session(&not_a_member).await, Err(StoreError::NotFound)));
+
     let everything = page_of(&[], SESSION_SORT_FIELDS);
     let bobs = SessionQuery { scope: SessionScope::Participant(bob.id), state: None, owner: None, participant: None };
     let names = |store: DynStore| async move {
@@ -884,5 +889,5 @@ pub async fn a_participants_list_holds_only_reachable_sessions(store: DynStore) 
     assert_eq!(names(store.clone()).await, ["through b"]);
     // Through the owning org, membership there counts whatever the home org.
     join(&store, &a, &bob, &[], t).await;
-    assert_eq!(names(store.clone()).await, ["through b", "through c", "through a, not a member"]);
+    assert_eq!(names(store.clone()).await, ["through b", "through c"]);
 }
