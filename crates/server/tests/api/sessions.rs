@@ -609,8 +609,8 @@ async fn a_suspended_member_loses_the_orgs_sessions_through_every_org(app: &Test
     let (status, _) =
         a.call(Method::POST, &format!("/sessions/{joined}/participants"), Some(&alice_token), Some(invite)).await;
     assert_eq!(status, 200);
-    let (status, _) = b.call(Method::POST, &format!("/sessions/{joined}/join-token"), mallory_b, None).await;
-    assert_eq!(status, 200, "before: A's sessions reached through B");
+    let (status, _) = a.call(Method::POST, &format!("/sessions/{joined}/join-token"), mallory_a, None).await;
+    assert_eq!(status, 200, "before: Mallory joins through A");
 
     let suspend = json!({"state": "suspended"});
     let (status, body) =
