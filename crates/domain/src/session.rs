@@ -494,7 +494,8 @@ impl SessionOp {
 
 /// How the caller stands towards a session. `admin_of_owning_org` and
 /// `member_of_owning_org` count only when the caller acts in the owning org (its
-/// login session belongs there); elsewhere only participation counts.
+/// login session belongs there); elsewhere only a participation that came in
+/// through that org counts. [`Standing::through`] builds it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Standing {
     /// The caller's permissions when it takes part.
@@ -508,6 +509,24 @@ pub struct Standing {
 }
 
 impl Standing {
+    /// How `account` stands towards `session` when it comes through the org
+    /// `through`, where it is an active member (`admin_there`: an Administrator).
+    /// Through the owning org everything counts. Through another org only a
+    /// participation whose recorded home org is that org counts, so a participant
+    /// never reaches a session through an org it did not come in by (a removed or
+    /// suspended member reaches nothing through the org it left, and its other orgs
+    /// do not stand in for it).
+    pub fn through(session: &LiveSession, account: Id, through: Id, admin_there: bool) -> Self {
+        let here = session.org == through;
+        let participant = session.participant(account).filter(|p| here || p.home_org == through);
+        Self {
+            permissions: participant.map(|p| p.permissions),
+            is_owner: here && session.owner == account,
+            admin_of_owning_org: here && admin_there,
+            member_of_owning_org: here,
+        }
+    }
+
     /// The permissions the caller holds: all six for the owner, none for a
     /// non-participant.
     pub fn effective(&self) -> Permissions {
@@ -571,24 +590,15 @@ pub struct Membership {
 /// The home org of a new participant of a session of `owning_org`: the owning org
 /// when the account is an active member of it, otherwise the first org (in the
 /// order given) where it is an active member and that allows external
-/// participants. An account active in no org is [`DomainError::NotFound`] (it may
-/// not be known to exist); one whose orgs all keep their members home is
-/// [`DomainError::AccessDenied`].
-pub fn home_org(owning_org: Id, memberships: &[Membership]) -> Result<Id, DomainError> {
-    let active: Vec<&Membership> = memberships.iter().filter(|m| m.active).collect();
-    if active.iter().any(|m| m.org == owning_org) {
-        return Ok(owning_org);
+/// participants. `None` otherwise, whatever the reason (no such account, active in
+/// no org, or only in orgs that keep their members home): the inviter learns
+/// neither whether the account exists nor where it belongs.
+pub fn home_org(owning_org: Id, memberships: &[Membership]) -> Option<Id> {
+    let mut active = memberships.iter().filter(|m| m.active);
+    if active.clone().any(|m| m.org == owning_org) {
+        return Some(owning_org);
     }
-    if let Some(m) = active.iter().find(|m| m.allows_external) {
-        return Ok(m.org);
-    }
-    if active.is_empty() {
-        return Err(DomainError::NotFound);
-    }
-    Err(DomainError::AccessDenied {
-        path: Some("account".into()),
-        reason: "This account's org does not allow its members to join other orgs' sessions.".into(),
-    })
+    active.find(|m| m.allows_external).map(|m| m.org)
 }
 
 /// Which sessions a list covers.
@@ -604,7 +614,9 @@ pub enum SessionScope {
         /// The member's account.
         account: Id,
     },
-    /// Every session, of any org, that an account takes part in.
+    /// Every session, of any org, that an account takes part in and can reach: it
+    /// is an active member of the owning org, or of the org its participation came
+    /// in through (the recorded home org), and that org is enabled.
     Participant(Id),
 }
 
@@ -763,6 +775,27 @@ mod tests {
     }
 
     #[test]
+    fn a_session_is_reached_through_its_org_or_the_participants_home_org_alone() {
+        let t = now();
+        let (a, b, c) = (Id::from_u96(0xa), Id::from_u96(0xb), Id::from_u96(0xc));
+        let (owner, guest) = (Id::from_u96(1), Id::from_u96(2));
+        let new = NewSession { name: "S".into(), session_type: "SURGERY".into(), ..NewSession::default() };
+        let mut s = LiveSession::create(new, a, owner, (None, None), t).unwrap();
+        s.participants.push(Participant::new(s.id, guest, b, only(|p| p.can_end_session = true), t));
+
+        let at_home = Standing::through(&s, owner, a, true);
+        assert!(at_home.is_owner && at_home.admin_of_owning_org && at_home.member_of_owning_org);
+        // The owner is a member of C too: C does not stand in for A.
+        assert_eq!(Standing::through(&s, owner, c, true), Standing::default());
+        // The guest came in through B: B reaches it with the permissions granted…
+        let via_b = Standing::through(&s, guest, b, true);
+        assert_eq!((via_b.permissions.map(|p| p.can_end_session), via_b.admin_of_owning_org), (Some(true), false));
+        // …and no other org of the guest's does.
+        assert_eq!(Standing::through(&s, guest, c, false), Standing::default());
+        assert!(!can(SessionOp::Read, &Standing::through(&s, guest, c, false), SessionAccess::Organisation));
+    }
+
+    #[test]
     fn nobody_grants_what_they_lack() {
         let owner = Standing { is_owner: true, ..Standing::default() };
         let inviter = Standing { permissions: Some(only(|p| p.can_invite_participants = true)), ..Standing::default() };
@@ -785,11 +818,12 @@ mod tests {
     fn home_orgs_follow_membership_and_the_external_setting() {
         let (a, b, c) = (Id::from_u96(0xa), Id::from_u96(0xb), Id::from_u96(0xc));
         let m = |org, active, allows_external| Membership { org, active, allows_external };
-        assert_eq!(home_org(a, &[m(b, true, true), m(a, true, false)]).unwrap(), a);
-        assert_eq!(home_org(a, &[m(c, true, false), m(b, true, true)]).unwrap(), b);
-        assert!(matches!(home_org(a, &[m(c, true, false)]), Err(DomainError::AccessDenied { .. })));
-        assert!(matches!(home_org(a, &[]), Err(DomainError::NotFound)));
-        assert!(matches!(home_org(a, &[m(b, false, true), m(a, false, true)]), Err(DomainError::NotFound)));
+        assert_eq!(home_org(a, &[m(b, true, true), m(a, true, false)]), Some(a));
+        assert_eq!(home_org(a, &[m(c, true, false), m(b, true, true)]), Some(b));
+        // Kept home, unknown, or active nowhere: the same answer for all three.
+        assert_eq!(home_org(a, &[m(c, true, false)]), None);
+        assert_eq!(home_org(a, &[]), None);
+        assert_eq!(home_org(a, &[m(b, false, true), m(a, false, true)]), None);
     }
 
     #[test]

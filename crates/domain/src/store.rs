@@ -128,14 +128,16 @@ pub trait MemberStore: Send + Sync {
     async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError>;
     /// Changes a member's roles and/or state. In the same transaction (serialised per
     /// org), refuses with [`StoreError::Invariant`] when no active member would
-    /// hold one of `admin_roles` afterwards.
+    /// hold one of `admins.roles` afterwards. A member left suspended leaves the
+    /// org's sessions as a removed one does ([`MemberStore::delete_member`]), in
+    /// the same transaction.
     async fn update_member(
         &self,
         org: Id,
         id: Id,
         roles: Option<&[Id]>,
         state: Option<MemberState>,
-        admin_roles: &[Id],
+        admins: Admins<'_>,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError>;
     /// Links an account to the org by email, in one transaction: a new account
@@ -151,8 +153,13 @@ pub trait MemberStore: Send + Sync {
         rows: &[LinkRequest],
         now: DateTime<Utc>,
     ) -> Result<Vec<Linked>, StoreError>;
-    /// Removes a member, with the same last-administrator guard.
-    async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError>;
+    /// Removes a member, with the same last-administrator guard. In the same
+    /// transaction the member leaves the org's sessions: its participations in the
+    /// sessions of the org, and those that came in through the org (recorded home
+    /// org), go; the sessions of the org it owns (ended ones too) pass to an
+    /// administrator (see [`Admins::acting`]), who takes part in them with every
+    /// permission.
+    async fn delete_member(&self, org: Id, id: Id, admins: Admins<'_>, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Every membership of an account, oldest first.
     async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError>;
 }
@@ -204,6 +211,19 @@ pub enum Acceptance {
         /// The acceptor's name.
         name: PersonName,
     },
+}
+
+/// An org's administrators as a member change sees them: the roles that make one
+/// (at least one active member keeps one) and the account making the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admins<'a> {
+    /// The org's administrator role ids.
+    pub roles: &'a [Id],
+    /// The account making the change, if any. The sessions of a member who leaves
+    /// pass to it when it is an active administrator other than the leaver;
+    /// otherwise to the active administrator other than the leaver who joined
+    /// first (then by member id).
+    pub acting: Option<Id>,
 }
 
 /// Filters of the member list.
@@ -312,7 +332,8 @@ pub trait PostStore: Send + Sync {
 #[async_trait]
 pub trait LiveSessionStore: Send + Sync {
     /// Inserts a session with its participants (the owner), in one transaction. A
-    /// facility or room that is gone by then is [`StoreError::NotFound`].
+    /// facility or room that is gone by then is [`StoreError::NotFound`], and so is
+    /// a participant that is not (or no longer) an active member of its home org.
     async fn insert_live_session(&self, session: &LiveSession) -> Result<(), StoreError>;
     /// The session with this id, with its participants.
     async fn live_session(&self, id: Id) -> Result<Option<LiveSession>, StoreError>;
@@ -337,7 +358,10 @@ pub trait LiveSessionStore: Send + Sync {
     /// Deletes a session and its participants.
     async fn delete_live_session(&self, id: Id) -> Result<(), StoreError>;
     /// Adds a participant to a session that has not ended ([`StoreError::Conflict`]
-    /// otherwise). An account already taking part is [`StoreError::Exists`].
+    /// otherwise). An account already taking part is [`StoreError::Exists`]; one
+    /// that is not an active member of the participant's home org, checked in the
+    /// same transaction (so that a removal racing the insert never leaves it in),
+    /// is [`StoreError::NotFound`].
     async fn insert_participant(&self, participant: &Participant) -> Result<(), StoreError>;
     /// Replaces a participant's permissions; returns the participant.
     async fn update_participant(

@@ -30,8 +30,8 @@ use orgbase_domain::session::{
     attach_participants, live_session_from_row, participant_from_row,
 };
 use orgbase_domain::store::{
-    Acceptance, AccountStore, AppStore, ConnectionStore, FacilityStore, LinkRequest, Linked, LiveSessionStore,
-    MemberFilter, MemberStore, OrgChange, OrgStore, PostStore, SessionStore, Store,
+    Acceptance, AccountStore, Admins, AppStore, ConnectionStore, FacilityStore, LinkRequest, Linked,
+    LiveSessionStore, MemberFilter, MemberStore, OrgChange, OrgStore, PostStore, SessionStore, Store,
 };
 use orgbase_domain::{DomainError, Id, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -838,7 +838,7 @@ impl MemberStore for SqliteStore {
         id: Id,
         roles: Option<&[Id]>,
         state: Option<MemberState>,
-        admin_roles: &[Id],
+        admins: Admins<'_>,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
         let _changing = self.changing();
@@ -861,7 +861,10 @@ impl MemberStore for SqliteStore {
             .map_err(backend)?
             .ok_or(StoreError::NotFound)?;
         let member = member_row(&row)?;
-        guard_admins(&mut tx, org, admin_roles).await?;
+        guard_admins(&mut tx, org, admins.roles).await?;
+        if member.state == MemberState::Suspended {
+            leave_sessions(&mut tx, org, member.account, admins, now).await?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(member)
     }
@@ -890,19 +893,20 @@ impl MemberStore for SqliteStore {
         Ok(linked)
     }
 
-    async fn delete_member(&self, org: Id, id: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+    async fn delete_member(&self, org: Id, id: Id, admins: Admins<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
         let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let done = sqlx::query("DELETE FROM members WHERE org_id = ? AND id = ?")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        guard_admins(&mut tx, org, admin_roles).await?;
+        let account: String =
+            sqlx::query_scalar("DELETE FROM members WHERE org_id = ? AND id = ? RETURNING account_id")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound)?;
+        let account = Id::parse(&account).ok_or_else(|| backend(format!("stored member {id}: bad account")))?;
+        guard_admins(&mut tx, org, admins.roles).await?;
+        leave_sessions(&mut tx, org, account, admins, now).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -932,6 +936,86 @@ async fn guard_admins(conn: &mut SqliteConnection, org: Id, admin_roles: &[Id]) 
         return Err(StoreError::Invariant("The org must keep at least one active Administrator.".into()));
     }
     Ok(())
+}
+
+/// A member leaving `org` (removed or suspended) leaves its sessions, inside the
+/// transaction of the change: the sessions of the org it owns pass to the heir
+/// (see `Admins::acting`), who takes part in them with every permission; then its
+/// participations in the org's sessions, and those that came in through the org,
+/// go. Ended sessions pass too, so that an owner is always a participant.
+async fn leave_sessions(
+    conn: &mut SqliteConnection,
+    org: Id,
+    account: Id,
+    admins: Admins<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let owned: Vec<String> = sqlx::query_scalar("SELECT id FROM live_sessions WHERE org_id = ? AND owner_id = ?")
+        .bind(org.to_string())
+        .bind(account.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if !owned.is_empty() {
+        let heir = heir(conn, org, account, admins).await?;
+        for session in &owned {
+            sqlx::query(
+                "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, account_id) DO UPDATE \
+                 SET home_org_id = excluded.home_org_id, permissions = excluded.permissions, updated = excluded.updated",
+            )
+            .bind(Id::generate(now).to_string())
+            .bind(session)
+            .bind(&heir)
+            .bind(org.to_string())
+            .bind(Permissions::ALL.bits())
+            .bind(millis(now))
+            .bind(millis(now))
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        }
+        sqlx::query("UPDATE live_sessions SET owner_id = ?, updated = ? WHERE org_id = ? AND owner_id = ?")
+            .bind(&heir)
+            .bind(millis(now))
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    sqlx::query(
+        "DELETE FROM participants WHERE account_id = ? \
+         AND (home_org_id = ? OR session_id IN (SELECT id FROM live_sessions WHERE org_id = ?))",
+    )
+    .bind(account.to_string())
+    .bind(org.to_string())
+    .bind(org.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// The account that takes over a leaving member's sessions: `admins.acting` when
+/// it is an active administrator other than the leaver, otherwise the first such
+/// administrator to have joined. The last-administrator guard ran first, so one
+/// exists.
+async fn heir(conn: &mut SqliteConnection, org: Id, leaver: Id, admins: Admins<'_>) -> Result<String, StoreError> {
+    let mut q =
+        QueryBuilder::<Sqlite>::new("SELECT m.account_id FROM members m WHERE m.state = 'active' AND m.org_id = ");
+    q.push_bind(org.to_string());
+    q.push(" AND m.account_id <> ").push_bind(leaver.to_string());
+    q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value IN (");
+    let mut sep = q.separated(", ");
+    for role in admins.roles {
+        sep.push_bind(role.to_string());
+    }
+    q.push(")) ORDER BY m.account_id IS ").push_bind(admins.acting.map(|a| a.to_string()));
+    q.push(" DESC, m.created, m.id LIMIT 1");
+    let heir: Option<(String,)> = q.build_query_as().fetch_optional(conn).await.map_err(backend)?;
+    heir.map(|(id,)| id)
+        .ok_or_else(|| StoreError::Invariant("The org must keep at least one active Administrator.".into()))
 }
 
 const MEMBER_JOIN_COLUMNS: &str =
@@ -1479,7 +1563,23 @@ async fn require_open_session(conn: &mut SqliteConnection, id: Id) -> Result<(),
     }
 }
 
+/// Inserts a participant whose account is an active member of its home org
+/// ([`StoreError::NotFound`] otherwise), so that a member removed meanwhile is never
+/// added back.
 async fn insert_participant_row(conn: &mut SqliteConnection, p: &Participant) -> Result<(), StoreError> {
+    // Checked in the transaction of the insert: the single writer orders it with
+    // any removal, which either came first (refused here) or comes after (and
+    // takes the participation away with it).
+    let member: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM members WHERE org_id = ? AND account_id = ? AND state = 'active'")
+            .bind(p.home_org.to_string())
+            .bind(p.account.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+    if member.is_none() {
+        return Err(StoreError::NotFound);
+    }
     sqlx::query(
         "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1497,6 +1597,15 @@ async fn insert_participant_row(conn: &mut SqliteConnection, p: &Participant) ->
     Ok(())
 }
 
+/// A participation the account can still use: it is an active member of the
+/// owning org, or of the org it came in through, and that org is enabled
+/// (`SessionScope::Participant`). The account id is bound after it.
+const REACHES: &str = "EXISTS (SELECT 1 FROM participants p \
+     JOIN members m ON m.account_id = p.account_id AND m.state = 'active' \
+     AND m.org_id IN (live_sessions.org_id, p.home_org_id) \
+     JOIN orgs o ON o.id = m.org_id AND o.state = 'enabled' \
+     WHERE p.session_id = live_sessions.id AND p.account_id = ";
+
 fn push_session_scope(q: &mut QueryBuilder<'_, Sqlite>, query: &SessionQuery) {
     let takes_part = "EXISTS (SELECT 1 FROM participants p WHERE p.session_id = live_sessions.id AND p.account_id = ";
     match query.scope {
@@ -1508,7 +1617,7 @@ fn push_session_scope(q: &mut QueryBuilder<'_, Sqlite>, query: &SessionQuery) {
             q.push(" AND (access = 'ORGANISATION' OR ").push(takes_part).push_bind(account.to_string()).push("))");
         }
         SessionScope::Participant(account) => {
-            q.push(" AND ").push(takes_part).push_bind(account.to_string()).push(")");
+            q.push(" AND ").push(REACHES).push_bind(account.to_string()).push(")");
         }
     }
     if let Some(state) = query.state {

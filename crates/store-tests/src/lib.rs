@@ -16,7 +16,7 @@ use orgbase_domain::session::{
     LiveSession, NewSession, Participant, Permissions, SESSION_SORT_FIELDS, SessionAccess, SessionChanges,
     SessionQuery, SessionScope, SessionState,
 };
-use orgbase_domain::store::{MemberFilter, ORG_SORT_FIELDS, Store};
+use orgbase_domain::store::{Admins, MemberFilter, ORG_SORT_FIELDS, Store};
 use orgbase_domain::{Clock, Id, StoreError, SystemClock};
 
 /// A store under test.
@@ -151,6 +151,11 @@ fn new_session(org: &Org, owner: &Account, name: &str, at: DateTime<Utc>) -> Liv
 
 fn drawer() -> Permissions {
     Permissions { can_clear_all_drawings: true, ..Permissions::default() }
+}
+
+/// The org's administrator roles, with nobody in particular acting.
+fn admins(roles: &[Id]) -> Admins<'_> {
+    Admins { roles, acting: None }
 }
 
 fn conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
@@ -499,11 +504,14 @@ pub async fn reads_follow_writes(store: DynStore) {
     assert!(member.roles.is_empty());
     let entry = store.member_by_id(org.id, member.id).await.unwrap().unwrap();
     assert_eq!(entry, MemberEntry::new(member.clone(), &someone));
-    store.update_member(org.id, member.id, Some(&[PROVIDER]), None, &[ADMINISTRATOR], now()).await.unwrap();
+    store.update_member(org.id, member.id, Some(&[PROVIDER]), None, admins(&[ADMINISTRATOR]), now()).await.unwrap();
     assert_eq!(twice(Arc::clone(&store), org.id, someone.id).await.unwrap().roles, vec![PROVIDER]);
-    store.update_member(org.id, member.id, None, Some(MemberState::Suspended), &[ADMINISTRATOR], now()).await.unwrap();
+    store
+        .update_member(org.id, member.id, None, Some(MemberState::Suspended), admins(&[ADMINISTRATOR]), now())
+        .await
+        .unwrap();
     assert_eq!(twice(Arc::clone(&store), org.id, someone.id).await.unwrap().state, MemberState::Suspended);
-    store.delete_member(org.id, member.id, &[ADMINISTRATOR]).await.unwrap();
+    store.delete_member(org.id, member.id, admins(&[ADMINISTRATOR]), now()).await.unwrap();
     assert_eq!(twice(Arc::clone(&store), org.id, someone.id).await, None);
     store.insert_member(&Member::new(org.id, someone.id, vec![], now())).await.unwrap();
     assert!(twice(Arc::clone(&store), org.id, someone.id).await.is_some());
@@ -647,7 +655,7 @@ pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
     let member = b.member_of(org.id, someone.id).await.unwrap().unwrap();
     let everyone = PageParams::default().validate(&["_id"]).unwrap();
     assert_eq!(b.list_members(org.id, &MemberFilter::default(), &everyone).await.unwrap().data.len(), 2);
-    a.delete_member(org.id, member.id, &[ADMINISTRATOR]).await.unwrap();
+    a.delete_member(org.id, member.id, admins(&[ADMINISTRATOR]), now()).await.unwrap();
     assert!(
         eventually(|| async { b.member_of(org.id, someone.id).await.unwrap().is_none() }).await,
         "node B kept a removed membership"
@@ -726,4 +734,164 @@ pub async fn abandoned_writes_do_not_leave_stale_reads(store: DynStore) {
         .await;
         assert!(agreed, "round {round}: the cached org differs from the stored one");
     }
+}
+
+/// Now, to the millisecond (what both backends keep).
+fn now_ms() -> DateTime<Utc> {
+    let t = now();
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// Makes `account` a member of `org` with `roles`, joined at `at`; returns the membership.
+async fn join(store: &DynStore, org: &Org, account: &Account, roles: &[Id], at: DateTime<Utc>) -> Member {
+    let member = Member::new(org.id, account.id, roles.to_vec(), at);
+    store.insert_member(&member).await.unwrap();
+    member
+}
+
+/// Who takes part in a session, as (account, home org, permissions), owner first.
+async fn taking_part(store: &DynStore, session: Id) -> (Id, Vec<(Id, Id, Permissions)>) {
+    let s = store.live_session(session).await.unwrap().unwrap();
+    (s.owner, s.participants.iter().map(|p| (p.account, p.home_org, p.permissions)).collect())
+}
+
+/// A removed member leaves the org's sessions in the same transaction: its
+/// participations in the org's sessions and those that came in through the org go
+/// (others stay), and the sessions it owns, ended ones too, pass to the acting
+/// administrator, who takes part in them with every permission (once).
+pub async fn a_removed_member_leaves_the_orgs_sessions(store: DynStore) {
+    use orgbase_domain::org::ADMINISTRATOR;
+    let t = now_ms();
+    let [a, b, c] = ["leave-a", "leave-b", "leave-c"].map(|code| new_org(code, code, t));
+    for org in [&a, &b, &c] {
+        store.insert_org(org, None).await.unwrap();
+    }
+    let first_admin = account_in(&store, "first@x.test", None).await;
+    join(&store, &a, &first_admin, &[ADMINISTRATOR], t).await;
+    let acting = account_in(&store, "acting@x.test", None).await;
+    join(&store, &a, &acting, &[ADMINISTRATOR], t + Duration::seconds(1)).await;
+    let mallory = account_in(&store, "mallory@x.test", None).await;
+    let leaving = join(&store, &a, &mallory, &[], t + Duration::seconds(2)).await;
+    join(&store, &b, &mallory, &[], t).await;
+    let carl = account_in(&store, "carl@x.test", Some(&c)).await;
+
+    // Mallory owns two of A's sessions (one ended, one where the acting admin
+    // already takes part), takes part in a third, and in C's sessions through A
+    // and through B.
+    let owned = new_session(&a, &mallory, "owned", t);
+    store.insert_live_session(&owned).await.unwrap();
+    store.insert_participant(&Participant::new(owned.id, acting.id, a.id, drawer(), t)).await.unwrap();
+    let ended = new_session(&a, &mallory, "ended", t);
+    store.insert_live_session(&ended).await.unwrap();
+    store.move_live_session(ended.id, SessionState::Live, t).await.unwrap();
+    store.move_live_session(ended.id, SessionState::Ended, t).await.unwrap();
+    let joined = new_session(&a, &first_admin, "joined", t);
+    store.insert_live_session(&joined).await.unwrap();
+    store.insert_participant(&Participant::new(joined.id, mallory.id, a.id, drawer(), t)).await.unwrap();
+    let via_a = new_session(&c, &carl, "via a", t);
+    store.insert_live_session(&via_a).await.unwrap();
+    store.insert_participant(&Participant::new(via_a.id, mallory.id, a.id, drawer(), t)).await.unwrap();
+    let via_b = new_session(&c, &carl, "via b", t);
+    store.insert_live_session(&via_b).await.unwrap();
+    store.insert_participant(&Participant::new(via_b.id, mallory.id, b.id, drawer(), t)).await.unwrap();
+
+    let later = t + Duration::seconds(5);
+    let by_acting = Admins { roles: &[ADMINISTRATOR], acting: Some(acting.id) };
+    store.delete_member(a.id, leaving.id, by_acting, later).await.unwrap();
+
+    let all = Permissions::ALL;
+    assert_eq!(taking_part(&store, owned.id).await, (acting.id, vec![(acting.id, a.id, all)]));
+    assert_eq!(taking_part(&store, ended.id).await, (acting.id, vec![(acting.id, a.id, all)]));
+    let moved = store.live_session(owned.id).await.unwrap().unwrap();
+    assert_eq!((moved.updated, moved.name.as_str(), moved.state), (later, "owned", SessionState::Scheduled));
+    assert_eq!(taking_part(&store, joined.id).await, (first_admin.id, vec![(first_admin.id, a.id, all)]));
+    assert_eq!(taking_part(&store, via_a.id).await, (carl.id, vec![(carl.id, c.id, all)]));
+    assert_eq!(taking_part(&store, via_b.id).await.1[1], (mallory.id, b.id, drawer()));
+    let everything = page_of(&[], SESSION_SORT_FIELDS);
+    let mine =
+        SessionQuery { scope: SessionScope::Participant(mallory.id), state: None, owner: None, participant: None };
+    let listed: Vec<Id> =
+        store.list_live_sessions(&mine, &everything).await.unwrap().data.iter().map(|s| s.id).collect();
+    assert_eq!(listed, [via_b.id]);
+}
+
+/// A suspended member leaves the org's sessions as a removed one does; with no
+/// administrator acting, its sessions pass to the earliest-joined active
+/// administrator. A change refused by the last-administrator guard changes no
+/// session either.
+pub async fn a_suspended_member_leaves_the_orgs_sessions(store: DynStore) {
+    use orgbase_domain::account::MemberState;
+    use orgbase_domain::org::ADMINISTRATOR;
+    let t = now_ms();
+    let org = new_org("suspend", "Suspend", t);
+    store.insert_org(&org, None).await.unwrap();
+    let late_admin = account_in(&store, "late@x.test", None).await;
+    let late = join(&store, &org, &late_admin, &[ADMINISTRATOR], t + Duration::seconds(3)).await;
+    let early_admin = account_in(&store, "early@x.test", None).await;
+    let early = join(&store, &org, &early_admin, &[ADMINISTRATOR], t + Duration::seconds(1)).await;
+    let mallory = account_in(&store, "mallory@x.test", None).await;
+    let leaving = join(&store, &org, &mallory, &[], t + Duration::seconds(2)).await;
+    let owned = new_session(&org, &mallory, "owned", t);
+    store.insert_live_session(&owned).await.unwrap();
+    let theirs = new_session(&org, &late_admin, "theirs", t);
+    store.insert_live_session(&theirs).await.unwrap();
+    store.insert_participant(&Participant::new(theirs.id, mallory.id, org.id, drawer(), t)).await.unwrap();
+
+    // Roles alone change nothing about sessions.
+    let nobody = Admins { roles: &[ADMINISTRATOR], acting: None };
+    store.update_member(org.id, leaving.id, Some(&[]), None, nobody, t).await.unwrap();
+    assert_eq!(taking_part(&store, owned.id).await.0, mallory.id);
+    // Acting as the leaver itself (not an administrator) is as nobody acting.
+    let itself = Admins { roles: &[ADMINISTRATOR], acting: Some(mallory.id) };
+    let later = t + Duration::seconds(5);
+    let suspended = store.update_member(org.id, leaving.id, None, Some(MemberState::Suspended), itself, later).await;
+    assert_eq!(suspended.unwrap().state, MemberState::Suspended);
+    assert_eq!(taking_part(&store, owned.id).await, (early_admin.id, vec![(early_admin.id, org.id, Permissions::ALL)]));
+    assert_eq!(taking_part(&store, theirs.id).await.1.len(), 1);
+
+    // The last active administrator cannot leave, and keeps its sessions.
+    store.update_member(org.id, early.id, None, Some(MemberState::Suspended), nobody, later).await.unwrap();
+    assert_eq!(taking_part(&store, owned.id).await.0, late_admin.id, "the sessions followed to the other admin");
+    let refused = store.delete_member(org.id, late.id, nobody, later).await;
+    assert!(matches!(refused, Err(StoreError::Invariant(_))), "{refused:?}");
+    assert_eq!(taking_part(&store, owned.id).await, (late_admin.id, vec![(late_admin.id, org.id, Permissions::ALL)]));
+    assert_eq!(taking_part(&store, theirs.id).await.0, late_admin.id);
+}
+
+/// A participant's list across orgs holds only the sessions it can reach: through
+/// the owning org or the org it came in through, where it is an active member, in
+/// an enabled org. A participant comes in only through an org where it is an
+/// active member.
+pub async fn a_participants_list_holds_only_reachable_sessions(store: DynStore) {
+    let t = now_ms();
+    let [a, b, c] = ["reach-a", "reach-b", "reach-c"].map(|code| new_org(code, code, t));
+    for org in [&a, &b, &c] {
+        store.insert_org(org, None).await.unwrap();
+    }
+    let alice = account_in(&store, "alice@x.test", Some(&a)).await;
+    let bob = account_in(&store, "bob@x.test", Some(&b)).await;
+    join(&store, &c, &bob, &[], t).await;
+    let through_b = new_session(&a, &alice, "through b", t);
+    let through_c = new_session(&a, &alice, "through c", t);
+    for (s, home) in [(&through_b, &b), (&through_c, &c)] {
+        store.insert_live_session(s).await.unwrap();
+        store.insert_participant(&Participant::new(s.id, bob.id, home.id, drawer(), t)).await.unwrap();
+    }
+    let not_a_member = Participant::new(through_b.id, alice.id, b.id, drawer(), t);
+    assert!(matches!(store.insert_participant(&not_a_member).await, Err(StoreError::NotFound)));
+    let not_a_member = new_session(&b, &alice, "owned from outside", t);
+    assert!(matches!(store.insert_live_session(&not_a_member).await, Err(StoreError::NotFound)));
+
+    let everything = page_of(&[], SESSION_SORT_FIELDS);
+    let bobs = SessionQuery { scope: SessionScope::Participant(bob.id), state: None, owner: None, participant: None };
+    let names = |store: DynStore| async move {
+        let page = store.list_live_sessions(&bobs, &everything).await.unwrap();
+        page.data.iter().map(|s| s.name.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(store.clone()).await, ["through b", "through c"]);
+    store.set_org_state(c.id, OrgState::Disabled, t).await.unwrap();
+    assert_eq!(names(store.clone()).await, ["through b"]);
+    // Through the owning org, membership there counts whatever the home org.
+    join(&store, &a, &bob, &[], t).await;
+    assert_eq!(names(store.clone()).await, ["through b", "through c"]);
 }

@@ -1,14 +1,16 @@
 //! Members of an org: list (filters `role`, `state`, `search`, keyset paging), read,
 //! change roles or state (administrators), and remove (administrators, or the member
 //! themself). The last active Administrator can never be removed, demoted or
-//! suspended; the store enforces that atomically.
+//! suspended; the store enforces that atomically. A member removed or suspended
+//! leaves the org's sessions in the same transaction: the sessions it owns pass to
+//! the acting administrator (else the earliest-joined active one).
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::access::{Operation, Target};
 use orgbase_domain::account::{MemberEntry, MemberState};
 use orgbase_domain::paging::Page;
-use orgbase_domain::store::MemberFilter;
+use orgbase_domain::store::{Admins, MemberFilter};
 use orgbase_domain::{FieldError, Id};
 use serde::Deserialize;
 use serde_json::json;
@@ -105,9 +107,10 @@ pub async fn update_member(
         .map(|s| MemberState::parse(s).ok_or_else(|| FieldError::new("state", "state is active or suspended.")))
         .transpose()?;
     let id = member_id(&id)?;
-    let admins = ctx.org.admin_role_ids();
+    let roles_of_admins = ctx.org.admin_role_ids();
+    let admins = Admins { roles: &roles_of_admins, acting: ctx.caller.account_id() };
     let now = state.clock.now();
-    state.store.update_member(ctx.org.id, id, roles.as_deref(), new_state, &admins, now).await?;
+    state.store.update_member(ctx.org.id, id, roles.as_deref(), new_state, admins, now).await?;
     get_member(State(state), ctx.clone(), Path((String::new(), id.to_string()))).await
 }
 
@@ -124,6 +127,8 @@ pub async fn delete_member(
         state.store.member_by_id(ctx.org.id, member_id(&id)?).await?.ok_or_else(|| Fault::not_found("Member"))?;
     let own = ctx.caller.account_id() == Some(member.account);
     ctx.authorize(Target::Member { own }, Operation::Delete, "this member")?;
-    state.store.delete_member(ctx.org.id, member.id, &ctx.org.admin_role_ids()).await?;
+    let roles_of_admins = ctx.org.admin_role_ids();
+    let admins = Admins { roles: &roles_of_admins, acting: ctx.caller.account_id() };
+    state.store.delete_member(ctx.org.id, member.id, admins, state.clock.now()).await?;
     Ok(axum::Json(json!({"object": "result", "data": true})).into_response())
 }

@@ -4,10 +4,12 @@
 //!
 //! Sessions of another org: a login is valid only in the org where it was made, so
 //! a participant from another org reaches a session through its own org's URL,
-//! `/{login org}/v2/sessions/{id}`. There, participation is all that counts: its
-//! permissions apply, but admin or member standing applies only in the owning org's
-//! URL. Org-scoped lists (`/{org}/v2/sessions`) show that org's sessions;
-//! `/accounts/me/sessions` shows every session the caller takes part in.
+//! `/{login org}/v2/sessions/{id}`, and only through the org its participation came
+//! in by (its recorded home org), while an active member there
+//! (`domain::session::Standing::through`). There its permissions apply, but admin
+//! or member standing applies only in the owning org's URL. Org-scoped lists
+//! (`/{org}/v2/sessions`) show that org's sessions; `/accounts/me/sessions` shows
+//! every session the caller takes part in and can reach by these rules.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -210,14 +212,7 @@ async fn visible(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<Visible, Fa
     let (account, _) = active_member(ctx)?;
     let id = path_id(id, "Session")?;
     let session = state.store.live_session(id).await?.ok_or_else(|| Fault::not_found("Session"))?;
-    // Admin and member standing count only in the owning org's URL.
-    let here = session.org == ctx.org.id;
-    let standing = Standing {
-        permissions: session.participant(account.id).map(|p| p.permissions),
-        is_owner: session.owner == account.id,
-        admin_of_owning_org: here && ctx.level() >= Level::Delete,
-        member_of_owning_org: here,
-    };
+    let standing = Standing::through(&session, account.id, ctx.org.id, ctx.level() >= Level::Delete);
     if !can(SessionOp::Read, &standing, session.access) {
         return Err(Fault::not_found("Session"));
     }
@@ -328,7 +323,9 @@ pub async fn list_sessions(
     list_in(&state, session_query(scope, query)?, paging).await
 }
 
-/// Lists every session the caller takes part in, of any org.
+/// Lists every session the caller takes part in, of any org, that it can reach:
+/// through the owning org or the org its participation came in by, where it is an
+/// active member.
 #[utoipa::path(get, path = "/{org}/v2/accounts/me/sessions", tag = "sessions", params(("org" = String, Path)),
     description = LIST_PARAMS,
     responses((status = 200, description = "A list of sessions"), (status = 400, body = Fault),
@@ -474,7 +471,9 @@ pub async fn list_participants(
     Ok(list(Page { data, has_more: false }))
 }
 
-/// The home org of a new participant: see `domain::session::home_org`.
+/// The home org of a new participant: see `domain::session::home_org`. An account
+/// that cannot take part is one 404 whatever the reason, so that the answer tells
+/// neither whether the account exists nor where it belongs.
 async fn home_org_of(state: &AppState, owning_org: Id, account: Id) -> Result<Id, Fault> {
     let mut memberships = Vec::new();
     for member in state.store.memberships_of(account).await? {
@@ -485,15 +484,13 @@ async fn home_org_of(state: &AppState, owning_org: Id, account: Id) -> Result<Id
             allows_external: org.is_some_and(|o| o.props.security.allow_external_participants),
         });
     }
-    home_org(owning_org, &memberships).map_err(|e| match e {
-        DomainError::NotFound => Fault::not_found("Account").at("account"),
-        other => other.into(),
-    })
+    home_org(owning_org, &memberships).ok_or_else(|| Fault::not_found("Account").at("account"))
 }
 
 /// Adds a participant (`canInviteParticipants`, granting only permissions the caller
-/// holds). The account must be an active member of this org (404 when it is a
-/// member of no org), or of an org that allows external participants (403).
+/// holds). The account must be an active member of this org, or of an org that
+/// allows external participants; any other account (unknown ones too) is the same
+/// 404.
 #[utoipa::path(post, path = "/{org}/v2/sessions/{id}/participants", tag = "sessions",
     request_body = AddParticipantRequest, params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, description = "The participant"), (status = 400, body = Fault),
@@ -569,7 +566,9 @@ pub async fn remove_participant(
 
 /// A media join token for the caller: a JWT (HS256) with the session, the account,
 /// its orgs and permissions, valid for five minutes (claims in `docs/API.md`). Any
-/// participant of a session that has not ended.
+/// participant of a session that has not ended who reaches it through this org; the
+/// membership behind that is read again from the store just before signing, so a
+/// token is never signed on the strength of a membership that ended meanwhile.
 #[utoipa::path(method(get, post), path = "/{org}/v2/sessions/{id}/join-token", tag = "sessions",
     params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, description = "`{_id, object: joinToken, token, session, mediaURL, expires}`"),
@@ -585,6 +584,10 @@ pub async fn create_join_token(
         return Err(DomainError::Conflict(session::ENDED.into()).into());
     }
     let participant = v.session.participant(v.account).ok_or_else(|| Fault::not_found("Participant"))?;
+    let still = state.store.member_of(ctx.org.id, v.account).await?;
+    if still.is_none_or(|m| m.state != MemberState::Active) {
+        return Err(Fault::access_denied(SessionOp::Join.requirement()));
+    }
     let now = state.clock.now();
     let claims = JoinClaims::new(&state.config, &v.session, participant, now);
     let token = state.media.sign(&claims).await?;

@@ -2,6 +2,7 @@
 //! the taxonomy (seed 000).
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use orgbase_domain::Clock;
 use orgbase_domain::account::Account;
 use orgbase_domain::app::App;
 use orgbase_domain::org::{ADMINISTRATOR, Org};
@@ -21,6 +22,9 @@ api_tests!(
     members_see_their_sessions_and_administrators_see_all_of_the_org,
     the_taxonomy_is_public_cacheable_and_lists_every_iso_country,
     facilities_and_rooms_are_written_by_administrators_and_kept_while_in_use,
+    a_removed_member_loses_the_orgs_sessions_through_every_org,
+    a_suspended_member_loses_the_orgs_sessions_through_every_org,
+    adding_a_participant_reveals_neither_the_account_nor_its_org,
 );
 
 /// An org with its app, and a way to call it as someone.
@@ -162,7 +166,7 @@ async fn only_members_of_orgs_that_allow_external_participants_can_be_added(app:
     let add = |account: String| json!({"account": account, "permissions": only_drawings()});
 
     let (status, body) = a.call(Method::POST, &path, alice_t, Some(add(dan.id.to_string()))).await;
-    assert_fault(status, &body, 403, "kAccessDenied");
+    assert_fault(status, &body, 404, "kNotFound");
     let (status, body) = a.call(Method::POST, &path, alice_t, Some(add(carol.id.to_string()))).await;
     assert_fault(status, &body, 404, "kNotFound");
     let (status, body) = a.call(Method::POST, &path, alice_t, Some(add("5516ee1b34d8d934281699e3".into()))).await;
@@ -470,4 +474,206 @@ async fn facilities_and_rooms_are_written_by_administrators_and_kept_while_in_us
     assert_fault(status, &body, 404, "kNotFound");
     let (_, ended) = a.call(Method::GET, &format!("/sessions/{id}"), mo, None).await;
     assert_eq!((&ended["facility"], &ended["room"]), (&Value::Null, &Value::Null));
+}
+
+/// Makes an existing account a member of another org too.
+async fn also_member(app: &TestApp, org: &Org, account: &Account) {
+    let member = orgbase_domain::account::Member::new(org.id, account.id, vec![], app.clock.now());
+    app.state.store.insert_member(&member).await.unwrap();
+}
+
+/// Every session route, for a caller who should reach nothing of session `id`:
+/// each answer is a fault (403 or 404), and nothing changed.
+async fn every_session_route_is_refused(org: &OrgUnderTest<'_>, token: &str, id: &str, someone: &Account) {
+    let token = Some(token);
+    let s = format!("/sessions/{id}");
+    let p = format!("{s}/participants");
+    let routes: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, s.clone(), None),
+        (Method::PATCH, s.clone(), Some(json!({"name": "Taken over"}))),
+        (Method::POST, format!("{s}/start"), None),
+        (Method::POST, format!("{s}/end"), None),
+        (Method::GET, p.clone(), None),
+        (Method::POST, p.clone(), Some(json!({"account": someone.id, "permissions": {}}))),
+        (Method::PATCH, format!("{p}/{}", someone.id), Some(json!({"permissions": {}}))),
+        (Method::DELETE, format!("{p}/{}", someone.id), None),
+        (Method::GET, format!("{s}/join-token"), None),
+        (Method::POST, format!("{s}/join-token"), None),
+        (Method::DELETE, s.clone(), None),
+    ];
+    for (method, path, body) in routes {
+        let what = format!("{method} /{}/v2{path}", org.org.code);
+        let (status, body) = org.call(method, &path, token, body).await;
+        assert!(matches!(status, 403 | 404), "{what} answered {status}: {body}");
+        assert_eq!(body["object"], "fault", "{what}: {body}");
+    }
+}
+
+/// The attack of issue 17 point 3, through removal: Mallory, a member of
+/// hospital A and of clinic B, owns one of A's sessions, takes part in another,
+/// and came into one of C's through A. A's administrator removes her. Through A
+/// and through B she then reaches none of them (no read, edit, start, end,
+/// participant change or join token), `/accounts/me/sessions` lists none, and the
+/// session she owned belongs to the administrator who removed her.
+async fn a_removed_member_loses_the_orgs_sessions_through_every_org(app: &TestApp) {
+    let a = OrgUnderTest::seed(app, "hospital-a", true).await;
+    let b = OrgUnderTest::seed(app, "clinic-b", false).await;
+    let c = OrgUnderTest::seed(app, "centre-c", false).await;
+    let (_, first_admin_token) = a.member("first-admin@a.test", &[ADMINISTRATOR]).await;
+    let (admin, admin_token) = a.member("admin@a.test", &[ADMINISTRATOR]).await;
+    let (alice, alice_token) = a.member("alice@a.test", &[]).await;
+    let (mallory, mallory_a) = a.member("mallory@x.test", &[]).await;
+    let mallory_member = app.state.store.member_of(a.org.id, mallory.id).await.unwrap().unwrap();
+    also_member(app, &b.org, &mallory).await;
+    let mallory_b = b.login("mallory@x.test").await;
+    let (_, carl_token) = c.member("carl@c.test", &[]).await;
+    let (mallory_a, mallory_b) = (Some(mallory_a.as_str()), Some(mallory_b.as_str()));
+
+    // Mallory owns a live session of A, takes part in Alice's, and in Carl's at C
+    // (through A, the org of hers that allows external participants).
+    let (_, owned) = a.call(Method::POST, "/sessions", mallory_a, Some(surgery("Owned"))).await;
+    let owned = owned["_id"].as_str().unwrap().to_owned();
+    let invite = json!({"account": alice.id, "permissions": only_drawings()});
+    let (status, _) = a.call(Method::POST, &format!("/sessions/{owned}/participants"), mallory_a, Some(invite)).await;
+    assert_eq!(status, 200);
+    let (status, _) = a.call(Method::POST, &format!("/sessions/{owned}/start"), mallory_a, None).await;
+    assert_eq!(status, 200);
+    let (_, joined) = a.call(Method::POST, "/sessions", Some(&alice_token), Some(surgery("Joined"))).await;
+    let joined = joined["_id"].as_str().unwrap().to_owned();
+    let invite = json!({"account": mallory.id, "permissions": {"canEditSession": true, "canEndSession": true}});
+    let (status, _) =
+        a.call(Method::POST, &format!("/sessions/{joined}/participants"), Some(&alice_token), Some(invite)).await;
+    assert_eq!(status, 200);
+    let (_, at_c) = c.call(Method::POST, "/sessions", Some(&carl_token), Some(surgery("At C"))).await;
+    let at_c = at_c["_id"].as_str().unwrap().to_owned();
+    let invite = json!({"account": mallory.id, "permissions": {"canEditSession": true}});
+    let (status, added) =
+        c.call(Method::POST, &format!("/sessions/{at_c}/participants"), Some(&carl_token), Some(invite)).await;
+    assert_eq!((status, added["org"].as_str()), (200, Some(&*a.org.id.to_string())), "{added}");
+
+    // Before: all three reachable, through A; A's sessions through B too (today's hole).
+    let (_, mine) = a.call(Method::GET, "/accounts/me/sessions", mallory_a, None).await;
+    assert_eq!(ids(&mine).len(), 3, "{mine}");
+
+    let (status, body) =
+        a.call(Method::DELETE, &format!("/members/{}", mallory_member.id), Some(&admin_token), None).await;
+    assert_eq!(status, 200, "{body}");
+
+    for id in [&owned, &joined, &at_c] {
+        every_session_route_is_refused(&a, mallory_a.unwrap(), id, &alice).await;
+        every_session_route_is_refused(&b, mallory_b.unwrap(), id, &alice).await;
+    }
+    let (status, mine) = b.call(Method::GET, "/accounts/me/sessions", mallory_b, None).await;
+    assert_eq!((status, ids(&mine)), (200, Vec::<String>::new()), "{mine}");
+
+    // The session she owned is the acting administrator's, still live, with Alice
+    // still in it; Mallory takes part in nothing of A's or C's.
+    let (status, taken) = a.call(Method::GET, &format!("/sessions/{owned}"), Some(&admin_token), None).await;
+    assert_eq!((status, &taken["owner"], &taken["state"]), (200, &json!(admin.id), &json!("live")), "{taken}");
+    let people: Vec<(&str, &Value, &Value)> = taken["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["account"].as_str().unwrap(), &p["owner"], &p["permissions"]["canRecordSession"]))
+        .collect();
+    let (admin_id, alice_id) = (admin.id.to_string(), alice.id.to_string());
+    assert_eq!(people, [(&*admin_id, &json!(true), &json!(true)), (&*alice_id, &json!(false), &json!(false))]);
+    let (status, _) = a.call(Method::GET, &format!("/sessions/{owned}/join-token"), Some(&admin_token), None).await;
+    assert_eq!(status, 200, "the new owner joins");
+    let (_, listed) =
+        a.call(Method::GET, &format!("/sessions?participant={}", mallory.id), Some(&first_admin_token), None).await;
+    assert_eq!(ids(&listed), Vec::<String>::new(), "{listed}");
+    let (_, at_c) = c.call(Method::GET, &format!("/sessions/{at_c}"), Some(&carl_token), None).await;
+    assert_eq!(at_c["participants"].as_array().unwrap().len(), 1, "{at_c}");
+}
+
+/// The same attack through suspension, with Mallory coming into C's session
+/// through A while also a member of B: suspended at A, she reaches nothing through
+/// A or B, and the session she owned passes to the administrator who suspended her.
+async fn a_suspended_member_loses_the_orgs_sessions_through_every_org(app: &TestApp) {
+    let a = OrgUnderTest::seed(app, "hospital-a", true).await;
+    let b = OrgUnderTest::seed(app, "clinic-b", true).await;
+    let (admin, admin_token) = a.member("admin@a.test", &[ADMINISTRATOR]).await;
+    let (alice, alice_token) = a.member("alice@a.test", &[]).await;
+    let (mallory, mallory_a) = a.member("mallory@x.test", &[]).await;
+    let mallory_member = app.state.store.member_of(a.org.id, mallory.id).await.unwrap().unwrap();
+    also_member(app, &b.org, &mallory).await;
+    let mallory_b = b.login("mallory@x.test").await;
+    let (mallory_a, mallory_b) = (Some(mallory_a.as_str()), Some(mallory_b.as_str()));
+
+    let (_, owned) = a.call(Method::POST, "/sessions", mallory_a, Some(surgery("Owned"))).await;
+    let owned = owned["_id"].as_str().unwrap().to_owned();
+    let (_, joined) = a.call(Method::POST, "/sessions", Some(&alice_token), Some(surgery("Joined"))).await;
+    let joined = joined["_id"].as_str().unwrap().to_owned();
+    let invite = json!({"account": mallory.id, "permissions": {"canEditSession": true}});
+    let (status, _) =
+        a.call(Method::POST, &format!("/sessions/{joined}/participants"), Some(&alice_token), Some(invite)).await;
+    assert_eq!(status, 200);
+    let (status, _) = a.call(Method::POST, &format!("/sessions/{joined}/join-token"), mallory_a, None).await;
+    assert_eq!(status, 200, "before: Mallory joins through A");
+
+    let suspend = json!({"state": "suspended"});
+    let (status, body) =
+        a.call(Method::PATCH, &format!("/members/{}", mallory_member.id), Some(&admin_token), Some(suspend)).await;
+    assert_eq!((status, &body["state"]), (200, &json!("suspended")), "{body}");
+
+    for id in [&owned, &joined] {
+        every_session_route_is_refused(&a, mallory_a.unwrap(), id, &alice).await;
+        every_session_route_is_refused(&b, mallory_b.unwrap(), id, &alice).await;
+    }
+    let (status, mine) = b.call(Method::GET, "/accounts/me/sessions", mallory_b, None).await;
+    assert_eq!((status, ids(&mine)), (200, Vec::<String>::new()), "{mine}");
+    let (status, taken) = a.call(Method::GET, &format!("/sessions/{owned}"), Some(&admin_token), None).await;
+    assert_eq!((status, &taken["owner"]), (200, &json!(admin.id)), "{taken}");
+    assert_eq!(taken["participants"].as_array().unwrap().len(), 1, "{taken}");
+
+    // Active again, she is a member with no sessions: the ones she left stay left.
+    let (status, _) = a
+        .call(
+            Method::PATCH,
+            &format!("/members/{}", mallory_member.id),
+            Some(&admin_token),
+            Some(json!({"state": "active"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = a.call(Method::GET, &format!("/sessions/{joined}"), mallory_a, None).await;
+    assert_fault(status, &body, 404, "kNotFound");
+}
+
+/// Issue 17 point 7: inviting an account that does not exist, one that is a member
+/// nowhere, one whose orgs keep their members home, and one suspended in the only
+/// org that would let it out all get the same fault, which names no org.
+async fn adding_a_participant_reveals_neither_the_account_nor_its_org(app: &TestApp) {
+    let a = OrgUnderTest::seed(app, "hospital-a", false).await;
+    let closed = OrgUnderTest::seed(app, "closed-c", false).await;
+    let open = OrgUnderTest::seed(app, "open-o", true).await;
+    let (_, alice_token) = a.member("alice@a.test", &[]).await;
+    let kept_home = app.seed_account("dan@c.test", PASSWORD, Some((&closed.org, &[]))).await;
+    let nowhere = app.seed_account("carol@nowhere.test", PASSWORD, None).await;
+    let (_, open_admin) = open.member("admin@o.test", &[ADMINISTRATOR]).await;
+    let suspended = app.seed_account("sue@o.test", PASSWORD, Some((&open.org, &[]))).await;
+    let sue = app.state.store.member_of(open.org.id, suspended.id).await.unwrap().unwrap();
+    let (status, _) = open
+        .call(Method::PATCH, &format!("/members/{}", sue.id), Some(&open_admin), Some(json!({"state": "suspended"})))
+        .await;
+    assert_eq!(status, 200);
+
+    let (_, session) = a.call(Method::POST, "/sessions", Some(&alice_token), Some(surgery("Spine"))).await;
+    let path = format!("/sessions/{}/participants", session["_id"].as_str().unwrap());
+    let mut answers = Vec::new();
+    for account in
+        [kept_home.id.to_string(), nowhere.id.to_string(), suspended.id.to_string(), "5516ee1b34d8d934281699e3".into()]
+    {
+        let (status, mut body) =
+            a.call(Method::POST, &path, Some(&alice_token), Some(json!({"account": account, "permissions": {}}))).await;
+        assert_fault(status, &body, 404, "kNotFound");
+        body.as_object_mut().unwrap().remove("trace");
+        for org in [&closed.org, &open.org] {
+            assert!(!body.to_string().contains(&org.id.to_string()), "{body}");
+            assert!(!body.to_string().contains(org.code.as_str()), "{body}");
+        }
+        answers.push(body);
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "the answers differ: {answers:#?}");
 }
