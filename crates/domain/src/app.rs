@@ -65,9 +65,9 @@ impl ActAs {
     pub fn to_stored(&self) -> Option<serde_json::Value> {
         match self {
             Self::Any => None,
-            Self::Only(ids) => Some(serde_json::Value::Array(
-                ids.iter().map(|id| serde_json::Value::String(id.to_string())).collect(),
-            )),
+            Self::Only(ids) => {
+                Some(serde_json::Value::Array(ids.iter().map(|id| serde_json::Value::String(id.to_string())).collect()))
+            }
         }
     }
 

@@ -312,8 +312,7 @@ impl OrgStore for PgStore {
     }
 }
 
-const APP_COLUMNS: &str =
-    "id, org_id, name, key, secret, enabled, cors_origins, created, require_signature_v2, act_as";
+const APP_COLUMNS: &str = "id, org_id, name, key, secret, enabled, cors_origins, created, require_signature_v2, act_as";
 
 fn app_row(row: &PgRow) -> Result<App, StoreError> {
     let Json(origins): Json<serde_json::Value> = row.try_get("cors_origins").map_err(backend)?;

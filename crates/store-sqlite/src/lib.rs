@@ -8,9 +8,9 @@
 
 mod batch;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -424,8 +424,7 @@ impl OrgStore for SqliteStore {
     }
 }
 
-const APP_COLUMNS: &str =
-    "id, org_id, name, key, secret, enabled, cors_origins, created, require_signature_v2, act_as";
+const APP_COLUMNS: &str = "id, org_id, name, key, secret, enabled, cors_origins, created, require_signature_v2, act_as";
 
 fn app_row(row: &sqlx::sqlite::SqliteRow) -> Result<App, StoreError> {
     let origins: String = row.try_get("cors_origins").map_err(backend)?;

@@ -1,11 +1,9 @@
 //! Accounts and authentication under `/{org}/v2/accounts`: register, login, logout,
 //! me, status, and the password endpoints.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
@@ -16,10 +14,12 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::auth::{self, CSRF_HEADER};
+pub use crate::client_addr::ClientIp;
 use crate::context::OrgCtx;
 use crate::extract::ApiJson;
 use crate::fault::Fault;
 use crate::mail::Mail;
+use crate::sensitive::Sensitive;
 use crate::state::AppState;
 
 /// How long a password-reset token stays valid.
@@ -44,11 +44,13 @@ pub struct RegisterRequest {
     /// The email, unique on the platform.
     pub email: String,
     /// At least `security.passwordMinLength` characters.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Sensitive,
     /// The person's name.
     pub name: NameBody,
     /// An invitation token: registers and accepts in one step.
-    pub connection: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub connection: Option<Sensitive>,
 }
 
 /// The body of `POST /accounts/login`.
@@ -58,7 +60,13 @@ pub struct LoginRequest {
     /// The account's email.
     pub email: String,
     /// The password.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Sensitive,
+    /// `true`: answer the session token in the body (for `Authorization: Bearer`)
+    /// and set no cookie. Otherwise the session is the `md.sid` cookie alone, out
+    /// of reach of the page's JavaScript.
+    #[serde(default)]
+    pub bearer: bool,
 }
 
 /// The body of `POST /accounts/me/update-password`.
@@ -66,9 +74,11 @@ pub struct LoginRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdatePasswordRequest {
     /// The current password.
-    pub current: String,
+    #[schema(value_type = String)]
+    pub current: Sensitive,
     /// The new password.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Sensitive,
 }
 
 /// The body of `POST /accounts/request-password-reset`.
@@ -84,26 +94,15 @@ pub struct RequestPasswordResetRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     /// The token from the reset mail.
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: Sensitive,
     /// The new password.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Sensitive,
 }
 
 fn result(data: Value) -> Response {
     axum::Json(json!({"object": "result", "data": data})).into_response()
-}
-
-/// The peer address of the connection (`0.0.0.0` when served without one).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        Ok(Self(ip))
-    }
 }
 
 /// Runs argon2 off the async workers (tens of milliseconds of CPU), one hash per
@@ -135,7 +134,8 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<Response, Fault> {
-    state.limits.check("register", ip, Some(&body.email))?;
+    let limited = Email::parse("email", &body.email).ok();
+    state.limits.check(&state, "register", ip, limited.as_ref()).await?;
     let registration = &ctx.org.props.registration;
     if body.connection.is_none() && (!registration.allow || registration.invitation_required) {
         return Err(Fault::access_denied("Registration is closed: joining this org needs an invitation."));
@@ -145,15 +145,17 @@ pub async fn register(
     let name =
         PersonName { first: body.name.first, last: body.name.last }.validate("name").map_err(|e| faults.push(e)).ok();
     let min = ctx.org.props.security.password_min_length;
-    let _ = password::check_policy("password", &body.password, min).map_err(|e| faults.push(e));
+    let _ = password::check_policy("password", body.password.expose(), min).map_err(|e| faults.push(e));
     let (Some(email), Some(name), true) = (email, name, faults.is_empty()) else {
         return Err(Fault::validation(faults));
     };
-    let hash = hash_password(body.password).await?;
+    let hash = hash_password(body.password.into_inner()).await?;
     let now = state.clock.now();
     let account = Account::new(email, name, Some(hash), now);
     match &body.connection {
-        Some(token) => crate::routes::connections::register_with_token(&state, &ctx, token, &account).await?,
+        Some(token) => {
+            crate::routes::connections::register_with_token(&state, &ctx, token.expose(), &account).await?;
+        }
         None => {
             let member = Member::new(ctx.org.id, account.id, registration.default_roles.clone(), now);
             state.store.insert_account(&account, Some(&member)).await?;
@@ -162,11 +164,12 @@ pub async fn register(
     Ok(axum::Json(account.to_json()).into_response())
 }
 
-/// Logs in with email and password: sets the `md.sid` cookie and returns the account
-/// with a `token` for `Authorization: Bearer`.
+/// Logs in with email and password: sets the `md.sid` cookie and returns the
+/// account, or, with `"bearer": true`, returns the account with a `token` for
+/// `Authorization: Bearer` and sets no cookie.
 #[utoipa::path(post, path = "/{org}/v2/accounts/login", tag = "accounts", request_body = LoginRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The account, with a session token"), (status = 403, body = Fault),
+    responses((status = 200, description = "The account (with `token` when `bearer` is true)"), (status = 403, body = Fault),
               (status = 429, body = Fault)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -174,25 +177,31 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, Fault> {
-    state.limits.check("login", ip, Some(&body.email))?;
-    let account = match Email::parse("email", &body.email) {
-        Ok(email) => state.store.account_by_email(&email).await?,
-        Err(_) => None,
+    let email = Email::parse("email", &body.email).ok();
+    state.limits.check(&state, "login", ip, email.as_ref()).await?;
+    let account = match email {
+        Some(email) => state.store.account_by_email(&email).await?,
+        None => None,
     };
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     // An unknown email still verifies (against a dummy hash), so both failures take
     // the same time and give the same fault.
-    let ok = verify_password(body.password, stored).await?;
+    let ok = verify_password(body.password.into_inner(), stored).await?;
     let (true, Some(account)) = (ok, account) else {
         return Err(auth::invalid_credentials());
     };
     let (_, token) = auth::start_session(&state, &ctx.org, &account).await?;
     let mut shown = account.to_json();
-    shown["token"] = json!(token);
+    if body.bearer {
+        shown["token"] = json!(token);
+    }
     let mut res = axum::Json(shown).into_response();
-    res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, Some(&token)));
-    if let Ok(csrf) = HeaderValue::from_str(&auth::csrf_token(&token)) {
-        res.headers_mut().insert(CSRF_HEADER, csrf);
+    crate::context::private_no_cache(&mut res);
+    if !body.bearer {
+        res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, Some(&token)));
+        if let Ok(csrf) = HeaderValue::from_str(&auth::csrf_token(&token)) {
+            res.headers_mut().insert(CSRF_HEADER, csrf);
+        }
     }
     Ok(res)
 }
@@ -246,12 +255,12 @@ pub async fn update_password(
     ApiJson(body): ApiJson<UpdatePasswordRequest>,
 ) -> Result<Response, Fault> {
     let account = ctx.caller.account()?;
-    if !verify_password(body.current, account.password_hash.clone()).await? {
+    if !verify_password(body.current.into_inner(), account.password_hash.clone()).await? {
         return Err(auth::invalid_credentials().at("current"));
     }
-    password::check_policy("password", &body.password, ctx.org.props.security.password_min_length)
+    password::check_policy("password", body.password.expose(), ctx.org.props.security.password_min_length)
         .map_err(|e| Fault::validation(vec![e]))?;
-    let hash = hash_password(body.password).await?;
+    let hash = hash_password(body.password.into_inner()).await?;
     let keep = ctx.caller.session().map(|s| s.id);
     state.store.set_password(account.id, &hash, keep, state.clock.now()).await?;
     Ok(result(json!(true)))
@@ -268,10 +277,11 @@ pub async fn request_password_reset(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RequestPasswordResetRequest>,
 ) -> Result<Response, Fault> {
-    state.limits.check("reset", ip, Some(&body.email))?;
-    let account = match Email::parse("email", &body.email) {
-        Ok(email) => state.store.account_by_email(&email).await?,
-        Err(_) => None,
+    let email = Email::parse("email", &body.email).ok();
+    state.limits.check(&state, "reset", ip, email.as_ref()).await?;
+    let account = match email {
+        Some(email) => state.store.account_by_email(&email).await?,
+        None => None,
     };
     if let Some(account) = account {
         let token = secret::token();
@@ -305,7 +315,7 @@ pub async fn reset_password(
     ctx: OrgCtx,
     ApiJson(body): ApiJson<ResetPasswordRequest>,
 ) -> Result<Response, Fault> {
-    let digest = secret::digest(&body.token);
+    let digest = secret::digest(body.token.expose());
     let expired = || Fault::new(StatusCode::GONE, "kTokenExpired", "expired.token", "This reset token has expired.");
     let (_, expires) =
         state.store.account_by_reset_token(&digest).await?.ok_or_else(|| Fault::not_found("Reset token"))?;
@@ -313,9 +323,9 @@ pub async fn reset_password(
     if expires <= now {
         return Err(expired());
     }
-    password::check_policy("password", &body.password, ctx.org.props.security.password_min_length)
+    password::check_policy("password", body.password.expose(), ctx.org.props.security.password_min_length)
         .map_err(|e| Fault::validation(vec![e]))?;
-    let hash = hash_password(body.password).await?;
+    let hash = hash_password(body.password.into_inner()).await?;
     match state.store.reset_password(&digest, &hash, now).await? {
         Some(_) => Ok(result(json!(true))),
         None => Err(expired()),
