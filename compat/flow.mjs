@@ -130,6 +130,11 @@ const steps = [
           && String(result._id) !== ADMIN_ACCOUNT_ID) {
         fail(`login returned account _id ${result._id}, expected ${ADMIN_ACCOUNT_ID}`)
       }
+      // The client logs in with the md.sid cookie; the session token must not
+      // also be in the body, where a page's JavaScript could read it.
+      if (result && typeof result === 'object' && result.token !== undefined) {
+        fail('a cookie login answered the session token in its body')
+      }
       const headers = (admin.response && admin.response.headers) || {}
       const cookies = [].concat(headers['set-cookie'] || [])
         .map((c) => c.split(';')[0].split('=')[0])

@@ -184,7 +184,8 @@ def cmd_ob_login(args):
     answer = must(
         "POST",
         f"{base}/{args.org}/v2/accounts/login",
-        {"email": args.email, "password": args.password},
+        # `bearer`: the token comes in the body, and no cookie is set.
+        {"email": args.email, "password": args.password, "bearer": True},
         {"Medable-Client-Key": args.key},
         what=f"orgbase login to {args.org}",
     )

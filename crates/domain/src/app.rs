@@ -25,6 +25,58 @@ pub struct App {
     pub cors_origins: Vec<String>,
     /// When it was created.
     pub created: DateTime<Utc>,
+    /// Signed requests must use signature version 2 (which covers the nonce, the
+    /// account, the query and the body); version 1 is refused.
+    pub require_signature_v2: bool,
+    /// The accounts a signed request of this app may act as.
+    pub act_as: ActAs,
+}
+
+/// Which accounts an app's signed requests may act as (`Medable-Client-Account`).
+/// Whatever it says, the account must also be an active member of the org.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ActAs {
+    /// Any active member (the seed platform's behaviour, the default).
+    #[default]
+    Any,
+    /// Only these accounts (none when empty).
+    Only(Vec<Id>),
+}
+
+impl ActAs {
+    /// True when the app may act as `account`.
+    pub fn allows(&self, account: Id) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(ids) => ids.contains(&account),
+        }
+    }
+
+    /// Parses the CLI's form: `all`, `none`, or account ids separated by commas.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "all" | "any" => Some(Self::Any),
+            "none" | "" => Some(Self::Only(Vec::new())),
+            list => list.split(',').map(|id| Id::parse(id.trim())).collect::<Option<Vec<_>>>().map(Self::Only),
+        }
+    }
+
+    /// The stored form: `None` for any, else a JSON array of ids.
+    pub fn to_stored(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Any => None,
+            Self::Only(ids) => {
+                Some(serde_json::Value::Array(ids.iter().map(|id| serde_json::Value::String(id.to_string())).collect()))
+            }
+        }
+    }
+
+    /// Back from the stored form.
+    pub fn from_stored(stored: Option<serde_json::Value>) -> Option<Self> {
+        let Some(stored) = stored else { return Some(Self::Any) };
+        let ids: Vec<String> = serde_json::from_value(stored).ok()?;
+        ids.iter().map(|id| Id::parse(id)).collect::<Option<Vec<_>>>().map(Self::Only)
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -37,6 +89,8 @@ impl std::fmt::Debug for App {
             .field("secret", &"<redacted>")
             .field("enabled", &self.enabled)
             .field("cors_origins", &self.cors_origins)
+            .field("require_signature_v2", &self.require_signature_v2)
+            .field("act_as", &self.act_as)
             .finish_non_exhaustive()
     }
 }
@@ -53,6 +107,8 @@ impl App {
             enabled: true,
             cors_origins,
             created: now,
+            require_signature_v2: false,
+            act_as: ActAs::Any,
         }
     }
 
@@ -128,6 +184,8 @@ pub fn app_from_row(
     enabled: bool,
     cors_origins: serde_json::Value,
     created: DateTime<Utc>,
+    require_signature_v2: bool,
+    act_as: Option<serde_json::Value>,
 ) -> Result<App, crate::StoreError> {
     let bad = |what: &str| crate::StoreError::Backend(format!("stored app {id}: bad {what}"));
     Ok(App {
@@ -139,6 +197,8 @@ pub fn app_from_row(
         enabled,
         cors_origins: serde_json::from_value(cors_origins).map_err(|_| bad("cors origins"))?,
         created,
+        require_signature_v2,
+        act_as: ActAs::from_stored(act_as).ok_or_else(|| bad("act_as"))?,
     })
 }
 
@@ -187,5 +247,20 @@ mod tests {
         // Written straight, the keys come in the order of the JSON object's.
         assert_eq!(serde_json::to_string(&app.view()).unwrap(), serde_json::to_string(&expected).unwrap());
         assert!(!serde_json::to_string(&app.view()).unwrap().contains(&app.secret));
+    }
+
+    #[test]
+    fn act_as_reads_all_none_or_a_list_and_round_trips() {
+        let (a, b) = (Id::from_u96(1), Id::from_u96(2));
+        assert_eq!(ActAs::parse("all"), Some(ActAs::Any));
+        assert_eq!(ActAs::parse("none"), Some(ActAs::Only(vec![])));
+        assert_eq!(ActAs::parse(&format!("{a}, {b}")), Some(ActAs::Only(vec![a, b])));
+        assert_eq!(ActAs::parse("nope"), None);
+        assert!(ActAs::Any.allows(a));
+        assert!(ActAs::Only(vec![a]).allows(a) && !ActAs::Only(vec![a]).allows(b));
+        assert!(!ActAs::Only(vec![]).allows(a));
+        for act_as in [ActAs::Any, ActAs::Only(vec![]), ActAs::Only(vec![a, b])] {
+            assert_eq!(ActAs::from_stored(act_as.to_stored()), Some(act_as));
+        }
     }
 }

@@ -20,6 +20,7 @@ pub mod paging;
 pub mod password;
 pub mod patch;
 pub mod post;
+pub mod rate;
 pub mod schema;
 pub mod secret;
 pub mod session;

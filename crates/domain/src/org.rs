@@ -183,6 +183,9 @@ pub struct Security {
     pub invitation_ttl: u32,
     /// Idle lifetime of a login session, sliding (default 24 hours).
     pub session_ttl: u32,
+    /// Absolute lifetime of a login session from its start, however much it is
+    /// used (default 30 days).
+    pub session_max_age: u32,
     /// The shortest password accepted (default 12).
     pub password_min_length: u32,
     /// Members must use a second factor.
@@ -196,6 +199,7 @@ impl Default for Security {
         Self {
             invitation_ttl: 7 * 24 * 3600,
             session_ttl: 24 * 3600,
+            session_max_age: 30 * 24 * 3600,
             password_min_length: 12,
             mfa_required: false,
             allow_external_participants: false,
@@ -866,6 +870,7 @@ impl OrgProps {
         }
         within("security.invitationTtl", sec.invitation_ttl, 60, 90 * 24 * 3600, &mut faults);
         within("security.sessionTtl", sec.session_ttl, 60, 90 * 24 * 3600, &mut faults);
+        within("security.sessionMaxAge", sec.session_max_age, 60, 90 * 24 * 3600, &mut faults);
         within("security.passwordMinLength", sec.password_min_length, 8, 128, &mut faults);
         faults.extend(check_custom_roles(&self.roles));
         for (name, value) in &self.custom {

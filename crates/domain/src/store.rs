@@ -15,6 +15,7 @@ use crate::facility::{Facility, PlaceChanges, Room};
 use crate::org::{Org, OrgProps, OrgState};
 use crate::paging::{Page, PageRequest};
 use crate::post::Post;
+use crate::rate::Quota;
 use crate::schema::CustomProperty;
 use crate::session::{LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionState};
 use crate::{DomainError, Id, StoreError};
@@ -312,6 +313,26 @@ pub trait SessionStore: Send + Sync {
         now: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Deletes what has expired by `now`: sessions whose `expires` has passed,
+    /// nonces seen before `nonces_before`, and rate-limit state that no longer
+    /// limits anything. Returns how many rows went.
+    async fn purge_expired(&self, now: DateTime<Utc>, nonces_before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Rate-limit state (`crate::rate`): one theoretical arrival time per key. Every
+/// node of a deployment must see the same state (PostgreSQL keeps it in a table; a
+/// single-node SQLite store may keep it in memory).
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Counts one event for `key` under `quota` at `now`, atomically: `None` when it
+    /// conforms (and is counted), `Some(wait)` when it does not (nothing counted),
+    /// `wait` being how long until it would.
+    async fn rate_limit(
+        &self,
+        key: &str,
+        quota: Quota,
+        now: DateTime<Utc>,
+    ) -> Result<Option<std::time::Duration>, StoreError>;
 }
 
 /// The org's feed of posts.
@@ -425,6 +446,7 @@ pub trait Store:
     + MemberStore
     + ConnectionStore
     + SessionStore
+    + RateLimitStore
     + PostStore
     + LiveSessionStore
     + FacilityStore

@@ -1,24 +1,22 @@
 //! Authentication mechanics: session tokens (cookie `md.sid` or bearer), the CSRF
-//! token derived from the session token, signed server-to-server requests, and the
-//! login rate limits. What a caller may do is decided elsewhere (`domain::access`).
+//! token derived from the session token, signed server-to-server requests (the
+//! seed's version 1 and the stronger version 2), and the login rate limits. What a
+//! caller may do is decided elsewhere (`domain::access`).
 
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use chrono::Duration;
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
-use orgbase_domain::account::{Account, MemberState, Session};
+use orgbase_domain::account::{Account, Email, MemberState, Session};
 use orgbase_domain::app::App;
 use orgbase_domain::org::Org;
+use orgbase_domain::rate::Quota;
 use orgbase_domain::{Id, secret};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::client_addr::ClientAddr;
 use crate::context::{AuthProblem, Caller, Proof};
 use crate::fault::Fault;
 use crate::state::AppState;
@@ -31,6 +29,8 @@ pub const CSRF_HEADER: &str = "medable-csrf-token";
 pub const SIGNATURE_WINDOW_MINUTES: i64 = 5;
 /// A session's expiry is slid at most this often, to keep reads from writing.
 const TOUCH_INTERVAL_SECONDS: i64 = 60;
+/// The header that selects the signature version (absent: 1, the seed's).
+pub const SIGNATURE_VERSION_HEADER: &str = "medable-client-signature-version";
 
 /// 403 `kNotLoggedIn`.
 pub fn not_logged_in() -> Fault {
@@ -114,13 +114,14 @@ pub async fn session_caller(state: &AppState, org: &Org, headers: &HeaderMap) ->
         return refused(AuthProblem::NotLoggedIn);
     }
     let now = state.clock.now();
-    if session.expires <= now {
+    let (_, max_end) = session_lifetimes(org, session.created);
+    if session.expires <= now || max_end <= now {
         state.store.delete_session(session.id).await?;
         return refused(AuthProblem::Expired);
     }
     if now - session.last_seen >= Duration::seconds(TOUCH_INTERVAL_SECONDS) {
-        let ttl = Duration::seconds(i64::from(org.props.security.session_ttl));
-        state.store.touch_session(session.id, now, now + ttl).await?;
+        let (ttl, max_end) = session_lifetimes(org, session.created);
+        state.store.touch_session(session.id, now, (now + ttl).min(max_end)).await?;
     }
     let Some(account) = state.store.account_by_id(session.account).await? else {
         return refused(AuthProblem::NotLoggedIn);
@@ -135,11 +136,19 @@ pub async fn session_caller(state: &AppState, org: &Org, headers: &HeaderMap) ->
     Ok(Caller::Account { account: Arc::new(account), member: member.map(Arc::new), connected, proof })
 }
 
+/// A session's sliding lifetime (`sessionTtl`) and the end of its absolute one
+/// (`created` + `sessionMaxAge`), past which use no longer extends it.
+fn session_lifetimes(org: &Org, created: DateTime<Utc>) -> (Duration, DateTime<Utc>) {
+    let security = &org.props.security;
+    let ttl = Duration::seconds(i64::from(security.session_ttl));
+    (ttl, created + Duration::seconds(i64::from(security.session_max_age)))
+}
+
 /// Starts a session for `account` in `org` and returns it with its token.
 pub async fn start_session(state: &AppState, org: &Org, account: &Account) -> Result<(Session, String), Fault> {
     let token = secret::token();
     let now = state.clock.now();
-    let ttl = Duration::seconds(i64::from(org.props.security.session_ttl));
+    let (ttl, max_end) = session_lifetimes(org, now);
     let session = Session {
         id: Id::generate(now),
         token_hash: secret::digest(&token),
@@ -147,7 +156,7 @@ pub async fn start_session(state: &AppState, org: &Org, account: &Account) -> Re
         org: org.id,
         created: now,
         last_seen: now,
-        expires: now + ttl,
+        expires: (now + ttl).min(max_end),
     };
     state.store.insert_session(&session).await?;
     Ok((session, token))
@@ -178,24 +187,93 @@ pub fn signed_path(full_path: &str, org_code: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// The hex HMAC-SHA256 of `{path};{METHOD};{timestamp}`, keyed with key + secret.
-pub fn signature(key: &str, secret: &str, path: &str, method: &str, timestamp: &str) -> String {
+/// The hex HMAC-SHA256 of `text`, keyed with key + secret.
+fn hmac_hex(key: &str, secret: &str, text: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(format!("{key}{secret}").as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(format!("{path};{method};{timestamp}").as_bytes());
+    mac.update(text.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Verifies a signed request. Every failure is the same 403 fault: a bad signature,
-/// a timestamp more than five minutes off, a replayed nonce, or an account that is
-/// not an active member of the org.
+/// Version 1 (the seed's): the hex HMAC-SHA256 of `{path};{METHOD};{timestamp}`,
+/// keyed with key + secret.
+pub fn signature(key: &str, secret: &str, path: &str, method: &str, timestamp: &str) -> String {
+    hmac_hex(key, secret, &format!("{path};{method};{timestamp}"))
+}
+
+/// What a version 2 signature covers.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// The method, upper case.
+    pub method: &'a str,
+    /// The path as [`signed_path`] gives it.
+    pub path: &'a str,
+    /// The query exactly as sent (after `?`; empty when there is none).
+    pub query: &'a str,
+    /// `Medable-Client-Timestamp`.
+    pub timestamp: &'a str,
+    /// `Medable-Client-Nonce`.
+    pub nonce: &'a str,
+    /// `Medable-Client-Account` (empty when absent).
+    pub account: &'a str,
+    /// The body's bytes (empty when there is none).
+    pub body: &'a [u8],
+}
+
+/// The text a version 2 signature covers: `v2`, the method, the path, the query,
+/// the timestamp, the nonce, the account and the lowercase hex SHA-256 of the
+/// body, one per line (`\n`), no newline at the end.
+pub fn signed_text_v2(req: &SignedRequest<'_>) -> String {
+    let body = hex::encode(Sha256::digest(req.body));
+    ["v2", req.method, req.path, req.query, req.timestamp, req.nonce, req.account, &body].join("\n")
+}
+
+/// Version 2: the hex HMAC-SHA256 of [`signed_text_v2`], keyed with key + secret.
+pub fn signature_v2(key: &str, secret: &str, req: &SignedRequest<'_>) -> String {
+    hmac_hex(key, secret, &signed_text_v2(req))
+}
+
+/// The signature version a signed request asks for: `Some(1)` without the header,
+/// `Some(2)` for `2`, `None` for anything else (refused).
+pub fn signature_version(headers: &HeaderMap) -> Option<u8> {
+    match headers.get(SIGNATURE_VERSION_HEADER).map(|v| v.as_bytes().trim_ascii()) {
+        None | Some(b"1") => Some(1),
+        Some(b"2") => Some(2),
+        Some(_) => None,
+    }
+}
+
+/// True when `timestamp` (ms) is within the signature window of `now`; extreme
+/// values do not overflow, they are just out of it.
+fn within_window(now: DateTime<Utc>, timestamp: i64) -> bool {
+    now.timestamp_millis()
+        .checked_sub(timestamp)
+        .is_some_and(|d| d.unsigned_abs() <= (SIGNATURE_WINDOW_MINUTES * 60 * 1000).unsigned_abs())
+}
+
+/// The request line of a signed request: method, path and query as sent.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLine<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The full path (with `/{org}/v2`).
+    pub path: &'a str,
+    /// The query as sent, without `?` (empty when none).
+    pub query: &'a str,
+}
+
+/// Verifies a signed request, of version 1 or (when `body` is given, as the
+/// caller reads it for version 2 requests) version 2. Every failure is the same
+/// 403 fault: a bad signature, a version the app does not accept, a timestamp more
+/// than five minutes off, a replayed nonce, or an account that the app may not act
+/// as or that is not an active member of the org.
 pub async fn verify_signed_request(
     state: &AppState,
     org: &Org,
     app: &App,
-    method: &Method,
-    uri_path: &str,
+    line: RequestLine<'_>,
     headers: &HeaderMap,
+    body: Option<&[u8]>,
 ) -> Result<Caller, Fault> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let (Some(given), Some(nonce), Some(timestamp)) =
@@ -203,13 +281,31 @@ pub async fn verify_signed_request(
     else {
         return Err(invalid_signature());
     };
+    let account = header("medable-client-account").unwrap_or_default();
     let now = state.clock.now();
     let Ok(millis) = timestamp.parse::<i64>() else { return Err(invalid_signature()) };
-    if (now.timestamp_millis() - millis).abs() > SIGNATURE_WINDOW_MINUTES * 60 * 1000 {
+    if !within_window(now, millis) {
         return Err(invalid_signature());
     }
-    let path = signed_path(uri_path, org.code.as_str());
-    let expected = signature(&app.key, &app.secret, &path, method.as_str(), timestamp);
+    let path = signed_path(line.path, org.code.as_str());
+    let expected = match (signature_version(headers), body) {
+        (Some(2), Some(body)) => {
+            let signed = SignedRequest {
+                method: line.method.as_str(),
+                path: &path,
+                query: line.query,
+                timestamp,
+                nonce,
+                account,
+                body,
+            };
+            signature_v2(&app.key, &app.secret, &signed)
+        }
+        (Some(1), _) if !app.require_signature_v2 => {
+            signature(&app.key, &app.secret, &path, line.method.as_str(), timestamp)
+        }
+        _ => return Err(invalid_signature()),
+    };
     if !bool::from(expected.as_bytes().ct_eq(given.to_ascii_lowercase().as_bytes())) {
         return Err(invalid_signature());
     }
@@ -220,10 +316,13 @@ pub async fn verify_signed_request(
     if !state.store.record_nonce(app.id, nonce, now, now - window).await? {
         return Err(invalid_signature());
     }
-    let Some(account_id) = header("medable-client-account").filter(|s| !s.is_empty()) else {
+    if account.is_empty() {
         return Ok(Caller::App);
-    };
-    let account_id = Id::parse(account_id).ok_or_else(invalid_signature)?;
+    }
+    let account_id = Id::parse(account).ok_or_else(invalid_signature)?;
+    if !app.act_as.allows(account_id) {
+        return Err(invalid_signature());
+    }
     let member = state.store.member_of(org.id, account_id).await?.filter(|m| m.state == MemberState::Active);
     let Some(member) = member else { return Err(invalid_signature()) };
     let account = state.store.account_by_id(account_id).await?.ok_or_else(invalid_signature)?;
@@ -235,47 +334,64 @@ pub async fn verify_signed_request(
     })
 }
 
-/// Rate limits of login and registration, per client IP and per account email.
-pub struct Limits {
-    limiter: DefaultKeyedRateLimiter<String>,
-    checks: AtomicU64,
-}
+/// How long past the per-email budget an answer waits, at most.
+pub const EMAIL_DELAY_CAP: std::time::Duration = std::time::Duration::from_secs(2);
 
-impl std::fmt::Debug for Limits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Limits").finish_non_exhaustive()
-    }
+/// Rate limits of login, registration and password reset, shared by every node
+/// through the store (`RateLimitStore`). Chosen after Auth0's brute-force
+/// protection, so that nobody can lock a person out by guessing at their email:
+/// - per (client address, email): `per_minute` attempts a minute, then 429 — stops
+///   one client guessing one person's password;
+/// - per client address, across emails: five times that, then 429 — stops one
+///   client spraying many accounts;
+/// - per email, across addresses: three times `per_minute` per ten minutes, past
+///   which answers are delayed (up to [`EMAIL_DELAY_CAP`]), never refused — slows
+///   a guess spread over many addresses without locking the owner out.
+#[derive(Debug)]
+pub struct Limits {
+    pair: Quota,
+    address: Quota,
+    email: Quota,
 }
 
 impl Limits {
-    /// `per_minute` attempts per key, all of which may come at once.
+    /// The limits for `per_minute` attempts per (address, email).
     pub fn new(per_minute: u32) -> Arc<Self> {
-        let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        Arc::new(Self { limiter: RateLimiter::keyed(Quota::per_minute(n)), checks: AtomicU64::new(0) })
+        let n = per_minute.max(1);
+        let minute = std::time::Duration::from_secs(60);
+        Arc::new(Self {
+            pair: Quota::new(n, minute),
+            address: Quota::new(n.saturating_mul(5), minute),
+            email: Quota::new(n.saturating_mul(3), minute * 10),
+        })
     }
 
-    /// Counts one attempt from `ip` (and for `email`, when known). Over the limit,
-    /// 429 `kThrottled` with `Retry-After`.
-    pub fn check(&self, action: &str, ip: IpAddr, email: Option<&str>) -> Result<(), Fault> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
-            self.limiter.retain_recent();
+    /// Counts one `action` attempt from `client`, for `email` when it is a valid
+    /// address (validate first: only a parsed email becomes a key). Refuses with
+    /// 429 `kThrottled` and `Retry-After`, or waits when the email's budget is
+    /// spent.
+    pub async fn check(
+        &self,
+        state: &AppState,
+        action: &str,
+        client: ClientAddr,
+        email: Option<&Email>,
+    ) -> Result<(), Fault> {
+        let now = state.clock.now();
+        // Keys are digests: fixed length, and no address book in the table.
+        let key = |parts: String| secret::digest(&format!("{action}:{parts}"));
+        if let Some(email) = email
+            && let Some(wait) = state.store.rate_limit(&key(format!("pair:{client}:{email}")), self.pair, now).await?
+        {
+            return Err(Fault::throttled(wait));
         }
-        let mut keys = vec![format!("{action}:ip:{ip}")];
-        if let Some(email) = email {
-            keys.push(format!("{action}:account:{}", email.trim().to_lowercase()));
+        if let Some(wait) = state.store.rate_limit(&key(format!("addr:{client}")), self.address, now).await? {
+            return Err(Fault::throttled(wait));
         }
-        for key in keys {
-            if let Err(not_until) = self.limiter.check_key(&key) {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let mut fault = Fault::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "kThrottled",
-                    "throttled.tooManyAttempts",
-                    "Too many attempts. Try again later.",
-                );
-                fault.retry_after = Some(wait.as_secs().max(1));
-                return Err(fault);
-            }
+        if let Some(email) = email
+            && let Some(wait) = state.store.rate_limit(&key(format!("email:{email}")), self.email, now).await?
+        {
+            tokio::time::sleep(wait.min(EMAIL_DELAY_CAP)).await;
         }
         Ok(())
     }
@@ -304,14 +420,43 @@ mod tests {
     }
 
     #[test]
-    fn the_eleventh_fast_attempt_is_throttled() {
-        let limits = Limits::new(10);
-        let ip: IpAddr = [127, 0, 0, 1].into();
-        for _ in 0..10 {
-            assert!(limits.check("login", ip, Some("a@x.test")).is_ok());
+    fn a_version_2_signature_covers_every_part() {
+        let base = SignedRequest {
+            method: "PATCH",
+            path: "/",
+            query: "paths=name",
+            timestamp: "1767225600000",
+            nonce: "n-1",
+            account: "5516ee1b34d8d934281699e3",
+            body: b"{}",
+        };
+        let text = signed_text_v2(&base);
+        assert_eq!(
+            text,
+            "v2\nPATCH\n/\npaths=name\n1767225600000\nn-1\n5516ee1b34d8d934281699e3\n\
+             44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+        let sig = signature_v2("k", "s", &base);
+        let changed = [
+            SignedRequest { method: "POST", ..base },
+            SignedRequest { path: "/orgs", ..base },
+            SignedRequest { query: "", ..base },
+            SignedRequest { timestamp: "1767225600001", ..base },
+            SignedRequest { nonce: "n-2", ..base },
+            SignedRequest { account: "", ..base },
+            SignedRequest { body: b"{ }", ..base },
+        ];
+        for other in changed {
+            assert_ne!(signature_v2("k", "s", &other), sig, "{other:?}");
         }
-        let fault = limits.check("login", ip, Some("b@x.test")).unwrap_err();
-        assert_eq!((fault.status, fault.code), (429, "kThrottled"));
-        assert!(fault.retry_after.is_some());
+    }
+
+    #[test]
+    fn the_signature_window_survives_extreme_timestamps() {
+        let now = DateTime::<Utc>::from_timestamp_millis(1_767_225_600_000).unwrap();
+        assert!(within_window(now, 1_767_225_600_000 - 5 * 60 * 1000));
+        assert!(!within_window(now, 1_767_225_600_000 - 5 * 60 * 1000 - 1));
+        assert!(!within_window(now, i64::MIN));
+        assert!(!within_window(now, i64::MAX));
     }
 }

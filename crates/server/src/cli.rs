@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use orgbase_domain::account::{Account, Email, PersonName};
-use orgbase_domain::app::App;
+use orgbase_domain::app::{ActAs, App};
 use orgbase_domain::org::{NewOrg, Org};
 use orgbase_domain::paging::PageParams;
 use orgbase_domain::store::ORG_SORT_FIELDS;
@@ -160,9 +160,22 @@ pub enum AppCommand {
         /// A browser origin allowed by CORS; repeat for several.
         #[arg(long = "origin")]
         origins: Vec<String>,
+        /// Refuse signed requests of version 1: only version 2 (which covers the
+        /// nonce, the account, the query and the body) is accepted.
+        #[arg(long)]
+        require_signature_v2: bool,
+        /// The accounts signed requests may act as (`Medable-Client-Account`):
+        /// `all` (any active member, the default), `none`, or account ids
+        /// separated by commas.
+        #[arg(long, default_value = "all", value_parser = parse_act_as)]
+        act_as: ActAs,
         #[command(flatten)]
         out: Output,
     },
+}
+
+fn parse_act_as(s: &str) -> Result<ActAs, String> {
+    ActAs::parse(s).ok_or_else(|| format!("'{s}' is not `all`, `none` or account ids separated by commas"))
 }
 
 /// Output options.
@@ -273,14 +286,16 @@ async fn execute(cli: Cli) -> Result<(), String> {
             add_member(&state, &org, &email, &roles, &out).await
         }
         Command::Member(MemberCommand::Import { org, file, out }) => import_members(&state, &org, &file, &out).await,
-        Command::App(AppCommand::Create { org, name, origins, out }) => {
+        Command::App(AppCommand::Create { org, name, origins, require_signature_v2, act_as, out }) => {
             let org = org_named(&state, &org).await?;
             let name = orgbase_domain::org::parse_name("name", &name).map_err(|e| e.reason)?;
             let origins = origins
                 .iter()
                 .map(|o| orgbase_domain::app::parse_origin("origin", o).map_err(|e| e.reason))
                 .collect::<Result<Vec<_>, _>>()?;
-            let app = App::new(org.id, name, origins, state.clock.now());
+            let mut app = App::new(org.id, name, origins, state.clock.now());
+            app.require_signature_v2 = require_signature_v2;
+            app.act_as = act_as;
             state.store.insert_app(&app).await.map_err(|e| e.to_string())?;
             if out.json {
                 let mut shown = app.to_json();

@@ -51,9 +51,59 @@ pub struct Config {
     pub request_timeout: u64,
     /// `json` (default) or `pretty` logs.
     pub log_format: String,
-    /// Login and registration attempts allowed per minute, per client IP and per
-    /// account.
+    /// Login, registration and reset attempts allowed per minute for one email
+    /// from one client address (refused past it, 429). A client address gets five
+    /// times as many across emails (refused past it); one email gets three times
+    /// as many per ten minutes across addresses, past which answers are delayed,
+    /// never refused (see `auth::Limits`).
     pub login_attempts_per_minute: u32,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the
+    /// client (CIDRs or addresses; in the environment, separated by commas).
+    /// Empty: the peer address is the client.
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// The trusted reverse proxies: a list of networks, read from a list or from one
+/// string of CIDRs separated by commas (`ORGBASE_TRUSTED_PROXIES=10.0.0.0/8,::1`).
+/// A bare address is a network of one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Parses CIDRs or addresses.
+    pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        let mut nets = Vec::new();
+        for item in items.into_iter().map(str::trim).filter(|s| !s.is_empty()) {
+            let net = item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("trusted_proxies: '{item}' is not a CIDR or an IP address"))?;
+            nets.push(net);
+        }
+        Ok(Self(nets))
+    }
+}
+
+impl Serialize for TrustedProxies {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ToString::to_string))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let parsed = match Raw::deserialize(deserializer)? {
+            Raw::One(s) => Self::parse(s.split(',')),
+            Raw::Many(list) => Self::parse(list.iter().map(String::as_str)),
+        };
+        parsed.map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for Config {
@@ -72,6 +122,7 @@ impl Default for Config {
             request_timeout: 30,
             log_format: "json".into(),
             login_attempts_per_minute: 10,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -145,6 +196,20 @@ mod tests {
         assert_eq!(config.bind, "127.0.0.1:9100");
         assert_eq!(config.body_limit, 10);
         assert_eq!(config.data_dir, PathBuf::from("orgbase-data"));
+    }
+
+    #[test]
+    fn trusted_proxies_read_a_comma_list_or_a_toml_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("orgbase.toml");
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let config = Config::load(Some(&file), &Overrides::default()).unwrap();
+        let want: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        assert_eq!(config.trusted_proxies.0, want);
+        let from_env: TrustedProxies = serde_json::from_value(serde_json::json!("10.0.0.0/8, ::1")).unwrap();
+        assert_eq!(from_env.0, want);
+        assert!(serde_json::from_value::<TrustedProxies>(serde_json::json!("10.0.0.0/99")).is_err());
+        assert!(serde_json::from_value::<TrustedProxies>(serde_json::json!("")).unwrap().0.is_empty());
     }
 
     #[test]

@@ -252,8 +252,11 @@ where
         let route = req.extensions().get::<MatchedPath>().cloned();
         Box::pin(async move {
             let mut res = match resolve(&state, route.as_ref(), req).await {
-                Ok((req, csrf)) => {
+                Ok((req, csrf, authenticated)) => {
                     let mut res = inner.call(req).await?;
+                    if authenticated {
+                        private_no_cache(&mut res);
+                    }
                     if let Some(csrf) = csrf
                         && !res.headers().contains_key(CSRF_HEADER)
                         && let Ok(value) = HeaderValue::from_str(&csrf)
@@ -272,16 +275,27 @@ where
     }
 }
 
+/// Marks an answer to an authenticated caller (every answer is JSON, faults too,
+/// which `edge` renders later) `Cache-Control: private, no-cache`: no shared
+/// cache keeps it, and a browser revalidates it (`ETag`). An answer that sets its
+/// own policy (public data such as the taxonomy) keeps it.
+pub fn private_no_cache(res: &mut Response) {
+    if !res.headers().contains_key(axum::http::header::CACHE_CONTROL) {
+        res.headers_mut().insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    }
+}
+
 /// Resolves the org and checks the client key: an unknown org is 404, a missing or
 /// foreign key 400 `kInvalidClient`, a disabled org 400 `kOrgDisabled`. Then
 /// resolves the caller and, for a cookie-authenticated write, checks the CSRF token.
-/// Returns the request carrying its [`OrgCtx`] and, for a session, the CSRF token
-/// that authenticated responses carry as `Medable-Csrf-Token`.
+/// Returns the request carrying its [`OrgCtx`], for a session the CSRF token
+/// that authenticated responses carry as `Medable-Csrf-Token`, and whether the
+/// caller is authenticated (a session or a signature).
 async fn resolve(
     state: &AppState,
     matched: Option<&MatchedPath>,
     mut req: Request,
-) -> Result<(Request, Option<String>), Fault> {
+) -> Result<(Request, Option<String>, bool), Fault> {
     let code = org_code(&req).ok_or_else(|| Fault::not_found("Org"))?;
     let org = state.store.org_by_code(&code).await?.ok_or_else(|| Fault::not_found("Org"))?;
     let key = client_key(&req).ok_or_else(Fault::invalid_client)?;
@@ -293,8 +307,18 @@ async fn resolve(
     let caller = if auth::is_signed(req.headers()) {
         // The nested router strips `/{org}/v2`; sign over the original path.
         let uri = req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().clone(), |o| o.0.clone());
-        let (method, path) = (req.method().clone(), uri.path().to_owned());
-        auth::verify_signed_request(state, &org, &app, &method, &path, req.headers()).await?
+        let method = req.method().clone();
+        let line = auth::RequestLine { method: &method, path: uri.path(), query: uri.query().unwrap_or_default() };
+        if auth::signature_version(req.headers()) == Some(2) {
+            // Version 2 covers the body: read it (within the body limit) and put it back.
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, state.config.body_limit).await.map_err(|_| Fault::too_large())?;
+            let caller = auth::verify_signed_request(state, &org, &app, line, &parts.headers, Some(&bytes)).await?;
+            req = Request::from_parts(parts, axum::body::Body::from(bytes));
+            caller
+        } else {
+            auth::verify_signed_request(state, &org, &app, line, req.headers(), None).await?
+        }
     } else {
         auth::session_caller(state, &org, req.headers()).await?
     };
@@ -318,6 +342,7 @@ async fn resolve(
             return Err(Fault::new(StatusCode::FORBIDDEN, "kMaintenance", "accessDenied.maintenance", reason));
         }
     }
+    let authenticated = !matches!(caller, Caller::Public { .. });
     req.extensions_mut().insert(OrgCtx { org, app, caller });
-    Ok((req, csrf))
+    Ok((req, csrf, authenticated))
 }

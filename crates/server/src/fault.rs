@@ -148,6 +148,18 @@ impl Fault {
         )
     }
 
+    /// 429 `kThrottled`, with `Retry-After` (whole seconds, at least 1).
+    pub fn throttled(wait: std::time::Duration) -> Self {
+        let mut fault = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "kThrottled",
+            "throttled.tooManyAttempts",
+            "Too many attempts. Try again later.",
+        );
+        fault.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        fault
+    }
+
     /// 415 `kUnsupportedMedia`.
     pub fn unsupported_media(reason: impl Into<String>) -> Self {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "kUnsupportedMedia", "unsupportedMedia.contentType", reason)

@@ -5,6 +5,7 @@
 pub mod around;
 pub mod auth;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 pub mod context;
 pub mod cors;
@@ -16,6 +17,7 @@ pub mod media;
 pub mod openapi;
 pub mod pages;
 pub mod routes;
+pub mod sensitive;
 pub mod state;
 pub mod telemetry;
 
@@ -139,15 +141,40 @@ pub fn app(
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets the requests
-/// in flight finish.
+/// in flight finish. Meanwhile expired rows are purged on a schedule.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     telemetry::init_metrics();
+    let purger = tokio::spawn(purge_expired(state.clone()));
     let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app(state));
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    purger.abort();
+    served
+}
+
+/// How often expired login sessions, signed-request nonces and rate-limit state
+/// are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Deletes expired rows every [`PURGE_INTERVAL`] (a failure is logged and tried
+/// again next time): the store then holds only what can still be used.
+async fn purge_expired(state: AppState) {
+    let mut tick = tokio::time::interval(PURGE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = state.clock.now();
+        // Nonces are kept for twice the window in which a timestamp is accepted.
+        let nonces_before = now - chrono::Duration::minutes(auth::SIGNATURE_WINDOW_MINUTES * 2);
+        match state.store.purge_expired(now, nonces_before).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::debug!(rows, "purged expired sessions, nonces and rate limits"),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired sessions, nonces and rate limits"),
+        }
+    }
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -163,7 +163,7 @@ pub async fn accept(
 ) -> Result<Response, Fault> {
     let org = org_of(&state, &code).await?;
     // A password may be checked here (an existing account's): limited like a login.
-    state.limits.check("accept", ip, None)?;
+    state.limits.check(&state, "accept", ip, None).await?;
     let name = body.name.map(|n| PersonName { first: n.first, last: n.last });
     let account = connections::accept_with(&state, &org, &body.token, name, body.password).await?;
     Ok(done(format!("{} is now a member of {}. You can log in.", account.email, org.props.name)))

@@ -19,13 +19,14 @@ use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from
 use orgbase_domain::org::{Org, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::post::{Post, post_from_row};
+use orgbase_domain::rate::Quota;
 use orgbase_domain::session::{
     self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionScope, SessionState,
     attach_participants, live_session_from_row, participant_from_row,
 };
 use orgbase_domain::store::{
-    Acceptance, AccountStore, Admins, AppStore, ConnectionStore, FacilityStore, LinkRequest, Linked,
-    LiveSessionStore, MemberFilter, MemberStore, OrgChange, OrgStore, PostStore, SessionStore, Store,
+    Acceptance, AccountStore, Admins, AppStore, ConnectionStore, FacilityStore, LinkRequest, Linked, LiveSessionStore,
+    MemberFilter, MemberStore, OrgChange, OrgStore, PostStore, RateLimitStore, SessionStore, Store,
 };
 use orgbase_domain::{DomainError, Id, StoreError};
 use orgbase_store_cache::Cache;
@@ -303,7 +304,7 @@ impl OrgStore for PgStore {
     }
 }
 
-const APP_COLUMNS: &str = "id, org_id, name, key, secret, enabled, cors_origins, created";
+const APP_COLUMNS: &str = "id, org_id, name, key, secret, enabled, cors_origins, created, require_signature_v2, act_as";
 
 fn app_row(row: &PgRow) -> Result<App, StoreError> {
     let Json(origins): Json<serde_json::Value> = row.try_get("cors_origins").map_err(backend)?;
@@ -316,6 +317,8 @@ fn app_row(row: &PgRow) -> Result<App, StoreError> {
         row.try_get("enabled").map_err(backend)?,
         origins,
         row.try_get("created").map_err(backend)?,
+        row.try_get("require_signature_v2").map_err(backend)?,
+        row.try_get::<Option<Json<serde_json::Value>>, _>("act_as").map_err(backend)?.map(|Json(v)| v),
     )
 }
 
@@ -324,8 +327,8 @@ impl AppStore for PgStore {
     async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
         let _changing = self.cache.changing();
         sqlx::query(
-            "INSERT INTO apps (id, org_id, name, key, secret, enabled, cors_origins, created) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO apps (id, org_id, name, key, secret, enabled, cors_origins, created, \
+             require_signature_v2, act_as) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(app.id.to_string())
         .bind(app.org.to_string())
@@ -335,6 +338,8 @@ impl AppStore for PgStore {
         .bind(app.enabled)
         .bind(Json(&app.cors_origins))
         .bind(app.created)
+        .bind(app.require_signature_v2)
+        .bind(app.act_as.to_stored().map(Json))
         .execute(&self.pool)
         .await
         .map_err(|e| map_err(e, "An app with this key already exists."))?;
@@ -1284,6 +1289,62 @@ impl SessionStore for PgStore {
                 .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>, nonces_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires <= $1 RETURNING id")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        for row in &sessions {
+            let id: String = row.try_get("id").map_err(backend)?;
+            if let Some(id) = Id::parse(&id) {
+                self.cache.forget_session(id);
+            }
+        }
+        let nonces = sqlx::query("DELETE FROM request_nonces WHERE seen < $1")
+            .bind(nonces_before)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        let limits = sqlx::query("DELETE FROM rate_limits WHERE tat < $1")
+            .bind(now.timestamp_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(sessions.len() as u64 + nonces.rows_affected() + limits.rows_affected())
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for PgStore {
+    async fn rate_limit(&self, key: &str, quota: Quota, now: DateTime<Utc>) -> Result<Option<Duration>, StoreError> {
+        // One statement decides and counts, whichever node runs it: the row's lock
+        // orders concurrent checks of a key, and a refused event writes nothing.
+        let now_ms = now.timestamp_millis();
+        let counted = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO rate_limits (key, tat) VALUES ($1, $2 + $3) \
+             ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2) + $3 \
+             WHERE GREATEST(rate_limits.tat, $2) + $3 - $2 <= $4 \
+             RETURNING tat",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .bind(quota.interval_ms)
+        .bind(quota.tolerance_ms())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        if counted.is_some() {
+            return Ok(None);
+        }
+        let tat = sqlx::query_scalar::<_, i64>("SELECT tat FROM rate_limits WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(Some(tat.map_or(Duration::from_millis(1), |tat| quota.wait(tat, now_ms)).max(Duration::from_millis(1))))
     }
 }
 

@@ -8,9 +8,10 @@
 
 mod batch;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,13 +26,14 @@ use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from
 use orgbase_domain::org::{Org, OrgState, org_from_row};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::post::{Post, post_from_row};
+use orgbase_domain::rate::Quota;
 use orgbase_domain::session::{
     self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionScope, SessionState,
     attach_participants, live_session_from_row, participant_from_row,
 };
 use orgbase_domain::store::{
-    Acceptance, AccountStore, Admins, AppStore, ConnectionStore, FacilityStore, LinkRequest, Linked,
-    LiveSessionStore, MemberFilter, MemberStore, OrgChange, OrgStore, PostStore, SessionStore, Store,
+    Acceptance, AccountStore, Admins, AppStore, ConnectionStore, FacilityStore, LinkRequest, Linked, LiveSessionStore,
+    MemberFilter, MemberStore, OrgChange, OrgStore, PostStore, RateLimitStore, SessionStore, Store,
 };
 use orgbase_domain::{DomainError, Id, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -46,7 +48,14 @@ pub struct SqliteStore {
     reader: SqlitePool,
     batcher: Arc<batch::Batcher<StagedOrgs>>,
     cache: Arc<orgbase_store_cache::Cache>,
+    /// Rate-limit state (key → theoretical arrival time, ms): in memory, since a
+    /// SQLite database has one serving node.
+    rate_limits: Arc<Mutex<HashMap<String, i64>>>,
 }
+
+/// Past this many rate-limit keys, those that no longer limit anything are
+/// dropped at once rather than at the next purge.
+const MAX_RATE_LIMIT_KEYS: usize = 100_000;
 
 /// How often the store looks for changes made by another process.
 const EXTERNAL_CHANGE_POLL: Duration = Duration::from_millis(250);
@@ -182,7 +191,7 @@ impl SqliteStore {
         let cache = Arc::<orgbase_store_cache::Cache>::default();
         tokio::spawn(watch_external_changes(writer.clone(), Arc::downgrade(&cache)));
         let batcher = Arc::new(batch::Batcher::start(writer.clone()));
-        Ok(Self { batcher, writer, reader, cache })
+        Ok(Self { batcher, writer, reader, cache, rate_limits: Arc::default() })
     }
 
     fn changing(&self) -> Changing {
@@ -407,7 +416,7 @@ impl OrgStore for SqliteStore {
     }
 }
 
-const APP_COLUMNS: &str = "id, org_id, name, key, secret, enabled, cors_origins, created";
+const APP_COLUMNS: &str = "id, org_id, name, key, secret, enabled, cors_origins, created, require_signature_v2, act_as";
 
 fn app_row(row: &sqlx::sqlite::SqliteRow) -> Result<App, StoreError> {
     let origins: String = row.try_get("cors_origins").map_err(backend)?;
@@ -420,6 +429,12 @@ fn app_row(row: &sqlx::sqlite::SqliteRow) -> Result<App, StoreError> {
         row.try_get("enabled").map_err(backend)?,
         serde_json::from_str(&origins).map_err(backend)?,
         from_millis(row.try_get("created").map_err(backend)?),
+        row.try_get("require_signature_v2").map_err(backend)?,
+        row.try_get::<Option<String>, _>("act_as")
+            .map_err(backend)?
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(backend)?,
     )
 }
 
@@ -428,8 +443,8 @@ impl AppStore for SqliteStore {
     async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
         let _changing = self.changing();
         sqlx::query(
-            "INSERT INTO apps (id, org_id, name, key, secret, enabled, cors_origins, created) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO apps (id, org_id, name, key, secret, enabled, cors_origins, created, \
+             require_signature_v2, act_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(app.id.to_string())
         .bind(app.org.to_string())
@@ -439,6 +454,8 @@ impl AppStore for SqliteStore {
         .bind(app.enabled)
         .bind(serde_json::to_string(&app.cors_origins).map_err(backend)?)
         .bind(millis(app.created))
+        .bind(app.require_signature_v2)
+        .bind(app.act_as.to_stored().map(|ids| ids.to_string()))
         .execute(&self.writer)
         .await
         .map_err(|e| map_err(e, "An app with this key already exists."))?;
@@ -1396,6 +1413,46 @@ impl SessionStore for SqliteStore {
                 .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>, nonces_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let sessions = sqlx::query_scalar::<_, String>("DELETE FROM sessions WHERE expires <= ? RETURNING id")
+            .bind(millis(now))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let nonces = sqlx::query("DELETE FROM request_nonces WHERE seen < ?")
+            .bind(millis(nonces_before))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        for id in sessions.iter().filter_map(|id| Id::parse(id)) {
+            self.cache.forget_session(id);
+        }
+        let mut limits = self.rate_limits.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = limits.len();
+        limits.retain(|_, tat| *tat >= millis(now));
+        Ok(sessions.len() as u64 + nonces.rows_affected() + (before - limits.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for SqliteStore {
+    async fn rate_limit(&self, key: &str, quota: Quota, now: DateTime<Utc>) -> Result<Option<Duration>, StoreError> {
+        let now_ms = millis(now);
+        let mut limits = self.rate_limits.lock().unwrap_or_else(PoisonError::into_inner);
+        if limits.len() >= MAX_RATE_LIMIT_KEYS {
+            limits.retain(|_, tat| *tat >= now_ms);
+        }
+        match quota.check(limits.get(key).copied(), now_ms) {
+            Ok(tat) => {
+                limits.insert(key.to_owned(), tat);
+                Ok(None)
+            }
+            Err(wait) => Ok(Some(wait.max(Duration::from_millis(1)))),
+        }
     }
 }
 

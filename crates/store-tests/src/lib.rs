@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use orgbase_domain::account::{Account, Email, Member, MemberEntry, PersonName};
-use orgbase_domain::app::App;
+use orgbase_domain::app::{ActAs, App};
 use orgbase_domain::facility::{FACILITY_SORT_FIELDS, Facility, PlaceChanges, Room};
 use orgbase_domain::org::{NewOrg, Org, OrgState};
 use orgbase_domain::paging::{PageParams, PageRequest};
+use orgbase_domain::rate::Quota;
 use orgbase_domain::session::{
     LiveSession, NewSession, Participant, Permissions, SESSION_SORT_FIELDS, SessionAccess, SessionChanges,
     SessionQuery, SessionScope, SessionState,
@@ -130,6 +131,75 @@ pub async fn apps_are_found_by_key(store: DynStore) {
     let mut clash = App::new(org.id, "clash".into(), vec![], now());
     clash.key = a.key.clone();
     assert!(matches!(store.insert_app(&clash).await.unwrap_err(), StoreError::Exists(_)));
+    // The signing rules round-trip: v2 required, and a list of accounts (or none).
+    let mut strict = App::new(org.id, "strict".into(), vec![], now());
+    strict.require_signature_v2 = true;
+    strict.act_as = ActAs::Only(vec![Id::from_u96(7), Id::from_u96(8)]);
+    let mut mute = App::new(org.id, "mute".into(), vec![], now());
+    mute.act_as = ActAs::Only(vec![]);
+    for app in [strict, mute] {
+        store.insert_app(&app).await.unwrap();
+        assert_eq!(store.app_by_key(&app.key).await.unwrap().as_deref(), Some(&app));
+    }
+}
+
+/// The purge deletes expired login sessions and old nonces, and keeps the rest.
+pub async fn expired_sessions_and_nonces_are_purged(store: DynStore) {
+    let org = new_org("purged", "Purged", now());
+    store.insert_org(&org, None).await.unwrap();
+    let someone = account_in(&store, "purged@follows.example", Some(&org)).await;
+    let start = now();
+    let old = session_in(&store, &org, &someone, 'a', start - Duration::hours(2)).await;
+    let live = session_in(&store, &org, &someone, 'b', start).await;
+    let app = Id::from_u96(3);
+    assert!(store.record_nonce(app, "old", start - Duration::minutes(20), start - Duration::hours(1)).await.unwrap());
+    assert!(store.record_nonce(app, "new", start, start - Duration::hours(1)).await.unwrap());
+    // Read once, so a cached copy would have to be forgotten too.
+    assert!(store.session_by_token_hash(&old.token_hash).await.unwrap().is_some());
+    let purged = store.purge_expired(start, start - Duration::minutes(10)).await.unwrap();
+    assert!(purged >= 2, "the expired session and the old nonce: {purged}");
+    assert_eq!(store.session_by_token_hash(&old.token_hash).await.unwrap(), None);
+    assert_eq!(store.session_by_token_hash(&live.token_hash).await.unwrap().map(|s| s.id), Some(live.id));
+    // The old nonce is usable again; the new one is still a replay.
+    assert!(store.record_nonce(app, "old", start, start - Duration::hours(1)).await.unwrap());
+    assert!(!store.record_nonce(app, "new", start, start - Duration::hours(1)).await.unwrap());
+    assert_eq!(store.purge_expired(start, start - Duration::minutes(10)).await.unwrap(), 0);
+}
+
+/// A rate limit lets a burst through, refuses the next event with the wait, lets
+/// one through per interval after that, and keeps keys apart.
+pub async fn rate_limits_refuse_past_the_burst(store: DynStore) {
+    let quota = Quota::new(3, std::time::Duration::from_secs(60));
+    let start = now();
+    for _ in 0..3 {
+        assert_eq!(store.rate_limit("login:a", quota, start).await.unwrap(), None);
+    }
+    let wait = store.rate_limit("login:a", quota, start).await.unwrap();
+    assert_eq!(wait, Some(std::time::Duration::from_secs(20)));
+    assert_eq!(store.rate_limit("login:b", quota, start).await.unwrap(), None, "another key");
+    let later = start + Duration::seconds(20);
+    assert_eq!(store.rate_limit("login:a", quota, later).await.unwrap(), None);
+    assert!(store.rate_limit("login:a", quota, later).await.unwrap().is_some());
+    // Once its time has passed, a key's state is purged and it starts over.
+    let idle = start + Duration::hours(1);
+    assert!(store.purge_expired(idle, idle).await.unwrap() >= 2);
+    for _ in 0..3 {
+        assert_eq!(store.rate_limit("login:a", quota, idle).await.unwrap(), None);
+    }
+}
+
+/// Two nodes share rate limits: events spread over both count as on one.
+pub async fn nodes_share_rate_limits(a: DynStore, b: DynStore) {
+    let quota = Quota::new(4, std::time::Duration::from_secs(60));
+    let start = now();
+    let mut allowed = 0;
+    for i in 0..12 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        if node.rate_limit("login:shared", quota, start).await.unwrap().is_none() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 4);
 }
 
 async fn account_in(store: &DynStore, email: &str, org: Option<&Org>) -> Account {

@@ -52,6 +52,8 @@ conformance!(
     reads_follow_writes,
     a_change_that_panics_stops_only_itself,
     abandoned_writes_do_not_leave_stale_reads,
+    expired_sessions_and_nonces_are_purged,
+    rate_limits_refuse_past_the_burst,
 );
 
 /// Two PostgreSQL stores on one schema stand for two nodes.
@@ -63,6 +65,17 @@ async fn postgres_nodes_hear_each_other() {
     let a = Arc::new(PgStore::connect(&url).await.unwrap());
     let b = Arc::new(PgStore::connect(&url).await.unwrap());
     suite::nodes_hear_each_other(a, b).await;
+}
+
+/// Two PostgreSQL nodes on one schema share their rate limits.
+#[tokio::test]
+async fn postgres_nodes_share_rate_limits() {
+    let base = std::env::var("ORGBASE_TEST_POSTGRES_URL").expect("ORGBASE_TEST_POSTGRES_URL (run scripts/test)");
+    let secs = orgbase_domain::Clock::now(&orgbase_domain::SystemClock).timestamp();
+    let url = orgbase_store_postgres::testing::fresh_schema_url(&base, secs).await.unwrap();
+    let a = Arc::new(PgStore::connect(&url).await.unwrap());
+    let b = Arc::new(PgStore::connect(&url).await.unwrap());
+    suite::nodes_share_rate_limits(a, b).await;
 }
 
 /// Two SQLite stores on one file stand for two processes (`orgbase serve` and a

@@ -1,11 +1,9 @@
 //! Accounts and authentication under `/{org}/v2/accounts`: register, login, logout,
 //! me, status, and the password endpoints.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
@@ -17,10 +15,12 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::auth::{self, CSRF_HEADER};
+pub use crate::client_addr::ClientIp;
 use crate::context::OrgCtx;
 use crate::extract::ApiJson;
 use crate::fault::Fault;
 use crate::mail::{self, Mail};
+use crate::sensitive::Sensitive;
 use crate::state::AppState;
 
 /// A person's name in a request.
@@ -42,11 +42,13 @@ pub struct RegisterRequest {
     /// The email, unique on the platform.
     pub email: String,
     /// At least `security.passwordMinLength` characters.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Sensitive,
     /// The person's name.
     pub name: NameBody,
     /// An invitation token: registers and accepts in one step.
-    pub connection: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub connection: Option<Sensitive>,
 }
 
 /// The body of `POST /accounts/login`.
@@ -56,7 +58,13 @@ pub struct LoginRequest {
     /// The account's email.
     pub email: String,
     /// The password.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Sensitive,
+    /// `true`: answer the session token in the body (for `Authorization: Bearer`)
+    /// and set no cookie. Otherwise the session is the `md.sid` cookie alone, out
+    /// of reach of the page's JavaScript.
+    #[serde(default)]
+    pub bearer: bool,
 }
 
 /// The body of `POST /accounts/me/update-password`.
@@ -64,9 +72,11 @@ pub struct LoginRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdatePasswordRequest {
     /// The current password.
-    pub current: String,
+    #[schema(value_type = String)]
+    pub current: Sensitive,
     /// The new password.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Sensitive,
 }
 
 /// The body of `POST /accounts/request-password-reset`.
@@ -99,26 +109,15 @@ impl std::fmt::Debug for VerifyRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     /// The token from the reset mail.
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: Sensitive,
     /// The new password.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Sensitive,
 }
 
 fn result(data: Value) -> Response {
     axum::Json(json!({"object": "result", "data": data})).into_response()
-}
-
-/// The peer address of the connection (`0.0.0.0` when served without one).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        Ok(Self(ip))
-    }
 }
 
 /// Runs argon2 off the async workers (tens of milliseconds of CPU), one hash per
@@ -153,7 +152,8 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<Response, Fault> {
-    state.limits.check("register", ip, Some(&body.email))?;
+    let limited = Email::parse("email", &body.email).ok();
+    state.limits.check(&state, "register", ip, limited.as_ref()).await?;
     let registration = &ctx.org.props.registration;
     if body.connection.is_none() && (!registration.allow || registration.invitation_required) {
         return Err(Fault::access_denied("Registration is closed: joining this org needs an invitation."));
@@ -163,15 +163,15 @@ pub async fn register(
     let name =
         PersonName { first: body.name.first, last: body.name.last }.validate("name").map_err(|e| faults.push(e)).ok();
     let min = ctx.org.props.security.password_min_length;
-    let _ = password::check_policy("password", &body.password, min).map_err(|e| faults.push(e));
+    let _ = password::check_policy("password", body.password.expose(), min).map_err(|e| faults.push(e));
     let (Some(email), Some(name), true) = (email, name, faults.is_empty()) else {
         return Err(Fault::validation(faults));
     };
-    let hash = hash_password(body.password).await?;
+    let hash = hash_password(body.password.into_inner()).await?;
     let now = state.clock.now();
     let account = Account::new(email, name, Some(hash), now);
     if let Some(token) = &body.connection {
-        let account = crate::routes::connections::register_with_token(&state, &ctx, token, account).await?;
+        let account = crate::routes::connections::register_with_token(&state, &ctx, token.expose(), account).await?;
         return Ok(axum::Json(account.to_json()).into_response());
     }
     let member = Member::new(ctx.org.id, account.id, registration.default_roles.clone(), now);
@@ -240,11 +240,12 @@ async fn mail_registration_attempt(state: AppState, org: Arc<Org>, email: Email)
     Ok(())
 }
 
-/// Logs in with email and password: sets the `md.sid` cookie and returns the account
-/// with a `token` for `Authorization: Bearer`.
+/// Logs in with email and password: sets the `md.sid` cookie and returns the
+/// account, or, with `"bearer": true`, returns the account with a `token` for
+/// `Authorization: Bearer` and sets no cookie.
 #[utoipa::path(post, path = "/{org}/v2/accounts/login", tag = "accounts", request_body = LoginRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The account, with a session token"), (status = 403, body = Fault),
+    responses((status = 200, description = "The account (with `token` when `bearer` is true)"), (status = 403, body = Fault),
               (status = 429, body = Fault)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -252,15 +253,16 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, Fault> {
-    state.limits.check("login", ip, Some(&body.email))?;
-    let account = match Email::parse("email", &body.email) {
-        Ok(email) => state.store.account_by_email(&email).await?,
-        Err(_) => None,
+    let email = Email::parse("email", &body.email).ok();
+    state.limits.check(&state, "login", ip, email.as_ref()).await?;
+    let account = match email {
+        Some(email) => state.store.account_by_email(&email).await?,
+        None => None,
     };
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     // An unknown email still verifies (against a dummy hash), so both failures take
     // the same time and give the same fault.
-    let ok = verify_password(body.password, stored).await?;
+    let ok = verify_password(body.password.into_inner(), stored).await?;
     let (true, Some(account)) = (ok, account) else {
         return Err(auth::invalid_credentials());
     };
@@ -271,11 +273,16 @@ pub async fn login(
     }
     let (_, token) = auth::start_session(&state, &ctx.org, &account).await?;
     let mut shown = account.to_json();
-    shown["token"] = json!(token);
+    if body.bearer {
+        shown["token"] = json!(token);
+    }
     let mut res = axum::Json(shown).into_response();
-    res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, Some(&token)));
-    if let Ok(csrf) = HeaderValue::from_str(&auth::csrf_token(&token)) {
-        res.headers_mut().insert(CSRF_HEADER, csrf);
+    crate::context::private_no_cache(&mut res);
+    if !body.bearer {
+        res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, Some(&token)));
+        if let Ok(csrf) = HeaderValue::from_str(&auth::csrf_token(&token)) {
+            res.headers_mut().insert(CSRF_HEADER, csrf);
+        }
     }
     Ok(res)
 }
@@ -329,12 +336,12 @@ pub async fn update_password(
     ApiJson(body): ApiJson<UpdatePasswordRequest>,
 ) -> Result<Response, Fault> {
     let account = ctx.caller.account()?;
-    if !verify_password(body.current, account.password_hash.clone()).await? {
+    if !verify_password(body.current.into_inner(), account.password_hash.clone()).await? {
         return Err(auth::invalid_credentials().at("current"));
     }
-    password::check_policy("password", &body.password, ctx.org.props.security.password_min_length)
+    password::check_policy("password", body.password.expose(), ctx.org.props.security.password_min_length)
         .map_err(|e| Fault::validation(vec![e]))?;
-    let hash = hash_password(body.password).await?;
+    let hash = hash_password(body.password.into_inner()).await?;
     let keep = ctx.caller.session().map(|s| s.id);
     state.store.set_password(account.id, &hash, keep, state.clock.now()).await?;
     Ok(result(json!(true)))
@@ -351,10 +358,11 @@ pub async fn request_password_reset(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RequestPasswordResetRequest>,
 ) -> Result<Response, Fault> {
-    state.limits.check("reset", ip, Some(&body.email))?;
+    let email = Email::parse("email", &body.email).ok();
+    state.limits.check(&state, "reset", ip, email.as_ref()).await?;
     // Answered at once, whether or not the address has an account: the lookup, the
     // token and the mail happen after, so the time to answer tells nothing.
-    if let Ok(email) = Email::parse("email", &body.email) {
+    if let Some(email) = email {
         after_answer(send_reset(state.clone(), ctx.org.clone(), email));
     }
     Ok(result(json!(true)))
@@ -397,7 +405,7 @@ pub async fn reset_password(
     ctx: OrgCtx,
     ApiJson(body): ApiJson<ResetPasswordRequest>,
 ) -> Result<Response, Fault> {
-    reset_with(&state, &ctx.org, &body.token, body.password).await?;
+    reset_with(&state, &ctx.org, body.token.expose(), body.password.into_inner()).await?;
     Ok(result(json!(true)))
 }
 

@@ -523,7 +523,7 @@ async fn a_burst_of_logins_queues_for_the_hasher_and_all_succeed(app: &TestApp) 
     }
     let logins = (0..8).map(|i| {
         app.api(Method::POST, "/burst/v2/accounts/login", &key.key, None)
-            .json(&login_body(&format!("burst{i}@x.test"), PASSWORD))
+            .json(&json!({"email": format!("burst{i}@x.test"), "password": PASSWORD, "bearer": true}))
             .send()
     });
     for res in futures::future::join_all(logins).await {

@@ -54,6 +54,20 @@ impl TestApp {
         Self::spawn_with(backend, None).await
     }
 
+    /// Starts a server whose config `tweak` adjusts first.
+    pub async fn spawn_configured(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(backend, None, tweak).await
+    }
+
+    /// Starts another node on this server's database, with the same clock and
+    /// config (PostgreSQL: several nodes of one deployment). Its `finish` leaves
+    /// the database to the first node's.
+    pub async fn spawn_node(&self) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config { data_dir: dir.path().to_path_buf(), ..(*self.state.config).clone() };
+        Self::serve(config, Arc::clone(&self.clock), self.backend, None, dir).await
+    }
+
     /// Starts a server whose mail goes to a real SMTP server process (aiosmtpd).
     pub async fn spawn_with_smtp(backend: Backend) -> (Self, SmtpSink) {
         let sink = SmtpSink::start().await;
@@ -62,6 +76,10 @@ impl TestApp {
     }
 
     async fn spawn_with(backend: Backend, smtp_url: Option<String>) -> Self {
+        Self::spawn_full(backend, smtp_url, |_| {}).await
+    }
+
+    async fn spawn_full(backend: Backend, smtp_url: Option<String>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(ManualClock::new());
         let database_url = match backend {
@@ -72,7 +90,7 @@ impl TestApp {
                     .expect("PostgreSQL is reachable at ORGBASE_TEST_POSTGRES_URL"),
             ),
         };
-        let config = Config {
+        let mut config = Config {
             bind: "127.0.0.1:0".into(),
             data_dir: dir.path().to_path_buf(),
             database_url: database_url.clone().map(Secret),
@@ -82,6 +100,17 @@ impl TestApp {
             smtp_url: smtp_url.map(Secret),
             ..Config::default()
         };
+        tweak(&mut config);
+        Self::serve(config, clock, backend, database_url, dir).await
+    }
+
+    async fn serve(
+        config: Config,
+        clock: Arc<ManualClock>,
+        backend: Backend,
+        database_url: Option<String>,
+        dir: tempfile::TempDir,
+    ) -> Self {
         let store = open_store(&config).await.expect("open store");
         let state = AppState::new(store, clock.clone(), config).expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -146,12 +175,12 @@ impl TestApp {
         account
     }
 
-    /// Logs in with the bearer flow and returns the session token.
+    /// Logs in with the bearer flow (`"bearer": true`) and returns the session token.
     pub async fn login(&self, org: &str, key: &str, email: &str, password: &str) -> String {
         let res = self
             .request(Method::POST, &format!("/{org}/v2/accounts/login"))
             .header("Medable-Client-Key", key)
-            .json(&serde_json::json!({"email": email, "password": password}))
+            .json(&serde_json::json!({"email": email, "password": password, "bearer": true}))
             .send()
             .await
             .expect("login");
