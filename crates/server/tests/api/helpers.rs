@@ -62,6 +62,12 @@ impl TestApp {
     }
 
     async fn spawn_with(backend: Backend, smtp_url: Option<String>) -> Self {
+        Self::spawn_configured(backend, |config| config.smtp_url = smtp_url.map(Secret)).await
+    }
+
+    /// Starts a server whose config `tweak` adjusts last (after the database URL
+    /// and the data dir are set).
+    pub async fn spawn_configured(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(ManualClock::new());
         let database_url = match backend {
@@ -72,16 +78,16 @@ impl TestApp {
                     .expect("PostgreSQL is reachable at ORGBASE_TEST_POSTGRES_URL"),
             ),
         };
-        let config = Config {
+        let mut config = Config {
             bind: "127.0.0.1:0".into(),
             data_dir: dir.path().to_path_buf(),
             database_url: database_url.clone().map(Secret),
             operator_token: Some(Secret(OPERATOR_TOKEN.into())),
             media_signing_key: Some(Secret(MEDIA_KEY.into())),
             body_limit: 64 * 1024,
-            smtp_url: smtp_url.map(Secret),
             ..Config::default()
         };
+        tweak(&mut config);
         let store = open_store(&config).await.expect("open store");
         let state = AppState::new(store, clock.clone(), config).expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -15,5 +15,6 @@ mod openapi;
 mod org_writes;
 mod orgs;
 mod platform;
+mod resilience;
 mod secrets;
 mod sessions;
