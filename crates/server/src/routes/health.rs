@@ -16,8 +16,9 @@ pub async fn healthz() -> Response {
     axum::Json(json!({"object": "result", "data": "ok"})).into_response()
 }
 
-/// Readiness: the database answers reads and takes writes (503 `kUnavailable`
-/// otherwise, with `Retry-After`).
+/// Readiness: the database answers reads and takes writes.
+///
+/// Otherwise 503 `kUnavailable`, with `Retry-After`.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503, body = Fault)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
