@@ -1865,9 +1865,14 @@ mod tests {
 
     use super::*;
 
+    /// A fixed time: tests take no time from the system clock.
+    fn now() -> DateTime<Utc> {
+        from_millis(1_700_000_000_000)
+    }
+
     async fn org(store: &SqliteStore, code: &str) -> Org {
         let new = NewOrg { code: code.into(), name: code.into(), locale: None, tz: None };
-        let org = Org::create(new, Utc::now()).unwrap();
+        let org = Org::create(new, now()).unwrap();
         store.insert_org(&org, None).await.unwrap();
         org
     }
@@ -1900,14 +1905,14 @@ mod tests {
         let held = store.writer.acquire().await.unwrap();
         let first = tokio::spawn({
             let store = store.clone();
-            async move { store.modify_org(a.id, rename("First"), None, Utc::now()).await }
+            async move { store.modify_org(a.id, rename("First"), None, now()).await }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         let writes: Vec<_> = [(a.id, "Alpha"), (broken.id, "Broken"), (b.id, "Bravo")]
             .into_iter()
             .map(|(id, name)| {
                 let store = store.clone();
-                tokio::spawn(async move { store.modify_org(id, rename(name), None, Utc::now()).await })
+                tokio::spawn(async move { store.modify_org(id, rename(name), None, now()).await })
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1938,7 +1943,7 @@ mod tests {
         let big: &'static str = "x".repeat(64 * 1024).leak();
         let mut full = None;
         for _ in 0..20 {
-            match store.modify_org(org.id, rename(big), None, Utc::now()).await {
+            match store.modify_org(org.id, rename(big), None, now()).await {
                 Ok(_) => {}
                 Err(e) => {
                     full = Some(e);
@@ -1951,7 +1956,7 @@ mod tests {
         // same, gone with it if the failed batch made the pool replace it.
         sqlx::query("PRAGMA max_page_count = 1073741823").execute(&store.writer).await.unwrap();
         store.ping().await.unwrap();
-        assert_eq!(store.modify_org(org.id, rename("Alpha"), None, Utc::now()).await.unwrap().props.name, "Alpha");
+        assert_eq!(store.modify_org(org.id, rename("Alpha"), None, now()).await.unwrap().props.name, "Alpha");
         store.close().await;
     }
 }
