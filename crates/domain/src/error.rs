@@ -38,6 +38,22 @@ pub enum StoreError {
     /// The backend itself failed; the message is for logs only.
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The storage is full (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`): writes
+    /// fail until space is freed; reads may still work. The message is for logs only.
+    #[error("storage full: {0}")]
+    StorageFull(String),
+    /// The database cannot be reached now (connection refused or lost, a pool
+    /// timeout, a server shutting down or starting up). The message is for logs only.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether the backend itself failed (rather than refusing the change): the
+    /// transaction the error happened in may be gone.
+    pub fn is_backend_failure(&self) -> bool {
+        matches!(self, Self::Backend(_) | Self::StorageFull(_) | Self::Unavailable(_))
+    }
 }
 
 /// A failure of a domain operation.

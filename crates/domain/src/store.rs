@@ -455,6 +455,7 @@ pub trait Store:
 {
     /// `"sqlite"` or `"postgres"`, for logs and metrics only.
     fn backend(&self) -> &'static str;
-    /// Checks that the database answers.
+    /// Checks that the database answers, and that writes can be made: an error
+    /// means this node should get no traffic now (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -1,6 +1,7 @@
 //! The `orgbase` command line: `serve`, `migrate`, and the operator commands for
 //! orgs and apps. Every command loads the same layered config.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -214,9 +215,8 @@ async fn execute(cli: Cli) -> Result<(), String> {
     };
     let overrides = Overrides { bind, data_dir: cli.data_dir.clone(), database_url: cli.database_url.clone() };
     let config = Config::load(cli.config.as_deref(), &overrides).map_err(|e| format!("config: {e}"))?;
-    if matches!(cli.command, Command::Serve { .. }) {
-        crate::telemetry::init_logs(&config.log_format);
-    }
+    let _logs =
+        matches!(cli.command, Command::Serve { .. }).then(|| crate::telemetry::init_logs(&config.log_format)).flatten();
     let store = open_store(&config).await.map_err(|e| format!("database: {e}"))?;
     let state = AppState::new(store, Arc::new(SystemClock), config)?;
     match cli.command {
@@ -452,7 +452,9 @@ async fn serve(state: AppState) -> Result<(), String> {
         .validate(ORG_SORT_FIELDS)
         .map_err(|_| "paging".to_owned())?;
     if state.store.list_orgs(&first).await.map_err(|e| e.to_string())?.data.is_empty() {
-        eprintln!(
+        // Not `eprintln!`, which panics when stderr cannot be written (a full disk).
+        let _ = writeln!(
+            std::io::stderr(),
             "orgbase is running on http://{addr} with no org yet. Create one:\n  \
              orgbase org create --code example --name Example\n  \
              orgbase app create --org example --name \"My app\""

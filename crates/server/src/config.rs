@@ -49,6 +49,18 @@ pub struct Config {
     pub body_limit: usize,
     /// Seconds a request may take before it is answered 408.
     pub request_timeout: u64,
+    /// Seconds a client has to send a request's headers, counted from when the
+    /// connection waits for them (a new connection, or a kept-alive one after its
+    /// last answer): a client that sends half its headers and stops is closed.
+    pub header_read_timeout: u64,
+    /// Seconds a connection may go without sending anything while the server waits
+    /// to read from it (also between the requests of a kept-alive connection)
+    /// before it is closed. Keep it above `request_timeout`.
+    pub idle_timeout: u64,
+    /// The most client connections one server holds at once. At the cap, new ones
+    /// wait in the kernel's accept queue until one closes. Keep it below the
+    /// process's open-file limit (`ulimit -n`), leaving room for the database and logs.
+    pub max_connections: usize,
     /// `json` (default) or `pretty` logs.
     pub log_format: String,
     /// Login, registration and reset attempts allowed per minute for one email
@@ -120,6 +132,9 @@ impl Default for Config {
             media_signing_key: None,
             body_limit: 1024 * 1024,
             request_timeout: 30,
+            header_read_timeout: 10,
+            idle_timeout: 60,
+            max_connections: 768,
             log_format: "json".into(),
             login_attempts_per_minute: 10,
             trusted_proxies: TrustedProxies::default(),

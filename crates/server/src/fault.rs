@@ -14,6 +14,13 @@ use orgbase_domain::{DomainError, FieldError, StoreError};
 use serde::Serialize;
 use serde_json::json;
 
+/// `Retry-After` of a write refused because the storage is full: freeing space
+/// takes an operator, so clients should not hammer.
+const STORAGE_FULL_RETRY_AFTER: u64 = 30;
+/// `Retry-After` of a request refused because the database is unreachable: a
+/// restart or a failover usually takes seconds.
+const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
 /// One error of the API, rendered as SPEC's fault.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -40,7 +47,7 @@ pub struct Fault {
     /// The request id, filled in by the middleware.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
-    /// Seconds to wait, for 429.
+    /// Seconds to wait, for 429 and 503 (`Retry-After`).
     #[serde(skip)]
     pub retry_after: Option<u64>,
     /// What caused a 500, for the log (with the request id); never sent.
@@ -174,6 +181,41 @@ impl Fault {
         fault
     }
 
+    /// 503 `kStorageFull`: the database's storage is full, so writes fail until an
+    /// operator frees space. The cause goes to the log, as for [`Self::internal`].
+    pub fn storage_full(cause: &dyn std::fmt::Display) -> Self {
+        let mut fault = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "kStorageFull",
+            "unavailable.storageFull",
+            "The server's storage is full. Try again later.",
+        );
+        fault.retry_after = Some(STORAGE_FULL_RETRY_AFTER);
+        fault.cause = Some(cause.to_string());
+        fault
+    }
+
+    /// 503 `kUnavailable`: the database cannot be reached now. The cause goes to
+    /// the log, as for [`Self::internal`].
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        let mut fault = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "kUnavailable",
+            "unavailable.database",
+            "The service is unavailable. Try again later.",
+        );
+        fault.retry_after = Some(UNAVAILABLE_RETRY_AFTER);
+        fault.cause = Some(cause.to_string());
+        fault
+    }
+
+    /// 503 `kUnavailable` of `/readyz`: this node should get no traffic now.
+    pub fn not_ready(reason: impl Into<String>) -> Self {
+        let mut fault = Self::new(StatusCode::SERVICE_UNAVAILABLE, "kUnavailable", "unavailable.notReady", reason);
+        fault.retry_after = Some(UNAVAILABLE_RETRY_AFTER);
+        fault
+    }
+
     /// The fault that stands for a bare status from a layer or from axum's router.
     pub fn for_status(status: StatusCode) -> Self {
         match status {
@@ -225,6 +267,8 @@ impl From<DomainError> for Fault {
                 "preconditionFailed.etag",
                 "The object changed since it was read (If-Match).",
             ),
+            DomainError::Store(e @ StoreError::StorageFull(_)) => Self::storage_full(&e),
+            DomainError::Store(e @ StoreError::Unavailable(_)) => Self::unavailable(&e),
             DomainError::Store(e) => Self::internal(&e),
         }
     }

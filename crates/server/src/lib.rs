@@ -22,14 +22,22 @@ pub mod state;
 pub mod telemetry;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::routing::{delete, get, patch, post};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::around::AroundLayer;
@@ -136,12 +144,28 @@ pub fn app(
         .layer(cors::layer(state.clone()))
         .map_response(axum::response::IntoResponse::into_response)
         .layer(edge::EdgeLayer { timeout })
+        // A `Content-Length` over the limit is refused at once, before the body
+        // is read (a client announcing 8 MiB and sending nothing gets its 413 now,
+        // not a 408 later); a body without one is cut off at the limit as it comes.
+        .map_response(axum::response::IntoResponse::into_response)
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .map_request(|req: Request<tower_http::body::Limited<Body>>| req.map(Body::new))
         .layer(DefaultBodyLimit::max(body_limit))
         .service(router(state))
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets the requests
 /// in flight finish. Meanwhile expired rows are purged on a schedule.
+///
+/// Each connection is served by hyper (HTTP/1.1, or HTTP/2 with prior knowledge)
+/// with the limits of the config, so that slow or idle clients cannot hold the
+/// server's connections: `header_read_timeout` for a request's headers (hyper
+/// starts it whenever the connection waits for a request), `idle_timeout` for a
+/// connection that sends nothing while the server waits to read (which also bounds
+/// the wait for the first bytes, before hyper knows the protocol), and at most
+/// `max_connections` at once: at the cap the server stops accepting, and new
+/// clients wait in the kernel's queue until a connection closes. Handlers get the
+/// peer's address as `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -149,10 +173,67 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     telemetry::init_metrics();
     let purger = tokio::spawn(purge_expired(state.clone()));
-    let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app(state));
-    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    let config = &state.config;
+    let header_read_timeout = Duration::from_secs(config.header_read_timeout.max(1));
+    let idle_timeout = Duration::from_secs(config.idle_timeout.max(1));
+    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(idle_timeout))
+        .keep_alive_timeout(header_read_timeout);
+    let builder = Arc::new(builder);
+    let app = app(state);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // A slot first: at the cap, nothing is accepted until a connection ends.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors (EMFILE/ENFILE) or a connection that
+                    // went before it was accepted: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Answers are written whole; no need to wait for more to fill a packet.
+        let _ = stream.set_nodelay(true);
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_read_timeout(Some(idle_timeout));
+        stream.set_write_timeout(Some(idle_timeout));
+        let service = app.clone().map_request(move |req: Request<Incoming>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that hung up or timed out: nothing to tell anyone.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     purger.abort();
-    served
+    Ok(())
 }
 
 /// How often expired login sessions, signed-request nonces and rate-limit state

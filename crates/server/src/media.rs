@@ -79,6 +79,9 @@ impl JoinClaims {
     }
 }
 
+/// The fewest bytes a configured media signing key may have (HS256's hash size).
+pub const MIN_KEY_BYTES: usize = 32;
+
 /// The signing key of join tokens: the configured one, or the data dir's.
 #[derive(Debug)]
 pub struct MediaKeys {
@@ -88,13 +91,20 @@ pub struct MediaKeys {
 }
 
 impl MediaKeys {
-    /// The keys of a config. Nothing is read or written until [`Self::key`].
-    pub fn new(config: &Config) -> Self {
-        Self {
-            configured: config.media_signing_key.clone().filter(|k| !k.0.is_empty()),
-            file: config.data_dir.join(KEY_FILE),
-            key: OnceCell::new(),
+    /// The keys of a config. Nothing is read or written until [`Self::key`]. A
+    /// configured key shorter than [`MIN_KEY_BYTES`] is refused: HS256 with a short
+    /// key can be brute-forced offline from one join token.
+    pub fn new(config: &Config) -> Result<Self, String> {
+        let configured = config.media_signing_key.clone().filter(|k| !k.0.is_empty());
+        if let Some(key) = &configured
+            && key.0.len() < MIN_KEY_BYTES
+        {
+            return Err(format!(
+                "media_signing_key: {} bytes; it must have at least {MIN_KEY_BYTES} (or leave it unset for a random key)",
+                key.0.len()
+            ));
         }
+        Ok(Self { configured, file: config.data_dir.join(KEY_FILE), key: OnceCell::new() })
     }
 
     /// The key, loading or making the data dir's key on first use. A failure is
@@ -158,9 +168,9 @@ mod tests {
     async fn an_unconfigured_key_is_made_once_and_kept_in_the_data_dir() {
         let dir = tempfile::tempdir().unwrap();
         let config = Config { data_dir: dir.path().join("data"), ..Config::default() };
-        let first = MediaKeys::new(&config).key().await.unwrap().clone();
+        let first = MediaKeys::new(&config).unwrap().key().await.unwrap().clone();
         assert_eq!(first.0.len(), 64);
-        let again = MediaKeys::new(&config).key().await.unwrap().clone();
+        let again = MediaKeys::new(&config).unwrap().key().await.unwrap().clone();
         assert_eq!(first, again, "a restart keeps the key");
         #[cfg(unix)]
         {
@@ -168,7 +178,11 @@ mod tests {
             let mode = std::fs::metadata(config.data_dir.join(KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let configured = Config { media_signing_key: Some(Secret("configured".into())), ..config };
-        assert_eq!(MediaKeys::new(&configured).key().await.unwrap().0, "configured");
+        let key = "configured-key-of-32-bytes-012345";
+        let configured = Config { media_signing_key: Some(Secret(key.into())), ..config.clone() };
+        assert_eq!(MediaKeys::new(&configured).unwrap().key().await.unwrap().0, key);
+        let short = Config { media_signing_key: Some(Secret(key[..31].into())), ..config };
+        let refused = MediaKeys::new(&short).unwrap_err();
+        assert!(refused.contains("31 bytes") && !refused.contains(&key[..31]), "{refused}");
     }
 }

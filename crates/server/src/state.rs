@@ -112,7 +112,7 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Result<Self, String> {
         let mailer = Mailer::from_config(&config)?;
         let limits = Limits::new(config.login_attempts_per_minute);
-        let media = Arc::new(MediaKeys::new(&config));
+        let media = Arc::new(MediaKeys::new(&config)?);
         Ok(Self(Arc::new(Shared {
             store,
             clock,

@@ -108,18 +108,30 @@ impl Around for ExposeRoute {
     }
 }
 
-/// Installs the global log subscriber: JSON lines (or `pretty`), filtered by
-/// `RUST_LOG` (default `info`).
-pub fn init_logs(format: &str) {
+/// Installs the global log subscriber: JSON lines (or `pretty`) on stderr, filtered
+/// by `RUST_LOG` (default `info`). Returns the guard of the log writer, to be held
+/// until the process ends (dropping it flushes what is queued); `None` when a
+/// subscriber was already installed (tests).
+///
+/// A log that cannot be written never costs a request its answer: lines go to a
+/// queue that a thread of its own writes out, and when the queue is full (stderr
+/// blocked or slow) new lines are dropped rather than waited for; a write that
+/// fails (a full disk) is dropped too, without the subscriber trying to report its
+/// own failure on that same stderr.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init_logs(format: &str) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name("orgbase-log")
+        .finish(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).log_internal_errors(false);
     let result = if format == "pretty" {
         builder.try_init()
     } else {
         builder.json().with_current_span(true).with_span_list(false).flatten_event(true).try_init()
     };
-    // A subscriber already installed (tests) is fine.
-    drop(result);
+    result.ok().map(|()| guard)
 }
 
 /// A new request id: 32 hex characters, a random prefix drawn once per process and

@@ -49,8 +49,41 @@ pub struct PgStore {
     org_writes: Arc<org_writes::OrgWrites>,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// A backend failure, classified: a full disk and a database that cannot be
+/// reached now are told apart from other failures, so that clients are told to
+/// come back later rather than that something broke.
+fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
+    let message = e.to_string();
+    match (&e as &dyn std::any::Any).downcast_ref::<sqlx::Error>() {
+        Some(e) => classify(e, message),
+        None => StoreError::Backend(message),
+    }
+}
+
+/// Sorts a driver error by its SQLSTATE (<https://www.postgresql.org/docs/current/errcodes-appendix.html>):
+/// `53100` disk_full is [`StoreError::StorageFull`]; the other insufficient
+/// resources (`53xxx`: out of memory, too many connections), a server shutting down
+/// or starting up (`57P01`–`57P03`), connection exceptions (`08xxx`), a lost or
+/// refused connection (I/O, TLS) and a pool that timed out or closed are
+/// [`StoreError::Unavailable`]; anything else is a plain backend failure.
+fn classify(e: &sqlx::Error, message: String) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("53100") => StoreError::StorageFull(message),
+            Some(code)
+                if code.starts_with("53") || code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") =>
+            {
+                StoreError::Unavailable(message)
+            }
+            _ => StoreError::Backend(message),
+        },
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(message),
+        _ => StoreError::Backend(message),
+    }
 }
 
 /// Maps a driver error, turning unique-constraint violations into `Exists`.

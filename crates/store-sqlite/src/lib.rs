@@ -88,8 +88,42 @@ async fn watch_external_changes(writer: SqlitePool, cache: Weak<orgbase_store_ca
     }
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// A backend failure, classified: a full disk and a database that cannot be
+/// reached now are told apart from other failures, so that clients are told to
+/// come back later rather than that something broke.
+fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
+    let message = e.to_string();
+    match (&e as &dyn std::any::Any).downcast_ref::<sqlx::Error>() {
+        Some(e) => classify(e, message),
+        None => StoreError::Backend(message),
+    }
+}
+
+/// SQLite's primary result codes that [`classify`] tells apart
+/// (<https://www.sqlite.org/rescode.html>).
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_FULL: i64 = 13;
+
+/// Sorts a driver error: `SQLITE_FULL` (a full disk or a capped database) is
+/// [`StoreError::StorageFull`]; a pool that timed out or closed, a crashed worker,
+/// an I/O error opening the file, or a database locked by another process past the
+/// busy timeout is [`StoreError::Unavailable`]; anything else is a plain backend
+/// failure.
+fn classify(e: &sqlx::Error, message: String) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) => {
+            // The extended result code; its low byte is the primary code.
+            match db.code().and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff) {
+                Some(SQLITE_FULL) => StoreError::StorageFull(message),
+                Some(SQLITE_BUSY) => StoreError::Unavailable(message),
+                _ => StoreError::Backend(message),
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(message)
+        }
+        _ => StoreError::Backend(message),
+    }
 }
 
 /// Maps a driver error, turning unique-constraint violations into `Exists`.
@@ -144,6 +178,23 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+/// Whether the writer connection may go back to its pool. A transaction that
+/// failed (a full disk failing its `COMMIT`, say) can leave sqlx believing the
+/// connection is still inside it: SQLite already rolled it back, so the `ROLLBACK`
+/// queued when the transaction was dropped fails too, sqlx's transaction depth
+/// stays at one, and every later `BEGIN` on the connection would be refused
+/// ("attempted to call begin_with at non-zero transaction depth"). Such a
+/// connection is closed instead, and the pool opens a fresh one for the next write.
+async fn release_writer(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    // Runs after whatever the connection still has queued (that `ROLLBACK`).
+    sqlx::Connection::ping(conn).await?;
+    if sqlx::Connection::is_in_transaction(conn) {
+        tracing::warn!("the writer connection was left inside a failed transaction; opening a fresh one");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) `orgbase.db` in `data_dir` and runs the migrations.
     pub async fn open_dir(data_dir: &Path) -> Result<Self, StoreError> {
@@ -172,6 +223,7 @@ impl SqliteStore {
         // the connection's thread), as there is no network to have broken them.
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
+            .after_release(|conn, _| Box::pin(release_writer(conn)))
             .max_connections(1)
             .min_connections(1)
             .max_lifetime(None)
@@ -222,10 +274,10 @@ struct StagedOrg {
 }
 
 impl batch::Stage for StagedOrgs {
-    fn flush<'c>(self, conn: &'c mut SqliteConnection) -> batch::ConnFuture<'c, Result<(), String>> {
+    fn flush<'c>(self, conn: &'c mut SqliteConnection) -> batch::ConnFuture<'c, Result<(), StoreError>> {
         Box::pin(async move {
             for StagedOrg { read, org } in self.0 {
-                let custom = serde_json::to_string(&org.schema).map_err(|e| e.to_string())?;
+                let custom = serde_json::to_string(&org.schema).map_err(backend)?;
                 let written = sqlx::query(
                     "UPDATE orgs SET props = ?, custom_props = ?, name = ?, updater = ?, updated = ?, version = ? \
                      WHERE id = ? AND version = ?",
@@ -240,9 +292,12 @@ impl batch::Stage for StagedOrgs {
                 .bind(read)
                 .execute(&mut *conn)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(backend)?;
                 if written.rows_affected() != 1 {
-                    return Err(format!("org {}: the row changed under the batch's write lock", org.id));
+                    return Err(StoreError::Backend(format!(
+                        "org {}: the row changed under the batch's write lock",
+                        org.id
+                    )));
                 }
             }
             Ok(())
@@ -1520,8 +1575,33 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    /// Reads answer, and writes: after a batch failed because the storage was full
+    /// or unreachable, and until one commits, a probe write (page 1's
+    /// `user_version`, set to what it is) goes through the writer, so that the
+    /// node is ready again once space is back even if no client writes meanwhile.
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await.map_err(backend)?;
+        if self.batcher.is_failing() {
+            self.batcher
+                .write(
+                    |conn, _| {
+                        Box::pin(async move {
+                            let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+                                .fetch_one(&mut *conn)
+                                .await
+                                .map_err(backend)?;
+                            sqlx::query(&format!("PRAGMA user_version = {version}"))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(backend)?;
+                            Ok(())
+                        })
+                    },
+                    |()| {},
+                )
+                .await
+                .map_err(store_error)?;
+        }
         Ok(())
     }
 }
@@ -2077,5 +2157,114 @@ impl FacilityStore for SqliteStore {
         }
         sqlx::query("DELETE FROM rooms WHERE id = ?").bind(id.to_string()).execute(&mut *tx).await.map_err(backend)?;
         tx.commit().await.map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "tests: a failed unwrap is a failed test"
+    )]
+
+    use orgbase_domain::org::NewOrg;
+
+    use super::*;
+
+    /// A fixed time: tests take no time from the system clock.
+    fn now() -> DateTime<Utc> {
+        from_millis(1_700_000_000_000)
+    }
+
+    async fn org(store: &SqliteStore, code: &str) -> Org {
+        let new = NewOrg { code: code.into(), name: code.into(), locale: None, tz: None };
+        let org = Org::create(new, now()).unwrap();
+        store.insert_org(&org, None).await.unwrap();
+        org
+    }
+
+    fn rename(name: &'static str) -> OrgChange {
+        Box::new(move |org: &Org| {
+            let mut props = org.props.clone();
+            props.name = name.into();
+            Ok((props, org.schema.clone()))
+        })
+    }
+
+    /// One org's row cannot be read (a document deeper than serde_json reads back);
+    /// a change to it shares a group-commit batch with changes to two other orgs.
+    /// It fails alone: the others commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_fails_alone_and_the_rest_of_its_batch_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+        let (a, broken, b) = (org(&store, "alpha").await, org(&store, "broken").await, org(&store, "bravo").await);
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        sqlx::query("UPDATE orgs SET props = json_set(props, '$.deep', json(?)) WHERE id = ?")
+            .bind(&deep)
+            .bind(broken.id.to_string())
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        // Hold the writer connection, so that a first write waits for it and the
+        // three below queue behind it: they then run as one batch.
+        let held = store.writer.acquire().await.unwrap();
+        let first = tokio::spawn({
+            let store = store.clone();
+            async move { store.modify_org(a.id, rename("First"), None, now()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let writes: Vec<_> = [(a.id, "Alpha"), (broken.id, "Broken"), (b.id, "Bravo")]
+            .into_iter()
+            .map(|(id, name)| {
+                let store = store.clone();
+                tokio::spawn(async move { store.modify_org(id, rename(name), None, now()).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(held);
+        first.await.unwrap().unwrap();
+        let mut results = Vec::new();
+        for write in writes {
+            results.push(write.await.unwrap());
+        }
+        assert_eq!(results[0].as_ref().unwrap().props.name, "Alpha");
+        assert!(matches!(results[1], Err(DomainError::Store(StoreError::Backend(_)))), "{:?}", results[1]);
+        assert_eq!(results[2].as_ref().unwrap().props.name, "Bravo");
+        assert_eq!(store.org_by_id(a.id).await.unwrap().unwrap().props.name, "Alpha");
+        assert_eq!(store.org_by_id(b.id).await.unwrap().unwrap().props.name, "Bravo");
+        store.close().await;
+    }
+
+    /// A capped database (`max_page_count`) fails writes with `SQLITE_FULL`: they
+    /// are told the storage is full, and once the cap is lifted writes work again
+    /// on the same store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_database_is_told_apart_and_the_writer_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+        let org = org(&store, "alpha").await;
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&store.writer).await.unwrap();
+        sqlx::query(&format!("PRAGMA max_page_count = {}", pages + 2)).execute(&store.writer).await.unwrap();
+        let big: &'static str = "x".repeat(64 * 1024).leak();
+        let mut full = None;
+        for _ in 0..20 {
+            match store.modify_org(org.id, rename(big), None, now()).await {
+                Ok(_) => {}
+                Err(e) => {
+                    full = Some(e);
+                    break;
+                }
+            }
+        }
+        assert!(matches!(full, Some(DomainError::Store(StoreError::StorageFull(_)))), "{full:?}");
+        // The cap is the connection's: lifted on the writer connection if it is the
+        // same, gone with it if the failed batch made the pool replace it.
+        sqlx::query("PRAGMA max_page_count = 1073741823").execute(&store.writer).await.unwrap();
+        store.ping().await.unwrap();
+        assert_eq!(store.modify_org(org.id, rename("Alpha"), None, now()).await.unwrap().props.name, "Alpha");
+        store.close().await;
     }
 }

@@ -2,8 +2,9 @@
 //! metrics and the OpenAPI document.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use orgbase_domain::StoreError;
 use serde_json::json;
 
 use crate::fault::Fault;
@@ -15,20 +16,20 @@ pub async fn healthz() -> Response {
     axum::Json(json!({"object": "result", "data": "ok"})).into_response()
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers reads and takes writes.
+///
+/// Otherwise 503 `kUnavailable`, with `Retry-After`.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503, body = Fault)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => axum::Json(json!({"object": "result", "data": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            let fault = Fault::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "kError",
-                "error.notReady",
-                "The database is not reachable.",
-            );
-            fault.into_response()
+            let reason = match e {
+                StoreError::StorageFull(_) => "The database's storage is full.",
+                _ => "The database is not reachable or cannot be written.",
+            };
+            Fault::not_ready(reason).into_response()
         }
     }
 }

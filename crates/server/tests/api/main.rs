@@ -16,6 +16,7 @@ mod openapi;
 mod org_writes;
 mod orgs;
 mod platform;
+mod resilience;
 mod secrets;
 mod security;
 mod sessions;
