@@ -10,6 +10,7 @@ mod accounts;
 mod cli;
 mod cors;
 mod faults;
+mod found_by_fuzzing;
 mod members;
 mod openapi;
 mod org_writes;
