@@ -23,7 +23,8 @@ use crate::fault::Fault;
 use crate::routes::common::not_modified;
 use crate::state::AppState;
 
-/// The org as the caller may read it.
+/// The org as the caller may read it: `_id`, `object` and `access` always, the
+/// other properties unless `?paths=` leaves them out.
 #[derive(utoipa::ToSchema)]
 #[schema(as = Org)]
 #[expect(dead_code, reason = "documents the dynamic org body in OpenAPI")]
@@ -36,13 +37,16 @@ pub struct OrgDoc {
     /// The caller's access level (1 public … 7 administrator).
     access: u8,
     /// The unique org code.
+    #[schema(required = false)]
     code: String,
     /// The label.
+    #[schema(required = false)]
     name: String,
     /// The default locale (`en_US`).
+    #[schema(required = false)]
     locale: String,
     /// Changes when custom properties change.
-    #[schema(rename = "schemasETag")]
+    #[schema(rename = "schemasETag", required = false)]
     schemas_etag: String,
 }
 

@@ -11,6 +11,7 @@ mod auth_hardening;
 mod cli;
 mod cors;
 mod faults;
+mod found_by_fuzzing;
 mod members;
 mod openapi;
 mod org_writes;
