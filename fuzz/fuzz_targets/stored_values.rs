@@ -5,7 +5,8 @@
 //! storable: the org's document, written out as JSON text and read back the way the
 //! stores read it (`serde_json::from_str`, then `OrgProps::from_value`), gives the
 //! same properties. A value that can be written but not read back breaks every later
-//! read of its org (issue 17, point 2: serde_json reads at most 128 levels).
+//! read of its org (issue 17, point 2: serde_json reads at most 128 levels). The
+//! limits of `domain::limits` are checked on their own as well.
 
 #![no_main]
 
@@ -65,6 +66,14 @@ fn check_storable(org: &Org, ops: &[Op], subject: &Subject) {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<Value>(data) else { return };
+    // The limits themselves (domain::limits): whatever they accept reads back from
+    // its JSON text, nested inside the org's document as it is stored.
+    if orgbase_domain::limits::check_value("c_doc", &value).is_ok() {
+        let text = serde_json::to_string(&json!({"props": {"c_doc": value.clone()}})).unwrap_or_default();
+        if let Err(e) = serde_json::from_str::<Value>(&text) {
+            panic!("a value within the limits cannot be read back ({e})");
+        }
+    }
     let fx = fixture();
     if let Some(ops) = ops(json!({"op": "set", "path": "c_doc", "value": value.clone()})) {
         check_storable(&fx.org, &ops, &fx.admin);

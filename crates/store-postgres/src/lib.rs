@@ -552,53 +552,43 @@ impl AccountStore for PgStore {
     }
 
     async fn set_reset_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
-        sqlx::query("UPDATE accounts SET reset_token_hash = $1, reset_expires = $2 WHERE id = $3")
-            .bind(token_hash)
-            .bind(expires)
-            .bind(account.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
+        self.set_account_token("reset", account, token_hash, expires).await
     }
 
     async fn account_by_reset_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS}, reset_expires FROM accounts WHERE reset_token_hash = $1");
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await.map_err(backend)?;
-        match row {
-            None => Ok(None),
-            Some(row) => {
-                let expires: DateTime<Utc> = row.try_get("reset_expires").map_err(backend)?;
-                Ok(Some((account_row(&row)?, expires)))
-            }
-        }
+        self.account_by_token("reset", token_hash).await
     }
 
     async fn reset_password(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
-        let _changing = self.cache.changing();
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let row = sqlx::query(
-            "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, verified = TRUE, \
-             updated = $2 WHERE reset_token_hash = $3 AND reset_expires > $4 RETURNING id",
-        )
-        .bind(hash)
-        .bind(now)
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let id: String = row.try_get("id").map_err(backend)?;
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Id::parse(&id))
+        self.consume_token("reset", token_hash, hash, now).await
     }
 
     async fn set_verify_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        self.set_account_token("verify", account, token_hash, expires).await
+    }
+
+    async fn account_by_verify_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        self.account_by_token("verify", token_hash).await
+    }
+
+    async fn verify_account(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        self.consume_token("verify", token_hash, hash, now).await
+    }
+}
+
+/// The mailed tokens of accounts: `reset` (a password reset) and `verify` (an email
+/// verification), each in its own `{kind}_token_hash` and `{kind}_expires` columns.
+impl PgStore {
+    async fn set_account_token(
+        &self,
+        kind: &'static str,
+        account: Id,
+        token_hash: &str,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let _changing = self.cache.changing();
-        sqlx::query("UPDATE accounts SET verify_token_hash = $1, verify_expires = $2 WHERE id = $3")
+        let sql = format!("UPDATE accounts SET {kind}_token_hash = $1, {kind}_expires = $2 WHERE id = $3");
+        sqlx::query(&sql)
             .bind(token_hash)
             .bind(expires)
             .bind(account.to_string())
@@ -608,33 +598,48 @@ impl AccountStore for PgStore {
         Ok(())
     }
 
-    async fn account_by_verify_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS}, verify_expires FROM accounts WHERE verify_token_hash = $1");
+    async fn account_by_token(
+        &self,
+        kind: &'static str,
+        token_hash: &str,
+    ) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        let sql =
+            format!("SELECT {ACCOUNT_COLUMNS}, {kind}_expires AS expires FROM accounts WHERE {kind}_token_hash = $1");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await.map_err(backend)?;
         match row {
             None => Ok(None),
             Some(row) => {
-                let expires: DateTime<Utc> = row.try_get("verify_expires").map_err(backend)?;
+                let expires: DateTime<Utc> = row.try_get("expires").map_err(backend)?;
                 Ok(Some((account_row(&row)?, expires)))
             }
         }
     }
 
-    async fn verify_account(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+    /// Consumes an unexpired token of `kind`: the password becomes `hash`, the email
+    /// is verified (the mailed link proved it), every token is cleared and every
+    /// session ends, in one transaction.
+    async fn consume_token(
+        &self,
+        kind: &'static str,
+        token_hash: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Id>, StoreError> {
         let _changing = self.cache.changing();
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let row = sqlx::query(
-            "UPDATE accounts SET password_hash = $1, verified = TRUE, verify_token_hash = NULL, verify_expires = NULL, \
-             reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
-             WHERE verify_token_hash = $3 AND verify_expires > $4 RETURNING id",
-        )
-        .bind(hash)
-        .bind(now)
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
+        let sql = format!(
+            "UPDATE accounts SET password_hash = $1, verified = TRUE, reset_token_hash = NULL, \
+             reset_expires = NULL, verify_token_hash = NULL, verify_expires = NULL, updated = $2 \
+             WHERE {kind}_token_hash = $3 AND {kind}_expires > $4 RETURNING id"
+        );
+        let row = sqlx::query(&sql)
+            .bind(hash)
+            .bind(now)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let id: String = row.try_get("id").map_err(backend)?;
         sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(backend)?;

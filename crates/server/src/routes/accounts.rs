@@ -412,10 +412,36 @@ pub async fn reset_password(
 /// Sets a new password with a reset token and revokes every session: the API's
 /// and the reset page's way.
 pub async fn reset_with(state: &AppState, org: &Org, token: &str, new_password: String) -> Result<(), Fault> {
+    redeem(state, org, Mailed::Reset, token, new_password).await.map(drop)
+}
+
+/// The two kinds of mailed account tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mailed {
+    /// A password reset.
+    Reset,
+    /// An email verification.
+    Verify,
+}
+
+/// Uses a mailed token: whoever holds it sets the account's password, the email
+/// counts as verified, and every session of the account ends (in one store call).
+/// An unknown or used token is 404, an expired one 410 `kTokenExpired`.
+async fn redeem(
+    state: &AppState,
+    org: &Org,
+    kind: Mailed,
+    token: &str,
+    new_password: String,
+) -> Result<Account, Fault> {
     let digest = secret::digest(token);
-    let expired = || Fault::new(StatusCode::GONE, "kTokenExpired", "expired.token", "This reset token has expired.");
-    let (_, expires) =
-        state.store.account_by_reset_token(&digest).await?.ok_or_else(|| Fault::not_found("Reset token"))?;
+    let expired = || Fault::new(StatusCode::GONE, "kTokenExpired", "expired.token", "This link has expired.");
+    let found = match kind {
+        Mailed::Reset => state.store.account_by_reset_token(&digest).await?,
+        Mailed::Verify => state.store.account_by_verify_token(&digest).await?,
+    };
+    let what = if kind == Mailed::Reset { "Reset token" } else { "Verification token" };
+    let (account, expires) = found.ok_or_else(|| Fault::not_found(what))?;
     let now = state.clock.now();
     if expires <= now {
         return Err(expired());
@@ -423,8 +449,12 @@ pub async fn reset_with(state: &AppState, org: &Org, token: &str, new_password: 
     password::check_policy("password", &new_password, org.props.security.password_min_length)
         .map_err(|e| Fault::validation(vec![e]))?;
     let hash = hash_password(new_password).await?;
-    match state.store.reset_password(&digest, &hash, now).await? {
-        Some(_) => Ok(()),
+    let done = match kind {
+        Mailed::Reset => state.store.reset_password(&digest, &hash, now).await?,
+        Mailed::Verify => state.store.verify_account(&digest, &hash, now).await?,
+    };
+    match done {
+        Some(_) => Ok(Account { password_hash: Some(hash), verified: true, ..account }),
         None => Err(expired()),
     }
 }
@@ -447,22 +477,7 @@ pub async fn verify_email(
 
 /// [`verify_email`]'s work, shared with the verification page.
 pub async fn verify_with(state: &AppState, org: &Org, token: &str, new_password: String) -> Result<Account, Fault> {
-    let digest = secret::digest(token);
-    let expired =
-        || Fault::new(StatusCode::GONE, "kTokenExpired", "expired.token", "This verification link has expired.");
-    let (account, expires) =
-        state.store.account_by_verify_token(&digest).await?.ok_or_else(|| Fault::not_found("Verification token"))?;
-    let now = state.clock.now();
-    if expires <= now {
-        return Err(expired());
-    }
-    password::check_policy("password", &new_password, org.props.security.password_min_length)
-        .map_err(|e| Fault::validation(vec![e]))?;
-    let hash = hash_password(new_password).await?;
-    match state.store.verify_account(&digest, &hash, now).await? {
-        Some(_) => Ok(Account { password_hash: Some(hash), verified: true, ..account }),
-        None => Err(expired()),
-    }
+    redeem(state, org, Mailed::Verify, token, new_password).await
 }
 
 impl From<FieldError> for Fault {
