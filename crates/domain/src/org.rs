@@ -884,7 +884,7 @@ impl OrgProps {
             }
         }
         if faults.is_empty()
-            && limits::json_size(&self.to_value(), limits::MAX_DOCUMENT_BYTES) > limits::MAX_DOCUMENT_BYTES
+            && limits::json_size(&OrgView(self.entries()), limits::MAX_DOCUMENT_BYTES) > limits::MAX_DOCUMENT_BYTES
         {
             faults.push(FieldError::new(
                 "",
@@ -1046,6 +1046,23 @@ mod tests {
             crate::SystemClock.now(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_whole_document_is_bounded_even_when_each_value_is_within_its_limit() {
+        let mut org = example();
+        let mut schema = Vec::new();
+        for i in 0..5 {
+            let decl: crate::schema::DeclareProperty =
+                serde_json::from_value(json!({"name": format!("c_big{i}"), "type": "string", "array": true})).unwrap();
+            schema.push(decl.validate(&org.roles(), &schema).unwrap());
+            org.props.custom.insert(format!("c_big{i}"), json!(vec!["x".repeat(15 * 1024); 7]));
+        }
+        let faults = org.props.validate(&org.roles(), &schema);
+        assert_eq!(faults.len(), 1, "{faults:?}");
+        assert!(faults[0].reason.contains("512 KiB"), "{faults:?}");
+        org.props.custom.remove("c_big4");
+        assert!(org.props.validate(&org.roles(), &schema).is_empty());
     }
 
     fn admin() -> Subject {
