@@ -1,49 +1,14 @@
-//! Access levels and who may read which org property.
+//! THE access policy: who may read which org property, and who may do what to the
+//! org's members, invitations, posts and schemas.
 //!
-//! The levels are the seed platform's: 1 Public, 2 Connected (a pending connection),
-//! 3 reserved, 4 Read, 5 Share, 6 Update, 7 Delete, 8 Script. An object's `access` is
-//! the caller's resolved level on it; a caller never sees a property above its level.
-
-use serde::Serialize;
+//! The levels themselves are `crate::level`'s (the seed platform's 1 Public to
+//! 8 Script). An object's `access` is the caller's resolved level on it; a caller
+//! never sees a property above its level.
 
 use crate::Id;
-use crate::org::{ADMINISTRATOR, Role};
+use crate::level::Level;
+use crate::roles::{ADMINISTRATOR, Role};
 use crate::schema::CustomProperty;
-
-/// A resolved access level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum Level {
-    /// Anyone with a client key.
-    Public = 1,
-    /// The holder of a pending connection (invitation).
-    Connected = 2,
-    /// Reserved by the seed platform.
-    Reserved = 3,
-    /// Any member.
-    Read = 4,
-    /// Members who may share.
-    Share = 5,
-    /// Members who may update.
-    Update = 6,
-    /// Administrators.
-    Delete = 7,
-    /// Scripts (and platform operators).
-    Script = 8,
-}
-
-impl Level {
-    /// The level as the number the API shows.
-    pub const fn as_u8(self) -> u8 {
-        self as u8
-    }
-}
-
-impl Serialize for Level {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u8(self.as_u8())
-    }
-}
 
 /// Every property of the org object with the level needed to read it (SPEC "Roles
 /// and access"). Custom `c_…` properties carry their own read level.
@@ -329,7 +294,7 @@ mod tests {
 #[cfg(test)]
 mod matrix {
     use super::*;
-    use crate::org::{DEVELOPER, PROVIDER, SUPPORT, builtin_roles};
+    use crate::roles::{DEVELOPER, PROVIDER, SUPPORT, builtin_roles};
 
     fn subjects() -> Vec<(&'static str, Subject)> {
         let roles = builtin_roles();

@@ -7,35 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::org::{Date, render_date};
+use crate::time::{Date, render_date};
 use crate::{FieldError, Id};
 
-/// A normalised email address: trimmed, lowercase, syntactically valid. Accounts are
-/// unique by it, so comparisons are case-insensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct Email(String);
-
-impl Email {
-    /// Validates and normalises an address.
-    pub fn parse(path: &str, s: &str) -> Result<Self, FieldError> {
-        let normalised = s.trim().to_lowercase();
-        if normalised.len() > 254 || !email_address::EmailAddress::is_valid(&normalised) {
-            return Err(FieldError::new(path, format!("'{}' is not an email address.", s.trim())));
-        }
-        Ok(Self(normalised))
-    }
-
-    /// The address as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+// Re-exported for the store crates until the merge (issue 18).
+pub use crate::email::Email;
 
 /// A person's name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,14 +345,6 @@ mod tests {
         let entry = MemberEntry::new(member, &account);
         assert_eq!(serde_json::to_value(&entry).unwrap(), expected);
         assert!(!serde_json::to_string(&entry).unwrap().contains("argon2"));
-    }
-
-    #[test]
-    fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse("email", "  A@X.Test ").unwrap().as_str(), "a@x.test");
-        for bad in ["", "plain", "a@", "@x.test", "a b@x.test"] {
-            assert!(Email::parse("email", bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -122,7 +122,7 @@ impl App {
         AppView {
             id: self.id,
             cors: Cors { origins: &self.cors_origins },
-            created: crate::org::Date(self.created),
+            created: crate::time::Date(self.created),
             enabled: self.enabled,
             key: &self.key,
             name: &self.name,
@@ -136,7 +136,7 @@ pub struct AppView<'a> {
     #[serde(rename = "_id")]
     id: Id,
     cors: Cors<'a>,
-    created: crate::org::Date,
+    created: crate::time::Date,
     enabled: bool,
     key: &'a str,
     name: &'a str,

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::account::Email;
-use crate::org::render_date;
+use crate::email::Email;
+use crate::time::render_date;
 use crate::{Id, secret};
 
 /// A connection's state, with the seed platform's numbers.

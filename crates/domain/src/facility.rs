@@ -9,7 +9,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::org::{parse_name, render_date};
+use crate::text::parse_name;
+use crate::time::render_date;
 use crate::{FieldError, Id};
 
 /// The fields facilities and rooms can be sorted by; the first is the default.

@@ -3,62 +3,27 @@
 //!
 //! The stored form is [`OrgProps`], one JSON document per org whose keys are exactly
 //! the writable properties (built-in and custom `c_…`). Server-kept fields (`_id`,
-//! `created`, `updated`, `updater`, `state`, the version) live beside it.
+//! `created`, `updated`, `updater`, `state`, the version) live beside it. Shared
+//! basics (dates, names, roles, access levels) are modules of their own below this one.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
-use std::sync::LazyLock;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::access::{Level, Operation, SERVER_KEPT, Subject, Target, decide, org_property_read_level};
-use crate::account::Email;
+use crate::access::{Operation, SERVER_KEPT, Subject, Target, decide, org_property_read_level};
 use crate::app::App;
+use crate::email::Email;
+use crate::level::Level;
 use crate::limits;
 use crate::patch::{Op, apply};
+use crate::roles::{ADMINISTRATOR, BUILTIN_ROLES, Role, builtin_roles, check_custom_roles, find_role};
 use crate::schema::CustomProperty;
+use crate::text::{parse_locale, parse_name, parse_tz};
+use crate::time::Date;
 use crate::{DomainError, FieldError, Id};
-
-/// Renders a date as the API does: RFC 3339, UTC, milliseconds.
-pub fn render_date(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// A date serialised as [`render_date`] renders it, written straight into the
-/// output (no string per date).
-#[derive(Debug, Clone, Copy)]
-pub struct Date(pub DateTime<Utc>);
-
-impl Serialize for Date {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use chrono::{Datelike, Timelike};
-        let t = self.0;
-        let year = t.year();
-        if !(0..=9999).contains(&year) {
-            return serializer.serialize_str(&render_date(t));
-        }
-        // `YYYY-MM-DDTHH:MM:SS.mmmZ`, as `render_date` writes it for these years.
-        let mut out = *b"0000-00-00T00:00:00.000Z";
-        let mut put = |at: usize, width: usize, mut value: u32| {
-            for i in (at..at + width).rev() {
-                out[i] = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
-        };
-        put(0, 4, year.unsigned_abs());
-        put(5, 2, t.month());
-        put(8, 2, t.day());
-        put(11, 2, t.hour());
-        put(14, 2, t.minute());
-        // A leap second shows as :60 in both.
-        put(17, 2, t.second() + t.nanosecond() / 1_000_000_000);
-        put(20, 3, t.nanosecond() % 1_000_000_000 / 1_000_000);
-        serializer.serialize_str(std::str::from_utf8(&out).map_err(serde::ser::Error::custom)?)
-    }
-}
 
 /// An org's unique code: lowercase ASCII letters, digits and `-`, 2–40 characters,
 /// starting with a letter. Immutable after creation; it is the first URL segment.
@@ -97,20 +62,6 @@ impl fmt::Display for OrgCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// Validates a BCP 47 / ICU locale (`en_US`, `fr-CA`) and returns it as given.
-pub fn parse_locale(path: &str, s: &str) -> Result<String, FieldError> {
-    icu_locale_core::Locale::try_from_str(&s.replace('_', "-"))
-        .map(|_| s.to_owned())
-        .map_err(|_| FieldError::new(path, format!("'{s}' is not a BCP 47 locale such as en_US.")))
-}
-
-/// Validates an IANA time zone name (`US/Pacific`, `Europe/London`).
-pub fn parse_tz(path: &str, s: &str) -> Result<String, FieldError> {
-    chrono_tz::Tz::from_str(s)
-        .map(|_| s.to_owned())
-        .map_err(|_| FieldError::new(path, format!("'{s}' is not an IANA time zone such as US/Pacific.")))
 }
 
 /// The org's state. A disabled org answers only platform operators.
@@ -232,54 +183,6 @@ pub struct Deployment {
     pub support_only: bool,
     /// Deployed configuration may be edited here afterwards.
     pub allow_edits: bool,
-}
-
-/// A role: built in, or custom in `org.roles`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Role {
-    /// Fixed for built-in roles.
-    #[serde(rename = "_id")]
-    pub id: Id,
-    /// A label.
-    pub name: String,
-    /// A unique code (`administrator`).
-    pub code: String,
-    /// Roles whose rights this one also has.
-    #[serde(default)]
-    pub include: Vec<Id>,
-}
-
-/// The built-in Administrator role.
-pub const ADMINISTRATOR: Id = Id::from_u96(4);
-/// The built-in Provider role.
-pub const PROVIDER: Id = Id::from_u96(5);
-/// The built-in Support role.
-pub const SUPPORT: Id = Id::from_u96(6);
-/// The built-in Developer role.
-pub const DEVELOPER: Id = Id::from_u96(7);
-
-/// The built-in roles, made once.
-static BUILTIN_ROLES: LazyLock<Vec<Role>> = LazyLock::new(make_builtin_roles);
-
-/// The built-in roles, with the seed platform's fixed ids.
-pub fn builtin_roles() -> Vec<Role> {
-    BUILTIN_ROLES.clone()
-}
-
-fn make_builtin_roles() -> Vec<Role> {
-    let role = |n: u32, name: &str, include: Vec<Id>| Role {
-        id: Id::from_u96(n),
-        name: name.to_owned(),
-        code: name.to_lowercase(),
-        include,
-    };
-    vec![
-        role(4, "Administrator", vec![DEVELOPER, SUPPORT]),
-        role(5, "Provider", vec![]),
-        role(6, "Support", vec![]),
-        role(7, "Developer", vec![]),
-    ]
 }
 
 /// The writable properties of an org, stored as one JSON document.
@@ -480,20 +383,6 @@ pub struct NewOrg {
     pub tz: Option<String>,
 }
 
-/// Validates a name: 1–100 characters after trimming.
-pub fn parse_name(path: &str, s: &str) -> Result<String, FieldError> {
-    let trimmed = s.trim();
-    let chars = trimmed.chars().count();
-    if chars == 0 || chars > 100 {
-        return Err(FieldError::new(path, "A name is 1-100 characters."));
-    }
-    // Names go into mail subjects and bodies: no line breaks or other controls.
-    if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::new(path, "A name has no control characters."));
-    }
-    Ok(trimmed.to_owned())
-}
-
 impl Org {
     /// Builds a new org from validated input, or every field error at once.
     pub fn create(new: NewOrg, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
@@ -551,12 +440,7 @@ impl Org {
         let mut out = Vec::new();
         for name in names {
             let wanted = name.trim();
-            let found = roles.iter().find(|r| {
-                Id::parse(wanted) == Some(r.id)
-                    || r.code.eq_ignore_ascii_case(wanted)
-                    || r.name.eq_ignore_ascii_case(wanted)
-            });
-            match found {
+            match find_role(&roles, wanted) {
                 Some(role) if !out.contains(&role.id) => out.push(role.id),
                 Some(_) => {}
                 None => return Err(FieldError::new(path, format!("'{wanted}' is not a role of this org."))),
@@ -895,71 +779,6 @@ impl OrgProps {
     }
 }
 
-/// Custom roles: unique ids and codes apart from the built-in ones, includes that
-/// name existing roles, and no include cycles.
-pub fn check_custom_roles(custom: &[Role]) -> Vec<FieldError> {
-    let mut faults = Vec::new();
-    if custom.len() > limits::MAX_ROLES {
-        return vec![FieldError::new("roles", format!("An org has at most {} custom roles.", limits::MAX_ROLES))];
-    }
-    let builtin = builtin_roles();
-    let mut all = builtin.clone();
-    all.extend(custom.iter().cloned());
-    for (i, role) in custom.iter().enumerate() {
-        let path = format!("roles.{i}");
-        if builtin.iter().any(|b| b.id == role.id || b.code.eq_ignore_ascii_case(&role.code)) {
-            faults.push(FieldError::new(&path, "Built-in roles cannot be redefined."));
-        }
-        if custom.iter().filter(|r| r.id == role.id || r.code.eq_ignore_ascii_case(&role.code)).count() > 1 {
-            faults.push(FieldError::new(&path, "Role ids and codes are unique."));
-        }
-        if role.include.len() > limits::MAX_ROLES {
-            faults.push(FieldError::new(format!("{path}.include"), "A role includes at most 100 roles."));
-        }
-        if role.name.trim().is_empty()
-            || role.name.chars().count() > 100
-            || role.name.chars().any(char::is_control)
-            || role.code.is_empty()
-            || role.code.len() > 64
-            || !role.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            faults.push(FieldError::new(
-                &path,
-                "A role has a name of 1-100 characters and a code of 1-64 letters, digits, _ or -.",
-            ));
-        }
-        for inc in &role.include {
-            if !all.iter().any(|r| r.id == *inc) {
-                faults.push(FieldError::new(format!("{path}.include"), format!("{inc} is not a role.")));
-            }
-        }
-        if reaches(&all, role.id, role.id) {
-            faults
-                .push(FieldError::new(format!("{path}.include"), "Roles cannot include themselves, directly or not."));
-        }
-    }
-    faults
-}
-
-/// True when `from` includes `to` through one or more steps.
-fn reaches(all: &[Role], from: Id, to: Id) -> bool {
-    let mut seen = Vec::new();
-    let mut stack: Vec<Id> = all.iter().find(|r| r.id == from).map(|r| r.include.clone()).unwrap_or_default();
-    while let Some(id) = stack.pop() {
-        if id == to {
-            return true;
-        }
-        if seen.contains(&id) {
-            continue;
-        }
-        seen.push(id);
-        if let Some(r) = all.iter().find(|r| r.id == id) {
-            stack.extend(r.include.iter().copied());
-        }
-    }
-    false
-}
-
 /// Narrows a rendered object to the requested `paths` (`name`, `configuration.email`).
 /// `_id`, `object` and `access` are always kept; unknown paths are ignored.
 pub fn select_paths(map: &Map<String, Value>, paths: &[String]) -> Map<String, Value> {
@@ -1039,6 +858,8 @@ mod tests {
 
     use super::*;
     use crate::Clock;
+    use crate::roles::PROVIDER;
+    use crate::time::render_date;
 
     fn example() -> Org {
         Org::create(
@@ -1067,21 +888,6 @@ mod tests {
 
     fn admin() -> Subject {
         Subject::member(&[ADMINISTRATOR], &builtin_roles())
-    }
-
-    #[test]
-    fn dates_serialise_as_they_render() {
-        for t in [
-            Utc.timestamp_millis_opt(0).unwrap(),
-            Utc.timestamp_millis_opt(1_764_164_054_569).unwrap(),
-            Utc.timestamp_millis_opt(1_764_164_054_000).unwrap(),
-            Utc.timestamp_nanos(1_764_164_054_123_456_789),
-            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
-            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
-            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
-        ] {
-            assert_eq!(serde_json::to_value(Date(t)).unwrap(), serde_json::json!(render_date(t)));
-        }
     }
 
     fn provider() -> Subject {
@@ -1138,15 +944,6 @@ mod tests {
     }
 
     #[test]
-    fn custom_role_cycles_are_refused() {
-        let a = Role { id: Id::from_u96(100), name: "A".into(), code: "a".into(), include: vec![Id::from_u96(101)] };
-        let b = Role { id: Id::from_u96(101), name: "B".into(), code: "b".into(), include: vec![Id::from_u96(100)] };
-        assert!(!check_custom_roles(&[a.clone(), b]).is_empty());
-        let ok = Role { include: vec![PROVIDER], ..a };
-        assert!(check_custom_roles(&[ok]).is_empty());
-    }
-
-    #[test]
     fn org_codes_follow_the_rules() {
         for ok in ["example", "ab", "a1-b2", &"a".repeat(40)] {
             assert!(OrgCode::parse(ok).is_ok(), "{ok}");
@@ -1154,16 +951,6 @@ mod tests {
         for bad in ["", "a", "Example", "1abc", "-abc", "ex ample", "ex_ample", &"a".repeat(41), "platform", "été"] {
             assert!(OrgCode::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn locales_and_zones_are_checked_by_their_crates() {
-        assert!(parse_locale("locale", "en_US").is_ok());
-        assert!(parse_locale("locale", "fr-CA").is_ok());
-        assert!(parse_locale("locale", "not a locale").is_err());
-        assert!(parse_tz("tz", "US/Pacific").is_ok());
-        assert!(parse_tz("tz", "Europe/London").is_ok());
-        assert!(parse_tz("tz", "Mars/Olympus").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::org::render_date;
+use crate::time::render_date;
 use crate::{FieldError, Id};
 
 /// The longest post body, in characters.

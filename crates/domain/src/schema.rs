@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::access::Level;
-use crate::org::Role;
+use crate::level::Level;
+use crate::roles::{Role, find_role};
 use crate::{FieldError, Id};
 
 /// The value type of a custom property.
@@ -164,12 +164,7 @@ impl DeclareProperty {
         let mut acl = Vec::new();
         for (i, entry) in self.acl.into_iter().enumerate() {
             let wanted = entry.target.trim();
-            let role = roles.iter().find(|r| {
-                Id::parse(wanted) == Some(r.id)
-                    || r.code.eq_ignore_ascii_case(wanted)
-                    || r.name.eq_ignore_ascii_case(wanted)
-            });
-            match role {
+            match find_role(roles, wanted) {
                 Some(role) if valid_level(entry.allow) => {
                     acl.push(AclEntry { kind: entry.kind, target: role.id, allow: entry.allow });
                 }
@@ -230,7 +225,7 @@ impl CustomProperty {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::org::builtin_roles;
+    use crate::roles::builtin_roles;
     use serde_json::json;
 
     fn declare(body: Value) -> Result<CustomProperty, Vec<FieldError>> {
@@ -242,7 +237,7 @@ mod tests {
         let p = declare(json!({"name": "c_4providers", "type": "number", "array": true, "maxItems": 20,
             "acl": [{"type": "role", "target": "provider", "allow": 6}]}))
         .unwrap();
-        assert_eq!(p.acl[0].target, crate::org::PROVIDER);
+        assert_eq!(p.acl[0].target, crate::roles::PROVIDER);
         assert_eq!((p.read_access, p.write_access), (4, 6));
         assert!(p.check(&json!([-5, -4, 0, 55])).is_ok());
         assert_eq!(p.check(&json!([1, "x"])).unwrap_err().path, "c_4providers.1");

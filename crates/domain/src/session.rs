@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::org::{parse_name, render_date};
+use crate::text::parse_name;
+use crate::time::render_date;
 use crate::{DomainError, FieldError, Id, taxonomy};
 
 /// The fields sessions can be sorted by; the first is the default.

@@ -8,9 +8,10 @@ use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 
-use crate::account::{Account, Email, Member, MemberEntry, MemberState, PersonName, Session};
+use crate::account::{Account, Member, MemberEntry, MemberState, PersonName, Session};
 use crate::app::App;
 use crate::connection::{Connection, ConnectionState};
+use crate::email::Email;
 use crate::facility::{Facility, PlaceChanges, Room};
 use crate::org::{Org, OrgProps, OrgState};
 use crate::paging::{Page, PageRequest};

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use orgbase_domain::account::{Account, Email, PersonName};
+use orgbase_domain::account::{Account, PersonName};
 use orgbase_domain::app::{ActAs, App};
+use orgbase_domain::email::Email;
 use orgbase_domain::org::{NewOrg, Org};
 use orgbase_domain::paging::PageParams;
 use orgbase_domain::store::ORG_SORT_FIELDS;
@@ -288,7 +289,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
         Command::Member(MemberCommand::Import { org, file, out }) => import_members(&state, &org, &file, &out).await,
         Command::App(AppCommand::Create { org, name, origins, require_signature_v2, act_as, out }) => {
             let org = org_named(&state, &org).await?;
-            let name = orgbase_domain::org::parse_name("name", &name).map_err(|e| e.reason)?;
+            let name = orgbase_domain::text::parse_name("name", &name).map_err(|e| e.reason)?;
             let origins = origins
                 .iter()
                 .map(|o| orgbase_domain::app::parse_origin("origin", o).map_err(|e| e.reason))

@@ -15,11 +15,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::Id;
-use orgbase_domain::access::{Level, Operation, Subject, Target, decide};
+use orgbase_domain::access::{Operation, Subject, Target, decide};
 use orgbase_domain::account::{Account, Member, MemberState, Session};
 use orgbase_domain::app::App;
-use orgbase_domain::org::{ADMINISTRATOR, DEVELOPER};
+use orgbase_domain::level::Level;
 use orgbase_domain::org::{Org, OrgState};
+use orgbase_domain::roles::{ADMINISTRATOR, DEVELOPER};
 
 use crate::auth::{self, CSRF_HEADER};
 use crate::fault::Fault;

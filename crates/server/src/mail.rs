@@ -104,7 +104,7 @@ impl Mailer {
                 }
             }
             Self::Log(path) => {
-                let line = json!({"to": mail.to, "subject": mail.subject, "body": mail.body, "created": orgbase_domain::org::render_date(created)});
+                let line = json!({"to": mail.to, "subject": mail.subject, "body": mail.body, "created": orgbase_domain::time::render_date(created)});
                 let path = path.clone();
                 let written = tokio::task::spawn_blocking(move || append_private(&path, &format!("{line}\n"))).await;
                 if !matches!(written, Ok(Ok(()))) {

@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use orgbase_domain::account::{Account, Email, Member, MemberEntry, PersonName};
+use orgbase_domain::account::{Account, Member, MemberEntry, PersonName};
 use orgbase_domain::app::{ActAs, App};
+use orgbase_domain::email::Email;
 use orgbase_domain::facility::{FACILITY_SORT_FIELDS, Facility, PlaceChanges, Room};
 use orgbase_domain::org::{NewOrg, Org, OrgState};
 use orgbase_domain::paging::{PageParams, PageRequest};
@@ -546,7 +547,7 @@ pub async fn org_changes_apply_one_after_another(store: DynStore) {
 pub async fn reads_follow_writes(store: DynStore) {
     use orgbase_domain::account::{MemberState, Session};
     use orgbase_domain::connection::{Connection, ConnectionState};
-    use orgbase_domain::org::{ADMINISTRATOR, PROVIDER};
+    use orgbase_domain::roles::{ADMINISTRATOR, PROVIDER};
 
     let org = new_org("follows", "Follows", now());
     store.insert_org(&org, None).await.unwrap();
@@ -685,7 +686,7 @@ where
 /// cache (PostgreSQL: the change notifications of migration 0006; SQLite: `PRAGMA
 /// data_version`), and each write starts from the other's.
 pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
-    use orgbase_domain::org::ADMINISTRATOR;
+    use orgbase_domain::roles::ADMINISTRATOR;
     use orgbase_domain::store::OrgChange;
 
     let org = new_org("two-nodes", "Two Nodes", now());
@@ -830,7 +831,7 @@ async fn taking_part(store: &DynStore, session: Id) -> (Id, Vec<(Id, Id, Permiss
 /// (others stay), and the sessions it owns, ended ones too, pass to the acting
 /// administrator, who takes part in them with every permission (once).
 pub async fn a_removed_member_leaves_the_orgs_sessions(store: DynStore) {
-    use orgbase_domain::org::ADMINISTRATOR;
+    use orgbase_domain::roles::ADMINISTRATOR;
     let t = now_ms();
     let [a, b, c] = ["leave-a", "leave-b", "leave-c"].map(|code| new_org(code, code, t));
     for org in [&a, &b, &c] {
@@ -891,7 +892,7 @@ pub async fn a_removed_member_leaves_the_orgs_sessions(store: DynStore) {
 /// session either.
 pub async fn a_suspended_member_leaves_the_orgs_sessions(store: DynStore) {
     use orgbase_domain::account::MemberState;
-    use orgbase_domain::org::ADMINISTRATOR;
+    use orgbase_domain::roles::ADMINISTRATOR;
     let t = now_ms();
     let org = new_org("suspend", "Suspend", t);
     store.insert_org(&org, None).await.unwrap();

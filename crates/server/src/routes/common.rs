@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::Id;
-use orgbase_domain::access::Level;
 use orgbase_domain::account::{Account, Member};
+use orgbase_domain::level::Level;
 use orgbase_domain::paging::Page;
 use serde_json::{Value, json};
 

@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use orgbase_domain::access::{Operation, Target};
-use orgbase_domain::account::{Account, Email, MemberEntry, PersonName};
+use orgbase_domain::account::{Account, MemberEntry, PersonName};
 use orgbase_domain::connection::{Connection, ConnectionState};
+use orgbase_domain::email::Email;
 use orgbase_domain::org::Org;
 use orgbase_domain::store::Acceptance;
 use orgbase_domain::{FieldError, Id, secret};
@@ -57,7 +58,7 @@ pub async fn mail_invitation(state: &AppState, org: &Org, connection: &Connectio
              Open this link to accept:\n{link}\n\n\
              The invitation expires at {expires}.\n",
             name = org.props.name,
-            expires = orgbase_domain::org::render_date(connection.expires),
+            expires = orgbase_domain::time::render_date(connection.expires),
         ),
     };
     state.mailer.send(mail, state.clock.now()).await;

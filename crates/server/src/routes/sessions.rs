@@ -14,15 +14,16 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
-use orgbase_domain::access::Level;
 use orgbase_domain::account::MemberState;
 use orgbase_domain::facility::resolve_place;
-use orgbase_domain::org::{OrgState, render_date};
+use orgbase_domain::level::Level;
+use orgbase_domain::org::OrgState;
 use orgbase_domain::paging::Page;
 use orgbase_domain::session::{
     self, LiveSession, Membership, NewSession, Participant, Permissions, SESSION_SORT_FIELDS, SessionOp, SessionPatch,
     SessionQuery, SessionScope, SessionState, Standing, can, check_grant, home_org,
 };
+use orgbase_domain::time::render_date;
 use orgbase_domain::{DomainError, FieldError, Id, StoreError};
 use serde::Deserialize;
 use serde_json::json;

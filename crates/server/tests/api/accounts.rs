@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use orgbase_domain::Clock;
-use orgbase_domain::org::{ADMINISTRATOR, PROVIDER};
+use orgbase_domain::roles::{ADMINISTRATOR, PROVIDER};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -150,7 +150,7 @@ async fn registration_is_closed_unless_the_org_allows_it(app: &TestApp) {
     assert!(
         app.state
             .store
-            .account_by_email(&orgbase_domain::account::Email::parse("e", "a@x.test").unwrap())
+            .account_by_email(&orgbase_domain::email::Email::parse("e", "a@x.test").unwrap())
             .await
             .unwrap()
             .is_none()
@@ -270,7 +270,7 @@ async fn two_racing_registrations_of_one_email_make_one_account(app: &TestApp) {
     // Both answer as a new registration does (a taken email tells nothing), and
     // one account exists.
     assert_eq!([a.unwrap().status().as_u16(), b.unwrap().status().as_u16()], [200, 200]);
-    let email = orgbase_domain::account::Email::parse("email", "race@x.test").unwrap();
+    let email = orgbase_domain::email::Email::parse("email", "race@x.test").unwrap();
     assert!(app.state.store.account_by_email(&email).await.unwrap().is_some());
     app.login("open", &key.key, "race@x.test", PASSWORD).await;
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use orgbase_domain::app::{ActAs, App};
-use orgbase_domain::org::ADMINISTRATOR;
+use orgbase_domain::roles::ADMINISTRATOR;
 use orgbase_domain::{Clock, Id};
 use orgbase_server::auth::{SignedRequest, signature, signature_v2, signed_text_v2};
 use orgbase_server::config::{Config, TrustedProxies};
@@ -400,7 +400,7 @@ async fn the_documented_v2_example_is_exact(app: &TestApp) {
     (documented.key, documented.secret) = (KEY.into(), SECRET.into());
     app.state.store.insert_app(&documented).await.unwrap();
     let mut admin = orgbase_domain::account::Account::new(
-        orgbase_domain::account::Email::parse("email", "admin@x.test").unwrap(),
+        orgbase_domain::email::Email::parse("email", "admin@x.test").unwrap(),
         orgbase_domain::account::PersonName { first: "Ada".into(), last: "Admin".into() },
         None,
         app.clock.now(),

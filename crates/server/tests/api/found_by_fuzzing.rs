@@ -1,7 +1,7 @@
 //! What the fuzzers found (`scripts/api-fuzz`, `scripts/fuzz`), each attack kept as
 //! a test through real HTTP so that it stays fixed.
 
-use orgbase_domain::org::ADMINISTRATOR;
+use orgbase_domain::roles::ADMINISTRATOR;
 use reqwest::Method;
 use serde_json::json;
 

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use orgbase_domain::account::{Account, Email, Member, PersonName};
+use orgbase_domain::account::{Account, Member, PersonName};
 use orgbase_domain::app::App;
+use orgbase_domain::email::Email;
 use orgbase_domain::org::{NewOrg, Org, OrgProps};
 use orgbase_domain::{Clock, Id, ManualClock};
 use orgbase_server::config::{Config, Secret};

@@ -1,7 +1,7 @@
 //! Members, invitations (connections) and roles: seed 000's story end to end, with
 //! mail through a real SMTP server, and every rule around it.
 
-use orgbase_domain::org::{ADMINISTRATOR, PROVIDER, SUPPORT};
+use orgbase_domain::roles::{ADMINISTRATOR, PROVIDER, SUPPORT};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! The OpenAPI document is generated from the handlers; the committed snapshot
 //! makes every API change visible in review (`INSTA_UPDATE=always` to accept).
 
-use orgbase_domain::org::ADMINISTRATOR;
+use orgbase_domain::roles::ADMINISTRATOR;
 use reqwest::Method;
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! properties with ACLs, concurrency, If-Match, maintenance, and posts.
 
 use orgbase_domain::Id;
-use orgbase_domain::org::{ADMINISTRATOR, DEVELOPER, PROVIDER, SUPPORT};
+use orgbase_domain::roles::{ADMINISTRATOR, DEVELOPER, PROVIDER, SUPPORT};
 use reqwest::Method;
 use serde_json::{Value, json};
 

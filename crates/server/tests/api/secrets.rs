@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use orgbase_domain::org::ADMINISTRATOR;
+use orgbase_domain::roles::ADMINISTRATOR;
 use orgbase_domain::{Clock, secret};
 use reqwest::Method;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! holes around invitations, passwords and mail.
 
 use orgbase_domain::app::App;
-use orgbase_domain::org::ADMINISTRATOR;
+use orgbase_domain::roles::ADMINISTRATOR;
 use orgbase_domain::{Clock, Id};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -5,7 +5,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use orgbase_domain::Clock;
 use orgbase_domain::account::Account;
 use orgbase_domain::app::App;
-use orgbase_domain::org::{ADMINISTRATOR, Org};
+use orgbase_domain::org::Org;
+use orgbase_domain::roles::ADMINISTRATOR;
 use reqwest::Method;
 use serde_json::{Value, json};
 
