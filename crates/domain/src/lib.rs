@@ -5,6 +5,11 @@
 //! This crate owns the rules. It knows nothing of HTTP (axum), SQL (sqlx) or OpenAPI;
 //! the `server` crate maps it to the wire, and the `store-*` crates implement its
 //! storage traits.
+//!
+//! Its modules form no cycle: shared basics (`time`, `text`, `email`, `level`,
+//! `roles`, `id`, `error`, `limits`, `secret`) sit below the policy (`access`,
+//! `schema`), which sits below the aggregates (`org`, `account`, `app`, `session`,
+//! …); `store` is on top. No module imports one above it.
 
 pub mod access;
 pub mod account;
