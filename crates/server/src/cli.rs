@@ -17,7 +17,7 @@ use orgbase_domain::{DomainError, SystemClock, password};
 use serde_json::json;
 
 use crate::config::{Config, Overrides};
-use crate::routes::platform;
+use crate::flows::orgs as platform;
 use crate::state::{AppState, open_store};
 
 /// orgbase: organisations, members, roles, invitations and sessions, in one binary.

@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use orgbase_domain::access::{Level, Operation, Subject, Target};
@@ -179,7 +179,7 @@ async fn render_org(state: &AppState, ctx: &OrgCtx, read: OrgRead) -> Result<Res
     let subject = ctx.subject();
     let etag = org_etag(&ctx.org, subject.org_level(), paths.as_deref());
     if not_modified(&conditions, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(&etag))]).into_response());
+        return Ok(crate::fault::not_modified([(header::ETAG, etag_header(&etag))]));
     }
     respond(state, subject, &ctx.org, paths.as_deref(), &etag).await
 }
