@@ -325,25 +325,25 @@ pub async fn declare_property(
 ) -> Result<Response, Fault> {
     ctx.authorize(Target::Schema, Operation::Create, "the org's schemas")?;
     let name = body.name.clone();
-    let org = update_org(&state, &ctx, &headers, move |org| {
-        let declared = body.clone().validate(&org.roles(), &org.schema).map_err(|faults| {
-            if faults.iter().any(|f| f.reason.contains("already exists")) {
-                DomainError::Exists(format!("{} is already declared.", body.name))
-            } else {
-                DomainError::Validation(faults)
-            }
-        })?;
-        let mut props = org.props.clone();
-        props.schemas_etag = secret::token()[..32].to_owned();
-        let mut schema = org.schema.clone();
-        schema.push(declared);
-        Ok((props, schema))
-    })
-    .await?;
+    let org = update_org(&state, &ctx, &headers, move |org| declare(org, body.clone())).await?;
     let declared = org.schema.iter().find(|p| p.name == name).ok_or_else(|| Fault::internal(&"declaration lost"))?;
     let mut shown = serde_json::to_value(declared).map_err(|e| Fault::internal(&e))?;
     shown["object"] = json!("property");
     Ok(axum::Json(shown).into_response())
+}
+
+/// The org with `declaration` added to its custom properties and a new
+/// `schemasETag`. A name already declared is 409 `kExists`, whatever else is wrong.
+fn declare(org: &Org, declaration: DeclareProperty) -> Result<(OrgProps, Vec<CustomProperty>), DomainError> {
+    if org.schema.iter().any(|p| p.name == declaration.name) {
+        return Err(DomainError::Exists(format!("{} is already declared.", declaration.name)));
+    }
+    let declared = declaration.validate(&org.roles(), &org.schema).map_err(DomainError::Validation)?;
+    let mut props = org.props.clone();
+    props.schemas_etag = secret::token()[..32].to_owned();
+    let mut schema = org.schema.clone();
+    schema.push(declared);
+    Ok((props, schema))
 }
 
 /// The org's custom property declarations.
