@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use orgbase_domain::account::{Account, MemberState, Session};
@@ -32,46 +33,6 @@ pub const SIGNATURE_WINDOW_MINUTES: i64 = 5;
 const TOUCH_INTERVAL_SECONDS: i64 = 60;
 /// The header that selects the signature version (absent: 1, the seed's).
 pub const SIGNATURE_VERSION_HEADER: &str = "medable-client-signature-version";
-
-/// 403 `kNotLoggedIn`.
-pub fn not_logged_in() -> Fault {
-    Fault::new(StatusCode::FORBIDDEN, "kNotLoggedIn", "accessDenied.notLoggedIn", "You are not logged in.")
-}
-
-/// 403 `kSessionExpired`.
-pub fn session_expired() -> Fault {
-    Fault::new(StatusCode::FORBIDDEN, "kSessionExpired", "accessDenied.sessionExpired", "Your session has expired.")
-}
-
-/// 403 `kCSRFTokenMismatch`.
-pub fn csrf_mismatch() -> Fault {
-    Fault::new(
-        StatusCode::FORBIDDEN,
-        "kCSRFTokenMismatch",
-        "accessDenied.csrfTokenMismatch",
-        "A write authenticated by cookie must send the Medable-Csrf-Token header.",
-    )
-}
-
-/// 403 `kInvalidCredentials`: the same for an unknown email and a wrong password.
-pub fn invalid_credentials() -> Fault {
-    Fault::new(
-        StatusCode::FORBIDDEN,
-        "kInvalidCredentials",
-        "accessDenied.invalidCredentials",
-        "Invalid email or password.",
-    )
-}
-
-/// The one fault of every refused signed request, whatever the cause.
-pub fn invalid_signature() -> Fault {
-    Fault::new(
-        StatusCode::FORBIDDEN,
-        "kAccessDenied",
-        "accessDenied.invalidSignature",
-        "The request signature is not valid.",
-    )
-}
 
 /// The CSRF token of a session: derived from the session token, so it needs no
 /// storage and cannot be computed without the (HttpOnly) cookie.
@@ -161,6 +122,15 @@ pub async fn start_session(state: &AppState, org: &Org, account: &Account) -> Re
     };
     state.store.insert_session(&session).await?;
     Ok((session, token))
+}
+
+/// Puts a new session on a login's answer: the `md.sid` cookie of `token`, and
+/// the CSRF token that writes authenticated by that cookie must send.
+pub fn set_session(res: &mut Response, state: &AppState, org: &Org, token: &str) {
+    res.headers_mut().insert(header::SET_COOKIE, session_cookie(state, org, Some(token)));
+    if let Ok(csrf) = HeaderValue::from_str(&csrf_token(token)) {
+        res.headers_mut().insert(CSRF_HEADER, csrf);
+    }
 }
 
 /// The `Set-Cookie` value of a session (or, with `None`, of its removal). `Secure`
@@ -280,13 +250,13 @@ pub async fn verify_signed_request(
     let (Some(given), Some(nonce), Some(timestamp)) =
         (header("medable-client-signature"), header("medable-client-nonce"), header("medable-client-timestamp"))
     else {
-        return Err(invalid_signature());
+        return Err(Fault::invalid_signature());
     };
     let account = header("medable-client-account").unwrap_or_default();
     let now = state.clock.now();
-    let Ok(millis) = timestamp.parse::<i64>() else { return Err(invalid_signature()) };
+    let Ok(millis) = timestamp.parse::<i64>() else { return Err(Fault::invalid_signature()) };
     if !within_window(now, millis) {
-        return Err(invalid_signature());
+        return Err(Fault::invalid_signature());
     }
     let path = signed_path(line.path, org.code.as_str());
     let expected = match (signature_version(headers), body) {
@@ -305,28 +275,28 @@ pub async fn verify_signed_request(
         (Some(1), _) if !app.require_signature_v2 => {
             signature(&app.key, &app.secret, &path, line.method.as_str(), timestamp)
         }
-        _ => return Err(invalid_signature()),
+        _ => return Err(Fault::invalid_signature()),
     };
     if !bool::from(expected.as_bytes().ct_eq(given.to_ascii_lowercase().as_bytes())) {
-        return Err(invalid_signature());
+        return Err(Fault::invalid_signature());
     }
     if nonce.is_empty() || nonce.len() > 128 {
-        return Err(invalid_signature());
+        return Err(Fault::invalid_signature());
     }
     let window = Duration::minutes(SIGNATURE_WINDOW_MINUTES * 2);
     if !state.store.record_nonce(app.id, nonce, now, now - window).await? {
-        return Err(invalid_signature());
+        return Err(Fault::invalid_signature());
     }
     if account.is_empty() {
         return Ok(Caller::App);
     }
-    let account_id = Id::parse(account).ok_or_else(invalid_signature)?;
+    let account_id = Id::parse(account).ok_or_else(Fault::invalid_signature)?;
     if !app.act_as.allows(account_id) {
-        return Err(invalid_signature());
+        return Err(Fault::invalid_signature());
     }
     let member = state.store.member_of(org.id, account_id).await?.filter(|m| m.state == MemberState::Active);
-    let Some(member) = member else { return Err(invalid_signature()) };
-    let account = state.store.account_by_id(account_id).await?.ok_or_else(invalid_signature)?;
+    let Some(member) = member else { return Err(Fault::invalid_signature()) };
+    let account = state.store.account_by_id(account_id).await?.ok_or_else(Fault::invalid_signature)?;
     Ok(Caller::Account {
         account: Arc::new(account),
         member: Some(Arc::new(member)),

@@ -18,7 +18,7 @@ use orgbase_domain::{DomainError, SystemClock, password};
 use serde_json::json;
 
 use crate::config::{Config, Overrides};
-use crate::routes::platform;
+use crate::flows::orgs;
 use crate::state::{AppState, open_store};
 
 /// orgbase: organisations, members, roles, invitations and sessions, in one binary.
@@ -210,16 +210,8 @@ fn describe(e: DomainError) -> String {
 }
 
 async fn execute(cli: Cli) -> Result<(), String> {
-    let bind = match &cli.command {
-        Command::Serve { bind } => bind.clone(),
-        _ => None,
-    };
-    let overrides = Overrides { bind, data_dir: cli.data_dir.clone(), database_url: cli.database_url.clone() };
-    let config = Config::load(cli.config.as_deref(), &overrides).map_err(|e| format!("config: {e}"))?;
-    let _logs =
-        matches!(cli.command, Command::Serve { .. }).then(|| crate::telemetry::init_logs(&config.log_format)).flatten();
-    let store = open_store(&config).await.map_err(|e| format!("database: {e}"))?;
-    let state = AppState::new(store, Arc::new(SystemClock), config)?;
+    // Held until the command ends: dropping it flushes the logs.
+    let (state, _logs) = open(&cli).await?;
     match cli.command {
         Command::Serve { .. } => serve(state).await,
         Command::Migrate => {
@@ -227,59 +219,9 @@ async fn execute(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Org(OrgCommand::Create { code, name, locale, tz, admin_email, out }) => {
-            let (org, admin) =
-                platform::create_org_in(&state, NewOrg { code, name, locale, tz }, admin_email.as_deref())
-                    .await
-                    .map_err(describe)?;
-            if out.json {
-                let rendered = platform::render_for_operator(&state, &org).await.map_err(|f| f.reason)?;
-                println!("{rendered}");
-            } else {
-                println!("created org {} ({}), id {}", org.code, org.props.name, org.id);
-                match admin {
-                    Some(Linked::Member(_, admin)) if admin.password_hash.is_none() => {
-                        println!(
-                            "administrator: {} (set a password with accounts/request-password-reset)",
-                            admin.email
-                        );
-                    }
-                    Some(Linked::Member(_, admin)) => println!("administrator: {}", admin.email),
-                    Some(Linked::Invited(invitation)) => println!(
-                        "{} belongs to an account whose email is not verified: it was invited (mailed) instead",
-                        invitation.email
-                    ),
-                    _ => {}
-                }
-                println!("next: orgbase app create --org {} --name \"My app\"", org.code);
-            }
-            Ok(())
+            create_org(&state, NewOrg { code, name, locale, tz }, admin_email.as_deref(), &out).await
         }
-        Command::Org(OrgCommand::List { out }) => {
-            let mut params = PageParams { limit: Some("1000".into()), ..PageParams::default() };
-            let mut all = Vec::new();
-            loop {
-                let req = params.validate(ORG_SORT_FIELDS).map_err(|_| "paging".to_owned())?;
-                let page = state.store.list_orgs(&req).await.map_err(|e| e.to_string())?;
-                let last = page.data.last().map(|o| o.id.to_string());
-                all.extend(page.data);
-                match last {
-                    Some(last) if page.has_more => params.starting_after = Some(last),
-                    _ => break,
-                }
-            }
-            if out.json {
-                let mut data = Vec::new();
-                for org in &all {
-                    data.push(platform::render_for_operator(&state, org).await.map_err(|f| f.reason)?);
-                }
-                println!("{}", json!({"object": "list", "data": data, "hasMore": false}));
-            } else {
-                for org in &all {
-                    println!("{}\t{}\t{}\t{}", org.id, org.code, org.state.as_str(), org.props.name);
-                }
-            }
-            Ok(())
-        }
+        Command::Org(OrgCommand::List { out }) => list_orgs(&state, &out).await,
         Command::Account(AccountCommand::Create { email, name, password_stdin: _, out }) => {
             create_account(&state, &email, &name, &out).await
         }
@@ -287,30 +229,99 @@ async fn execute(cli: Cli) -> Result<(), String> {
             add_member(&state, &org, &email, &roles, &out).await
         }
         Command::Member(MemberCommand::Import { org, file, out }) => import_members(&state, &org, &file, &out).await,
-        Command::App(AppCommand::Create { org, name, origins, require_signature_v2, act_as, out }) => {
-            let org = org_named(&state, &org).await?;
-            let name = orgbase_domain::text::parse_name("name", &name).map_err(|e| e.reason)?;
-            let origins = origins
-                .iter()
-                .map(|o| orgbase_domain::app::parse_origin("origin", o).map_err(|e| e.reason))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut app = App::new(org.id, name, origins, state.clock.now());
-            app.require_signature_v2 = require_signature_v2;
-            app.act_as = act_as;
-            state.store.insert_app(&app).await.map_err(|e| e.to_string())?;
-            if out.json {
-                let mut shown = app.to_json();
-                shown["secret"] = json!(app.secret);
-                shown["org"] = json!(org.code);
-                println!("{shown}");
-            } else {
-                println!("created app {} for org {}", app.name, org.code);
-                println!("key:    {}", app.key);
-                println!("secret: {}   (shown only now; keep it safe)", app.secret);
-            }
-            Ok(())
+        Command::App(command) => create_app(&state, command).await,
+    }
+}
+
+/// Loads the config (the command line's overrides last), starts the logs of
+/// `serve` (the guard that flushes them comes back), and opens the store every
+/// command works on.
+async fn open(cli: &Cli) -> Result<(AppState, Option<tracing_appender::non_blocking::WorkerGuard>), String> {
+    let bind = match &cli.command {
+        Command::Serve { bind } => bind.clone(),
+        _ => None,
+    };
+    let overrides = Overrides { bind, data_dir: cli.data_dir.clone(), database_url: cli.database_url.clone() };
+    let config = Config::load(cli.config.as_deref(), &overrides).map_err(|e| format!("config: {e}"))?;
+    let logs =
+        matches!(cli.command, Command::Serve { .. }).then(|| crate::telemetry::init_logs(&config.log_format)).flatten();
+    let store = open_store(&config).await.map_err(|e| format!("database: {e}"))?;
+    Ok((AppState::new(store, Arc::new(SystemClock), config)?, logs))
+}
+
+async fn create_org(state: &AppState, new: NewOrg, admin_email: Option<&str>, out: &Output) -> Result<(), String> {
+    let (org, admin) = orgs::create_org_in(state, new, admin_email).await.map_err(describe)?;
+    if out.json {
+        let rendered = orgs::render_for_operator(state, &org).await.map_err(|f| f.reason)?;
+        println!("{rendered}");
+        return Ok(());
+    }
+    println!("created org {} ({}), id {}", org.code, org.props.name, org.id);
+    match admin {
+        Some(Linked::Member(_, admin)) if admin.password_hash.is_none() => {
+            println!("administrator: {} (set a password with accounts/request-password-reset)", admin.email);
+        }
+        Some(Linked::Member(_, admin)) => println!("administrator: {}", admin.email),
+        Some(Linked::Invited(invitation)) => println!(
+            "{} belongs to an account whose email is not verified: it was invited (mailed) instead",
+            invitation.email
+        ),
+        _ => {}
+    }
+    println!("next: orgbase app create --org {} --name \"My app\"", org.code);
+    Ok(())
+}
+
+async fn list_orgs(state: &AppState, out: &Output) -> Result<(), String> {
+    let mut params = PageParams { limit: Some("1000".into()), ..PageParams::default() };
+    let mut all = Vec::new();
+    loop {
+        let req = params.validate(ORG_SORT_FIELDS).map_err(|_| "paging".to_owned())?;
+        let page = state.store.list_orgs(&req).await.map_err(|e| e.to_string())?;
+        let last = page.data.last().map(|o| o.id.to_string());
+        all.extend(page.data);
+        match last {
+            Some(last) if page.has_more => params.starting_after = Some(last),
+            _ => break,
         }
     }
+    if out.json {
+        let mut data = Vec::new();
+        for org in &all {
+            data.push(orgs::render_for_operator(state, org).await.map_err(|f| f.reason)?);
+        }
+        println!("{}", json!({"object": "list", "data": data, "hasMore": false}));
+    } else {
+        for org in &all {
+            println!("{}\t{}\t{}\t{}", org.id, org.code, org.state.as_str(), org.props.name);
+        }
+    }
+    Ok(())
+}
+
+async fn create_app(state: &AppState, command: AppCommand) -> Result<(), String> {
+    let AppCommand::Create { org, name, origins, require_signature_v2, act_as, out } = command;
+    let org = org_named(state, &org).await?;
+    let name = orgbase_domain::text::parse_name("name", &name).map_err(|e| e.reason)?;
+    let origins = origins
+        .iter()
+        .map(|o| orgbase_domain::app::parse_origin("origin", o).map_err(|e| e.reason))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut app = App::new(org.id, name, origins, state.clock.now());
+    app.require_signature_v2 = require_signature_v2;
+    app.act_as = act_as;
+    state.store.insert_app(&app).await.map_err(|e| e.to_string())?;
+    if out.json {
+        let mut shown = app.to_json();
+        shown["secret"] = json!(app.secret);
+        shown["org"] = json!(org.code);
+        println!("{shown}");
+    } else {
+        println!("created app {} for org {}", app.name, org.code);
+        println!("key:    {}", app.key);
+        println!("secret: {}   (shown only now; keep it safe)", app.secret);
+    }
+    Ok(())
 }
 
 /// The org with this code, or a message for the operator.
@@ -344,9 +355,9 @@ async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], 
     let org = org_named(state, org).await?;
     let email = Email::parse("email", email).map_err(|e| e.reason)?;
     let roles = org.resolve_roles("roles", roles).map_err(|e| e.reason)?;
-    let (request, token) = platform::link_request(state, &org, email.clone(), PersonName::default(), roles);
+    let (request, token) = orgs::link_request(state, &org, email.clone(), PersonName::default(), roles);
     let linked = state.store.link_member(org.id, &request, state.clock.now()).await.map_err(|e| e.to_string())?;
-    platform::mail_if_invited(state, &org, &linked, &token).await;
+    orgs::mail_if_invited(state, &org, &linked, &token).await;
     match (&linked, out.json) {
         (Linked::Member(member, _), true) => println!("{}", member.to_json()),
         (Linked::Member(member, _), false) => println!("{email} is now a member of {} ({})", org.code, member.id),
@@ -386,7 +397,7 @@ impl Imported {
             match outcome {
                 Linked::Member(..) => self.added += 1,
                 Linked::Invited(invitation) => {
-                    platform::mail_if_invited(state, org, outcome, token).await;
+                    orgs::mail_if_invited(state, org, outcome, token).await;
                     self.invited.push(invitation.email.to_string());
                 }
                 Linked::AlreadyMember | Linked::AlreadyInvited => {}
@@ -409,35 +420,42 @@ async fn import_members(state: &AppState, org: &str, file: &std::path::Path, out
     for record in reader.records() {
         line += 1;
         let record = record.map_err(|e| format!("line {line}: {e}"))?;
-        let field = |i: usize| record.get(i).unwrap_or_default();
-        let email = Email::parse("email", field(0)).map_err(|e| format!("line {line}: {}", e.reason))?;
-        let name = PersonName { first: field(1).into(), last: field(2).into() }
-            .validate("name")
-            .map_err(|e| format!("line {line}: {}", e.reason))?;
-        let roles: Vec<String> = field(3).split(';').filter(|r| !r.trim().is_empty()).map(str::to_owned).collect();
-        let roles = org.resolve_roles("roles", &roles).map_err(|e| format!("line {line}: {}", e.reason))?;
-        batch.push(platform::link_request(state, &org, email, name, roles));
+        batch.push(import_row(state, &org, &record).map_err(|reason| format!("line {line}: {reason}"))?);
         if batch.len() == IMPORT_BATCH {
             imported.flush(state, &org, &mut batch).await?;
         }
     }
     imported.flush(state, &org, &mut batch).await?;
+    print_import(&org, line, imported, out);
+    Ok(())
+}
+
+/// The link request of one CSV row (`email,first,last,roles`), or why it is wrong.
+fn import_row(state: &AppState, org: &Org, record: &csv::StringRecord) -> Result<(LinkRequest, String), String> {
+    let field = |i: usize| record.get(i).unwrap_or_default();
+    let email = Email::parse("email", field(0)).map_err(|e| e.reason)?;
+    let name = PersonName { first: field(1).into(), last: field(2).into() }.validate("name").map_err(|e| e.reason)?;
+    let roles: Vec<String> = field(3).split(';').filter(|r| !r.trim().is_empty()).map(str::to_owned).collect();
+    let roles = org.resolve_roles("roles", &roles).map_err(|e| e.reason)?;
+    Ok(orgs::link_request(state, org, email, name, roles))
+}
+
+fn print_import(org: &Org, rows: usize, imported: Imported, out: &Output) {
     let Imported { added, invited } = imported;
     if out.json {
-        println!("{}", json!({"object": "result", "data": {"rows": line, "added": added, "invited": invited}}));
-    } else {
-        println!("imported {added} new members into {} ({line} rows)", org.code);
-        if !invited.is_empty() {
-            println!(
-                "{} addresses belong to accounts whose email is not verified; they were invited instead:",
-                invited.len()
-            );
-            for email in &invited {
-                println!("  {email}");
-            }
+        println!("{}", json!({"object": "result", "data": {"rows": rows, "added": added, "invited": invited}}));
+        return;
+    }
+    println!("imported {added} new members into {} ({rows} rows)", org.code);
+    if !invited.is_empty() {
+        println!(
+            "{} addresses belong to accounts whose email is not verified; they were invited instead:",
+            invited.len()
+        );
+        for email in &invited {
+            println!("  {email}");
         }
     }
-    Ok(())
 }
 
 async fn serve(state: AppState) -> Result<(), String> {

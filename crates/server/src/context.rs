@@ -12,7 +12,7 @@ use std::task::Poll;
 
 use axum::extract::{FromRequestParts, MatchedPath, OriginalUri, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::Id;
 use orgbase_domain::access::{Operation, Subject, Target, decide};
@@ -88,8 +88,8 @@ impl Caller {
     pub fn account(&self) -> Result<&Arc<Account>, Fault> {
         match self {
             Self::Account { account, .. } => Ok(account),
-            Self::Public { problem: Some(AuthProblem::Expired) } => Err(auth::session_expired()),
-            Self::Public { .. } | Self::App => Err(auth::not_logged_in()),
+            Self::Public { problem: Some(AuthProblem::Expired) } => Err(Fault::session_expired()),
+            Self::Public { .. } | Self::App => Err(Fault::not_logged_in()),
         }
     }
 
@@ -330,7 +330,7 @@ async fn resolve(
             let expected = auth::csrf_token(token);
             let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
             if *cookie && !safe && !exempt && !auth::csrf_matches(req.headers(), &expected) {
-                return Err(auth::csrf_mismatch());
+                return Err(Fault::csrf_mismatch());
             }
             Some(expected)
         }
@@ -340,7 +340,7 @@ async fn resolve(
         let subject = caller.subject(&org);
         if !(subject.has_role(ADMINISTRATOR) || subject.has_role(DEVELOPER)) {
             let reason = org.props.maintenance_message.clone().unwrap_or_else(|| "The org is in maintenance.".into());
-            return Err(Fault::new(StatusCode::FORBIDDEN, "kMaintenance", "accessDenied.maintenance", reason));
+            return Err(Fault::maintenance(reason));
         }
     }
     let authenticated = !matches!(caller, Caller::Public { .. });

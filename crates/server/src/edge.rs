@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::HeaderName;
-use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
@@ -135,7 +135,7 @@ where
                         }
                         match deadline.as_pin_mut().map(|sleep| sleep.poll(cx)) {
                             // Dropped with this future, the inner one never runs again.
-                            Some(Poll::Ready(())) => Fault::for_status(StatusCode::REQUEST_TIMEOUT).into_response(),
+                            Some(Poll::Ready(())) => Fault::timeout().into_response(),
                             _ => return Poll::Pending,
                         }
                     }

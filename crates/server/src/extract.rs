@@ -33,13 +33,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if !is_json {
             return Err(Fault::unsupported_media("Send a JSON body with Content-Type: application/json."));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Fault::too_large()
-            } else {
-                Fault::invalid_argument("The request body could not be read.")
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| Fault::unreadable_body(&rejection))?;
         parse_json(&bytes).map(ApiJson)
     }
 }

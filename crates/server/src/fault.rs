@@ -8,8 +8,9 @@
 //! `{"object":"fault","code":…,"status":…,"trace":…}`.
 
 use axum::body::Body;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, IntoResponseParts, Response};
 use orgbase_domain::{DomainError, FieldError, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -56,8 +57,9 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// A fault with a status, code, errCode detail and reason.
-    pub fn new(status: StatusCode, code: &'static str, err_code: &str, reason: impl Into<String>) -> Self {
+    /// A fault with a status, code, errCode detail and reason. Private: every other
+    /// file names the fault it means through a constructor below.
+    fn new(status: StatusCode, code: &'static str, err_code: &str, reason: impl Into<String>) -> Self {
         Self {
             object: "fault",
             name: "error",
@@ -135,6 +137,63 @@ impl Fault {
         )
     }
 
+    /// 403 `kNotLoggedIn`.
+    pub fn not_logged_in() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "kNotLoggedIn", "accessDenied.notLoggedIn", "You are not logged in.")
+    }
+
+    /// 403 `kSessionExpired`.
+    pub fn session_expired() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "kSessionExpired", "accessDenied.sessionExpired", "Your session has expired.")
+    }
+
+    /// 403 `kCSRFTokenMismatch`.
+    pub fn csrf_mismatch() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "kCSRFTokenMismatch",
+            "accessDenied.csrfTokenMismatch",
+            "A write authenticated by cookie must send the Medable-Csrf-Token header.",
+        )
+    }
+
+    /// 403 `kInvalidCredentials`: the same for an unknown email and a wrong password.
+    pub fn invalid_credentials() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "kInvalidCredentials",
+            "accessDenied.invalidCredentials",
+            "Invalid email or password.",
+        )
+    }
+
+    /// 403 `kAccessDenied`: the one fault of every refused signed request, whatever
+    /// the cause.
+    pub fn invalid_signature() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "kAccessDenied",
+            "accessDenied.invalidSignature",
+            "The request signature is not valid.",
+        )
+    }
+
+    /// 403 `kMaintenance`: the org is in maintenance and the caller may not pass.
+    pub fn maintenance(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "kMaintenance", "accessDenied.maintenance", reason)
+    }
+
+    /// 410 `kExpired`: an invitation past its expiry.
+    pub fn invitation_expired() -> Self {
+        Self::new(StatusCode::GONE, "kExpired", "expired.connection", "This invitation has expired.")
+    }
+
+    /// 410 `kTokenExpired`: a mailed link (verification, password reset) past its
+    /// expiry, or used meanwhile.
+    pub fn link_expired() -> Self {
+        Self::new(StatusCode::GONE, "kTokenExpired", "expired.token", "This link has expired.")
+    }
+
     /// 400 `kOrgDisabled`.
     pub fn org_disabled() -> Self {
         Self::new(StatusCode::BAD_REQUEST, "kOrgDisabled", "invalidArgument.orgDisabled", "This org is disabled.")
@@ -165,6 +224,21 @@ impl Fault {
         );
         fault.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
         fault
+    }
+
+    /// 408 `kTimeout`: the request took longer than the configured timeout.
+    pub fn timeout() -> Self {
+        Self::for_status(StatusCode::REQUEST_TIMEOUT)
+    }
+
+    /// The fault of a request body that could not be read: 413 when it passed the
+    /// body limit, else 400.
+    pub fn unreadable_body(rejection: &BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::too_large()
+        } else {
+            Self::invalid_argument("The request body could not be read.")
+        }
     }
 
     /// 415 `kUnsupportedMedia`.
@@ -274,10 +348,23 @@ impl From<DomainError> for Fault {
     }
 }
 
+impl From<FieldError> for Fault {
+    fn from(e: FieldError) -> Self {
+        Fault::validation(vec![e])
+    }
+}
+
 impl From<StoreError> for Fault {
     fn from(e: StoreError) -> Self {
         DomainError::from(e).into()
     }
+}
+
+/// 304 Not Modified with `headers` (the `ETag`, caching): the answer to an
+/// `If-None-Match` that names the current version. Not a fault, but a status, so
+/// it is chosen here.
+pub fn not_modified(headers: impl IntoResponseParts) -> Response {
+    (StatusCode::NOT_MODIFIED, headers, ()).into_response()
 }
 
 /// Marks a response as carrying a fault that [`crate::edge::Edge`] must render.

@@ -12,6 +12,7 @@ pub mod cors;
 pub mod edge;
 pub mod extract;
 pub mod fault;
+pub mod flows;
 pub mod mail;
 pub mod media;
 pub mod openapi;

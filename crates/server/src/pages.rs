@@ -5,8 +5,8 @@
 //! never send to a server, so tokens reach no access log, proxy or `Referer`. The
 //! page's script reads the fragment and posts the token, with what the form asks,
 //! in the body of a `POST` to the same path. These handlers call the same functions
-//! as the API's (`accounts::verify_with`, `accounts::reset_with`,
-//! `connections::accept_with`): a page is another view, never another way in. The
+//! as the API's (`flows::account_links::verify_with`, `flows::account_links::reset_with`,
+//! `flows::invitations::accept_with`): a page is another view, never another way in. The
 //! pages are server-rendered (askama, checked at compile time) and served with a
 //! strict Content-Security-Policy: no inline script, nothing from another origin.
 
@@ -14,17 +14,17 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::account::PersonName;
 use orgbase_domain::org::{Org, OrgState};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::client_addr::ClientIp;
 use crate::extract::ApiJson;
 use crate::fault::Fault;
-use crate::routes::accounts::{ClientIp, NameBody};
-use crate::routes::{accounts, connections};
+use crate::flows::{account_links, invitations};
 use crate::state::AppState;
 
 /// The Content-Security-Policy of every page: scripts, styles and requests only
@@ -66,7 +66,7 @@ async fn org_of(state: &AppState, code: &str) -> Result<Arc<Org>, Fault> {
 
 fn html(page: &TokenPage<'_>) -> Result<Response, Fault> {
     let body = page.render().map_err(|e| Fault::internal(&e))?;
-    let mut res = (StatusCode::OK, body).into_response();
+    let mut res = body.into_response();
     let headers = res.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
@@ -141,7 +141,7 @@ pub struct PageRequest {
     /// The password to set (or, to accept with an existing account, its password).
     pub password: String,
     /// The name of a new account (accept only).
-    pub name: Option<NameBody>,
+    pub name: Option<PersonName>,
 }
 
 impl std::fmt::Debug for PageRequest {
@@ -164,8 +164,7 @@ pub async fn accept(
     let org = org_of(&state, &code).await?;
     // A password may be checked here (an existing account's): limited like a login.
     state.limits.check(&state, "accept", ip, None).await?;
-    let name = body.name.map(|n| PersonName { first: n.first, last: n.last });
-    let account = connections::accept_with(&state, &org, &body.token, name, body.password).await?;
+    let account = invitations::accept_with(&state, &org, &body.token, body.name, body.password).await?;
     Ok(done(format!("{} is now a member of {}. You can log in.", account.email, org.props.name)))
 }
 
@@ -177,7 +176,7 @@ pub async fn verify(
 ) -> Result<Response, Fault> {
     let org = org_of(&state, &code).await?;
     no_name(&body)?;
-    let account = accounts::verify_with(&state, &org, &body.token, body.password).await?;
+    let account = account_links::verify_with(&state, &org, &body.token, body.password).await?;
     Ok(done(format!("{} is verified. You can log in with your new password.", account.email)))
 }
 
@@ -189,7 +188,7 @@ pub async fn reset(
 ) -> Result<Response, Fault> {
     let org = org_of(&state, &code).await?;
     no_name(&body)?;
-    accounts::reset_with(&state, &org, &body.token, body.password).await?;
+    account_links::reset_with(&state, &org, &body.token, body.password).await?;
     Ok(done("Your password is set. You can log in with it.".to_owned()))
 }
 

@@ -2,18 +2,14 @@
 //! with roles (`POST /orgs/{id}/connections`), lists, resends and revokes them; the
 //! invitee accepts (`POST /connections/{token}`, or `accounts/register` with the
 //! token) or declines (`DELETE /connections/{token}`). Tokens are mailed, never
-//! shown, and stored only as digests.
+//! shown, and stored only as digests. What the pages and the registration share
+//! with these routes lives in `flows::invitations`.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Duration;
 use orgbase_domain::access::{Operation, Target};
-use orgbase_domain::account::{Account, MemberEntry, PersonName};
 use orgbase_domain::connection::{Connection, ConnectionState};
 use orgbase_domain::email::Email;
-use orgbase_domain::org::Org;
-use orgbase_domain::store::Acceptance;
 use orgbase_domain::{FieldError, Id, secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,7 +17,7 @@ use serde_json::{Value, json};
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, Paging, QueryPairs};
 use crate::fault::Fault;
-use crate::mail::{self, Mail};
+use crate::flows::invitations::{accept_logged_in, decline, mail_invitation, ttl};
 use crate::state::AppState;
 
 /// The body of `POST /orgs/{id}/connections`.
@@ -35,33 +31,6 @@ pub struct CreateConnectionRequest {
     pub roles: Vec<String>,
     /// A display name for the invitee.
     pub name: Option<String>,
-}
-
-/// 410 `kExpired`.
-fn expired() -> Fault {
-    Fault::new(StatusCode::GONE, "kExpired", "expired.connection", "This invitation has expired.")
-}
-
-fn ttl(ctx: &OrgCtx) -> Duration {
-    Duration::seconds(i64::from(ctx.org.props.security.invitation_ttl))
-}
-
-/// Mails an invitation with the link of the accept page (the token rides in the
-/// link's fragment, see `mail::link`).
-pub async fn mail_invitation(state: &AppState, org: &Org, connection: &Connection, token: &str) {
-    let link = mail::link(state, org, "accept", token);
-    let mail = Mail {
-        to: connection.email.to_string(),
-        subject: format!("You are invited to join {}", org.props.name),
-        body: format!(
-            "You are invited to join {name} on orgbase.\n\n\
-             Open this link to accept:\n{link}\n\n\
-             The invitation expires at {expires}.\n",
-            name = org.props.name,
-            expires = orgbase_domain::time::render_date(connection.expires),
-        ),
-    };
-    state.mailer.send(mail, state.clock.now()).await;
 }
 
 /// Invites an email into the org with roles, and mails the invitation.
@@ -88,7 +57,7 @@ pub async fn create_connection(
     let (Some(email), Some(roles)) = (email, roles) else { return Err(Fault::validation(faults)) };
     let now = state.clock.now();
     let (connection, token) =
-        Connection::new(ctx.org.id, email, name, roles, ctx.caller.account_id(), now + ttl(&ctx), now);
+        Connection::new(ctx.org.id, email, name, roles, ctx.caller.account_id(), now + ttl(&ctx.org), now);
     state.store.insert_connection(&connection).await?;
     mail_invitation(&state, &ctx.org, &connection, &token).await;
     Ok(axum::Json(connection.to_json()).into_response())
@@ -136,7 +105,7 @@ pub async fn resend_connection(
     let token = secret::token();
     let now = state.clock.now();
     let connection =
-        state.store.reissue_connection(ctx.org.id, id, &secret::digest(&token), now + ttl(&ctx), now).await?;
+        state.store.reissue_connection(ctx.org.id, id, &secret::digest(&token), now + ttl(&ctx.org), now).await?;
     mail_invitation(&state, &ctx.org, &connection, &token).await;
     Ok(axum::Json(connection.to_json()).into_response())
 }
@@ -153,7 +122,8 @@ pub async fn accept_connection(
     ctx: OrgCtx,
     Path((_, token)): Path<(String, String)>,
 ) -> Result<Response, Fault> {
-    accept_logged_in(&state, &ctx, &token).await
+    let member = accept_logged_in(&state, &ctx, &token).await?;
+    Ok(axum::Json(member).into_response())
 }
 
 /// The body of `POST /connections/accept` and `POST /connections/decline`.
@@ -181,7 +151,8 @@ pub async fn accept_connection_by_body(
     ctx: OrgCtx,
     ApiJson(body): ApiJson<ConnectionTokenRequest>,
 ) -> Result<Response, Fault> {
-    accept_logged_in(&state, &ctx, &body.token).await
+    let member = accept_logged_in(&state, &ctx, &body.token).await?;
+    Ok(axum::Json(member).into_response())
 }
 
 /// Declines an invitation, the token in the body (the invitee, logged in).
@@ -196,113 +167,6 @@ pub async fn decline_connection_by_body(
 ) -> Result<Response, Fault> {
     let closed = decline(&state, &ctx, &body.token).await?;
     Ok(axum::Json(closed.to_json()).into_response())
-}
-
-async fn accept_logged_in(state: &AppState, ctx: &OrgCtx, token: &str) -> Result<Response, Fault> {
-    let account = ctx.caller.account()?.clone();
-    let connection = pending_for_token(state, &ctx.org, token).await?;
-    if connection.email != account.email {
-        return Err(Fault::access_denied("This invitation is for another email address."));
-    }
-    // The token proves the email; the session proves the account.
-    let how = Acceptance::Existing { keep: ctx.caller.session().map(|s| s.id) };
-    let member = state.store.accept_connection(&secret::digest(token), &account, &how, state.clock.now()).await?;
-    Ok(axum::Json(MemberEntry::new(member, &account)).into_response())
-}
-
-/// The pending, unexpired connection of this org holding `token`.
-pub async fn pending_for_token(state: &AppState, org: &Org, token: &str) -> Result<Connection, Fault> {
-    let connection = state.store.connection_by_token(&secret::digest(token)).await?;
-    let connection = connection
-        .filter(|c| c.org == org.id && c.state == ConnectionState::Pending)
-        .ok_or_else(|| Fault::not_found("Invitation"))?;
-    if connection.expires <= state.clock.now() {
-        return Err(expired());
-    }
-    Ok(connection)
-}
-
-/// Registers through an invitation, in one transaction: the token proves the
-/// email, so the account is verified. An unverified account with that email (its
-/// password chosen by whoever registered the address) becomes the acceptor's: it
-/// takes `account`'s name and password and its sessions end. A verified one must
-/// log in to accept (409). Returns the account as it now is.
-pub async fn register_with_token(
-    state: &AppState,
-    ctx: &OrgCtx,
-    token: &str,
-    account: Account,
-) -> Result<Account, Fault> {
-    let connection = pending_for_token(state, &ctx.org, token).await?;
-    if connection.email != account.email {
-        return Err(Fault::access_denied("This invitation is for another email address."));
-    }
-    accept_as_new_or_reclaimed(state, token, account, None).await
-}
-
-/// Accepts for someone who is not logged in: `account` (their email, name and new
-/// password) is inserted, or reclaims the unverified account with that email. A
-/// verified account must prove its password: `current`, checked here, or else 409.
-async fn accept_as_new_or_reclaimed(
-    state: &AppState,
-    token: &str,
-    account: Account,
-    current: Option<String>,
-) -> Result<Account, Fault> {
-    let digest = secret::digest(token);
-    let now = state.clock.now();
-    let (accepted, how) = match state.store.account_by_email(&account.email).await? {
-        None => (account.verified(), Acceptance::Register),
-        Some(existing) if !existing.verified => {
-            let password_hash = account.password_hash.clone().unwrap_or_default();
-            let how = Acceptance::Reclaim { password_hash, name: account.name.clone() };
-            (Account { name: account.name, password_hash: account.password_hash, verified: true, ..existing }, how)
-        }
-        Some(existing) => {
-            let Some(current) = current else {
-                return Err(Fault::exists("An account with this email exists: log in to accept the invitation."));
-            };
-            if !crate::routes::accounts::verify_password(current, existing.password_hash.clone()).await? {
-                return Err(crate::auth::invalid_credentials());
-            }
-            (existing, Acceptance::Existing { keep: None })
-        }
-    };
-    state.store.accept_connection(&digest, &accepted, &how, now).await?;
-    Ok(accepted)
-}
-
-/// The accept page's work: the invitee, not logged in, gives their name and a
-/// password (a new account, or one that reclaims an unverified account with the
-/// address), or the password of their verified account.
-pub async fn accept_with(
-    state: &AppState,
-    org: &Org,
-    token: &str,
-    name: Option<PersonName>,
-    password: String,
-) -> Result<Account, Fault> {
-    let connection = pending_for_token(state, org, token).await?;
-    let existing = state.store.account_by_email(&connection.email).await?;
-    if let Some(existing) = existing.filter(|a| a.verified) {
-        return accept_as_new_or_reclaimed(state, token, existing, Some(password)).await;
-    }
-    let name = name
-        .ok_or_else(|| Fault::validation(vec![FieldError::new("name", "A name is required.")]))?
-        .validate("name")?;
-    orgbase_domain::password::check_policy("password", &password, org.props.security.password_min_length)?;
-    let hash = crate::routes::accounts::hash_password(password).await?;
-    let account = Account::new(connection.email, name, Some(hash), state.clock.now());
-    accept_as_new_or_reclaimed(state, token, account, None).await
-}
-
-async fn decline(state: &AppState, ctx: &OrgCtx, token: &str) -> Result<Connection, Fault> {
-    let account = ctx.caller.account()?.clone();
-    let connection = pending_for_token(state, &ctx.org, token).await?;
-    if connection.email != account.email {
-        return Err(Fault::access_denied("This invitation is for another email address."));
-    }
-    Ok(state.store.close_connection(ctx.org.id, connection.id, ConnectionState::Declined, state.clock.now()).await?)
 }
 
 /// `DELETE /connections/{id}` revokes (administrators); `DELETE /connections/{token}`

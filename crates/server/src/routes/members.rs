@@ -35,19 +35,9 @@ fn member_id(id: &str) -> Result<Id, Fault> {
     Id::parse(id).ok_or_else(|| Fault::not_found("Member"))
 }
 
-/// Lists the org's members.
-#[utoipa::path(get, path = "/{org}/v2/members", tag = "members",
-    params(("org" = String, Path), ("role" = Option<String>, Query), ("state" = Option<String>, Query),
-           ("search" = Option<String>, Query, description = "Email or name prefix"), ("limit" = Option<u32>, Query),
-           ("startingAfter" = Option<String>, Query), ("endingBefore" = Option<String>, Query)),
-    responses((status = 200, description = "A list of members"), (status = 403, body = Fault)))]
-pub async fn list_members(
-    State(state): State<AppState>,
-    ctx: OrgCtx,
-    QueryPairs(query): QueryPairs,
-    Paging(params): Paging,
-) -> Result<Response, Fault> {
-    ctx.authorize(Target::Member { own: false }, Operation::Read, "the members")?;
+/// The filter that a list's query names (`role`, `state`, `search`), and what
+/// is wrong in it.
+fn member_filter(ctx: &OrgCtx, query: Vec<(String, String)>) -> (MemberFilter, Vec<FieldError>) {
     let mut filter = MemberFilter::default();
     let mut faults = Vec::new();
     for (k, v) in query {
@@ -64,6 +54,23 @@ pub async fn list_members(
             _ => {}
         }
     }
+    (filter, faults)
+}
+
+/// Lists the org's members.
+#[utoipa::path(get, path = "/{org}/v2/members", tag = "members",
+    params(("org" = String, Path), ("role" = Option<String>, Query), ("state" = Option<String>, Query),
+           ("search" = Option<String>, Query, description = "Email or name prefix"), ("limit" = Option<u32>, Query),
+           ("startingAfter" = Option<String>, Query), ("endingBefore" = Option<String>, Query)),
+    responses((status = 200, description = "A list of members"), (status = 403, body = Fault)))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    QueryPairs(query): QueryPairs,
+    Paging(params): Paging,
+) -> Result<Response, Fault> {
+    ctx.authorize(Target::Member { own: false }, Operation::Read, "the members")?;
+    let (filter, mut faults) = member_filter(&ctx, query);
     let req = params.validate(&["_id"]).map_err(|e| {
         faults.extend(e);
         Fault::validation(faults.clone())

@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use orgbase_domain::access::{Operation, Subject, Target};
@@ -180,7 +180,7 @@ async fn render_org(state: &AppState, ctx: &OrgCtx, read: OrgRead) -> Result<Res
     let subject = ctx.subject();
     let etag = org_etag(&ctx.org, subject.org_level(), paths.as_deref());
     if not_modified(&conditions, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(&etag))]).into_response());
+        return Ok(crate::fault::not_modified([(header::ETAG, etag_header(&etag))]));
     }
     respond(state, subject, &ctx.org, paths.as_deref(), &etag).await
 }
@@ -326,25 +326,25 @@ pub async fn declare_property(
 ) -> Result<Response, Fault> {
     ctx.authorize(Target::Schema, Operation::Create, "the org's schemas")?;
     let name = body.name.clone();
-    let org = update_org(&state, &ctx, &headers, move |org| {
-        let declared = body.clone().validate(&org.roles(), &org.schema).map_err(|faults| {
-            if faults.iter().any(|f| f.reason.contains("already exists")) {
-                DomainError::Exists(format!("{} is already declared.", body.name))
-            } else {
-                DomainError::Validation(faults)
-            }
-        })?;
-        let mut props = org.props.clone();
-        props.schemas_etag = secret::token()[..32].to_owned();
-        let mut schema = org.schema.clone();
-        schema.push(declared);
-        Ok((props, schema))
-    })
-    .await?;
+    let org = update_org(&state, &ctx, &headers, move |org| declare(org, body.clone())).await?;
     let declared = org.schema.iter().find(|p| p.name == name).ok_or_else(|| Fault::internal(&"declaration lost"))?;
     let mut shown = serde_json::to_value(declared).map_err(|e| Fault::internal(&e))?;
     shown["object"] = json!("property");
     Ok(axum::Json(shown).into_response())
+}
+
+/// The org with `declaration` added to its custom properties and a new
+/// `schemasETag`. A name already declared is 409 `kExists`, whatever else is wrong.
+fn declare(org: &Org, declaration: DeclareProperty) -> Result<(OrgProps, Vec<CustomProperty>), DomainError> {
+    if org.schema.iter().any(|p| p.name == declaration.name) {
+        return Err(DomainError::Exists(format!("{} is already declared.", declaration.name)));
+    }
+    let declared = declaration.validate(&org.roles(), &org.schema).map_err(DomainError::Validation)?;
+    let mut props = org.props.clone();
+    props.schemas_etag = secret::token()[..32].to_owned();
+    let mut schema = org.schema.clone();
+    schema.push(declared);
+    Ok((props, schema))
 }
 
 /// The org's custom property declarations.

@@ -5,19 +5,16 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use orgbase_domain::account::{Account, PersonName};
-use orgbase_domain::connection::Connection;
-use orgbase_domain::email::Email;
-use orgbase_domain::org::{NewOrg, Org, OrgState, Viewer};
-use orgbase_domain::roles::ADMINISTRATOR;
-use orgbase_domain::store::{LinkRequest, Linked, ORG_SORT_FIELDS};
-use orgbase_domain::{DomainError, FieldError, Id};
+use orgbase_domain::org::{NewOrg, OrgState};
+use orgbase_domain::store::{Linked, ORG_SORT_FIELDS};
+use orgbase_domain::{FieldError, Id};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::extract::{ApiJson, Paging};
 use crate::fault::Fault;
+use crate::flows::orgs::{create_org_in, render_for_operator};
 use crate::state::AppState;
 
 /// A request authenticated with the operator token.
@@ -46,12 +43,6 @@ impl FromRequestParts<AppState> for Operator {
             Err(Fault::access_denied("A valid operator token is required."))
         }
     }
-}
-
-/// Renders an org for an operator: every property.
-pub async fn render_for_operator(state: &AppState, org: &Org) -> Result<Value, Fault> {
-    let apps = state.store.apps_of_org(org.id).await?;
-    Ok(Value::Object(org.render(Viewer::Operator, &apps, false)))
 }
 
 /// The body of `POST /platform/v1/orgs`.
@@ -111,54 +102,6 @@ pub async fn create_org(
         _ => {}
     }
     Ok(axum::Json(shown).into_response())
-}
-
-/// A request to make the holder of `email` a member of `org` with `roles`: the
-/// account to make if none has the address (verified: the operator vouches for
-/// it), and the invitation to send instead if an unverified account has it. The
-/// second value is that invitation's token, for the mail.
-pub fn link_request(
-    state: &AppState,
-    org: &Org,
-    email: Email,
-    name: PersonName,
-    roles: Vec<Id>,
-) -> (LinkRequest, String) {
-    let now = state.clock.now();
-    let ttl = chrono::Duration::seconds(i64::from(org.props.security.invitation_ttl));
-    let (invitation, token) = Connection::new(org.id, email.clone(), None, roles.clone(), None, now + ttl, now);
-    let account = Account::new(email, name, None, now).verified();
-    (LinkRequest { account, roles, invitation }, token)
-}
-
-/// Mails the invitation of a link that could not be made at once.
-pub async fn mail_if_invited(state: &AppState, org: &Org, linked: &Linked, token: &str) {
-    if let Linked::Invited(connection) = linked {
-        crate::routes::connections::mail_invitation(state, org, connection, token).await;
-    }
-}
-
-/// Validates and stores a new org, with its first Administrator when an email is
-/// given, in one transaction; shared by the API and the CLI. An email that belongs
-/// to an unverified account is never linked: it is invited (and mailed) instead.
-pub async fn create_org_in(
-    state: &AppState,
-    new: NewOrg,
-    admin_email: Option<&str>,
-) -> Result<(Org, Option<Linked>), DomainError> {
-    let now = state.clock.now();
-    let mut faults = Vec::new();
-    let org = Org::create(new, now).map_err(|e| faults.extend(e)).ok();
-    let email = admin_email.and_then(|email| Email::parse("adminEmail", email).map_err(|e| faults.push(e)).ok());
-    let Some(org) = org.filter(|_| faults.is_empty()) else {
-        return Err(DomainError::Validation(faults));
-    };
-    let admin = email.map(|email| link_request(state, &org, email, PersonName::default(), vec![ADMINISTRATOR]));
-    let linked = state.store.insert_org(&org, admin.as_ref().map(|(request, _)| request)).await?;
-    if let (Some(linked), Some((_, token))) = (&linked, &admin) {
-        mail_if_invited(state, &org, linked, token).await;
-    }
-    Ok((org, linked))
 }
 
 /// The body of `PATCH /platform/v1/orgs/{id}`.

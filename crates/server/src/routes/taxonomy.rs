@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::secret;
 use orgbase_domain::taxonomy::Taxonomy;
@@ -52,7 +52,7 @@ fn respond(taxonomy: Taxonomy, headers: &HeaderMap) -> Result<Response, Fault> {
         [(header::ETAG, rendered.etag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"))];
     let etag = rendered.etag.to_str().unwrap_or_default();
     if not_modified(headers, etag) {
-        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+        return Ok(crate::fault::not_modified(cache));
     }
     let json = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
     Ok((cache, json, rendered.body.clone()).into_response())
