@@ -54,6 +54,11 @@ conformance!(
     abandoned_writes_do_not_leave_stale_reads,
     expired_sessions_and_nonces_are_purged,
     rate_limits_refuse_past_the_burst,
+    accounts_round_trip_and_emails_are_unique,
+    a_password_change_keeps_one_session_and_voids_a_mailed_reset,
+    a_reset_token_works_once_before_it_expires,
+    a_verification_token_works_once_before_it_expires,
+    racing_uses_of_one_mailed_token_let_exactly_one_through,
 );
 
 /// Two PostgreSQL stores on one schema stand for two nodes.
