@@ -10,11 +10,18 @@
 #![expect(clippy::unwrap_used, reason = "a test suite: a failed unwrap is a failed test")]
 
 mod accounts;
+mod members;
 
 pub use accounts::{
     a_password_change_keeps_one_session_and_voids_a_mailed_reset, a_reset_token_works_once_before_it_expires,
     a_verification_token_works_once_before_it_expires, accounts_round_trip_and_emails_are_unique,
     racing_uses_of_one_mailed_token_let_exactly_one_through,
+};
+pub use members::{
+    an_import_links_each_row_in_order_in_one_transaction,
+    linking_by_email_makes_members_and_invites_unverified_accounts, member_lists_filter_and_page_by_keyset,
+    racing_links_of_one_email_make_one_account_and_one_member, racing_member_changes_keep_an_administrator,
+    the_last_administrator_is_kept,
 };
 
 use std::sync::Arc;

@@ -59,6 +59,12 @@ conformance!(
     a_reset_token_works_once_before_it_expires,
     a_verification_token_works_once_before_it_expires,
     racing_uses_of_one_mailed_token_let_exactly_one_through,
+    linking_by_email_makes_members_and_invites_unverified_accounts,
+    an_import_links_each_row_in_order_in_one_transaction,
+    racing_links_of_one_email_make_one_account_and_one_member,
+    member_lists_filter_and_page_by_keyset,
+    the_last_administrator_is_kept,
+    racing_member_changes_keep_an_administrator,
 );
 
 /// Two PostgreSQL stores on one schema stand for two nodes.
