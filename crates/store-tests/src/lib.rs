@@ -10,12 +10,17 @@
 #![expect(clippy::unwrap_used, reason = "a test suite: a failed unwrap is a failed test")]
 
 mod accounts;
+mod connections;
 mod members;
 
 pub use accounts::{
     a_password_change_keeps_one_session_and_voids_a_mailed_reset, a_reset_token_works_once_before_it_expires,
     a_verification_token_works_once_before_it_expires, accounts_round_trip_and_emails_are_unique,
     racing_uses_of_one_mailed_token_let_exactly_one_through,
+};
+pub use connections::{
+    accepting_as_an_existing_or_reclaimed_account, accepting_registers_a_new_account_once,
+    invitations_are_unique_listed_reissued_and_closed, racing_acceptances_of_one_invitation_let_exactly_one_through,
 };
 pub use members::{
     an_import_links_each_row_in_order_in_one_transaction,

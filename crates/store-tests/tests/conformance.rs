@@ -65,6 +65,10 @@ conformance!(
     member_lists_filter_and_page_by_keyset,
     the_last_administrator_is_kept,
     racing_member_changes_keep_an_administrator,
+    invitations_are_unique_listed_reissued_and_closed,
+    accepting_registers_a_new_account_once,
+    accepting_as_an_existing_or_reclaimed_account,
+    racing_acceptances_of_one_invitation_let_exactly_one_through,
 );
 
 /// Two PostgreSQL stores on one schema stand for two nodes.
