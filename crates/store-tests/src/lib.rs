@@ -11,7 +11,9 @@
 
 mod accounts;
 mod connections;
+mod login_sessions;
 mod members;
+mod posts;
 
 pub use accounts::{
     a_password_change_keeps_one_session_and_voids_a_mailed_reset, a_reset_token_works_once_before_it_expires,
@@ -22,12 +24,17 @@ pub use connections::{
     accepting_as_an_existing_or_reclaimed_account, accepting_registers_a_new_account_once,
     invitations_are_unique_listed_reissued_and_closed, racing_acceptances_of_one_invitation_let_exactly_one_through,
 };
+pub use login_sessions::{
+    a_nonce_is_accepted_once_however_many_race, a_store_names_its_backend_and_answers_a_ping,
+    a_touch_slides_a_session_forward_never_back, racing_events_on_one_key_are_each_counted_once,
+};
 pub use members::{
     an_import_links_each_row_in_order_in_one_transaction,
     linking_by_email_makes_members_and_invites_unverified_accounts, member_lists_filter_and_page_by_keyset,
     racing_links_of_one_email_make_one_account_and_one_member, racing_member_changes_keep_an_administrator,
     the_last_administrator_is_kept,
 };
+pub use posts::posts_page_by_id_and_are_deleted_once;
 
 use std::sync::Arc;
 

@@ -69,7 +69,24 @@ conformance!(
     accepting_registers_a_new_account_once,
     accepting_as_an_existing_or_reclaimed_account,
     racing_acceptances_of_one_invitation_let_exactly_one_through,
+    posts_page_by_id_and_are_deleted_once,
+    a_touch_slides_a_session_forward_never_back,
+    a_nonce_is_accepted_once_however_many_race,
+    racing_events_on_one_key_are_each_counted_once,
 );
+
+/// Each backend names itself and answers a ping.
+#[tokio::test]
+async fn sqlite_store_names_its_backend_and_answers_a_ping() {
+    let (store, _dir) = sqlite().await;
+    suite::a_store_names_its_backend_and_answers_a_ping(store, "sqlite").await;
+}
+
+/// Each backend names itself and answers a ping.
+#[tokio::test]
+async fn postgres_store_names_its_backend_and_answers_a_ping() {
+    suite::a_store_names_its_backend_and_answers_a_ping(postgres().await, "postgres").await;
+}
 
 /// Two PostgreSQL stores on one schema stand for two nodes.
 #[tokio::test]
