@@ -11,6 +11,7 @@
 
 mod accounts;
 mod connections;
+mod live_sessions;
 mod login_sessions;
 mod members;
 mod posts;
@@ -24,6 +25,7 @@ pub use connections::{
     accepting_as_an_existing_or_reclaimed_account, accepting_registers_a_new_account_once,
     invitations_are_unique_listed_reissued_and_closed, racing_acceptances_of_one_invitation_let_exactly_one_through,
 };
+pub use live_sessions::a_participant_racing_its_removal_is_never_left_in;
 pub use login_sessions::{
     a_nonce_is_accepted_once_however_many_race, a_store_names_its_backend_and_answers_a_ping,
     a_touch_slides_a_session_forward_never_back, racing_events_on_one_key_are_each_counted_once,
