@@ -25,7 +25,7 @@ pub async fn a_participant_racing_its_removal_is_never_left_in(store: DynStore) 
     let session = new_session(&host, &alice, "Racing", t);
     store.insert_live_session(&session).await.unwrap();
     let guard = admins(&[ADMINISTRATOR]);
-    for round in 0..9 {
+    for round in 0..30 {
         let member = Member::new(home.id, bob.id, vec![], t);
         store.insert_member(&member).await.unwrap();
         let participant = Participant::new(session.id, bob.id, home.id, drawer(), t);
