@@ -263,3 +263,58 @@ pub async fn racing_acceptances_of_one_invitation_let_exactly_one_through(store:
         }
     }
 }
+
+/// An acceptance racing the invitation's revocation or reissue, and two
+/// invitations of one address racing each other: exactly one of each pair wins,
+/// and the invitation ends as the winner left it.
+pub async fn an_acceptance_racing_a_revocation_or_reissue_lets_one_win(store: DynStore) {
+    let t = now_ms();
+    let day = t + Duration::days(1);
+    let org = new_org("race-close", "Race Close", t);
+    store.insert_org(&org, None).await.unwrap();
+    for round in 0..8 {
+        let invitee = person(&format!("invitee{round}@x.test"), "In", "Vitee", None, t).verified();
+        store.insert_account(&invitee, None).await.unwrap();
+        let (invitation, _) = Connection::new(org.id, invitee.email.clone(), None, vec![], None, day, t);
+        let (twin, _) = Connection::new(org.id, invitee.email.clone(), None, vec![], None, day, t);
+        let (one, two) = tokio::join!(store.insert_connection(&invitation), store.insert_connection(&twin));
+        assert_eq!(u8::from(one.is_ok()) + u8::from(two.is_ok()), 1, "round {round}: {one:?} {two:?}");
+        assert!(matches!((&one, &two), (Err(StoreError::Exists(_)), _) | (_, Err(StoreError::Exists(_)))));
+        let invitation = if one.is_ok() { invitation } else { twin };
+        let token = invitation.token_hash.clone().unwrap();
+        let fresh = format!("{round:x>64}");
+        let how = Acceptance::Existing { keep: None };
+        let accept = store.accept_connection(&token, &invitee, &how, t);
+        let (accepted, other) = if round % 2 == 0 {
+            let revoke = store.close_connection(org.id, invitation.id, ConnectionState::Revoked, t);
+            let (accepted, revoked) = tokio::join!(accept, revoke);
+            (accepted, revoked.map(drop))
+        } else {
+            let reissue = store.reissue_connection(org.id, invitation.id, &fresh, day, t);
+            let (accepted, reissued) = tokio::join!(accept, reissue);
+            (accepted, reissued.map(drop))
+        };
+        assert_eq!(u8::from(accepted.is_ok()) + u8::from(other.is_ok()), 1, "round {round}: {accepted:?} {other:?}");
+        assert!(matches!((&accepted, &other), (Err(StoreError::NotFound), _) | (_, Err(StoreError::NotFound))));
+        let now = reread(&store, &invitation).await;
+        let member = store.member_of(org.id, invitee.id).await.unwrap();
+        match (accepted.is_ok(), round % 2 == 0) {
+            (true, _) => {
+                assert_eq!(
+                    (now.state, now.token_hash, now.account),
+                    (ConnectionState::Accepted, None, Some(invitee.id))
+                );
+                assert!(member.is_some(), "round {round}");
+            }
+            (false, true) => {
+                assert_eq!((now.state, now.token_hash), (ConnectionState::Revoked, None), "round {round}");
+                assert_eq!(member, None, "round {round}");
+            }
+            (false, false) => {
+                assert_eq!((now.state, now.token_hash.as_deref()), (ConnectionState::Pending, Some(fresh.as_str())));
+                assert_eq!(member, None, "round {round}");
+                store.accept_connection(&fresh, &invitee, &how, t).await.unwrap();
+            }
+        }
+    }
+}

@@ -23,7 +23,8 @@ pub use accounts::{
 };
 pub use connections::{
     accepting_as_an_existing_or_reclaimed_account, accepting_registers_a_new_account_once,
-    invitations_are_unique_listed_reissued_and_closed, racing_acceptances_of_one_invitation_let_exactly_one_through,
+    an_acceptance_racing_a_revocation_or_reissue_lets_one_win, invitations_are_unique_listed_reissued_and_closed,
+    racing_acceptances_of_one_invitation_let_exactly_one_through,
 };
 pub use live_sessions::a_participant_racing_its_removal_is_never_left_in;
 pub use login_sessions::{

@@ -69,6 +69,7 @@ conformance!(
     accepting_registers_a_new_account_once,
     accepting_as_an_existing_or_reclaimed_account,
     racing_acceptances_of_one_invitation_let_exactly_one_through,
+    an_acceptance_racing_a_revocation_or_reissue_lets_one_win,
     posts_page_by_id_and_are_deleted_once,
     a_touch_slides_a_session_forward_never_back,
     a_nonce_is_accepted_once_however_many_race,
