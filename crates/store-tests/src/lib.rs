@@ -11,6 +11,7 @@
 
 mod accounts;
 mod connections;
+mod facilities;
 mod live_sessions;
 mod login_sessions;
 mod members;
@@ -26,6 +27,7 @@ pub use connections::{
     an_acceptance_racing_a_revocation_or_reissue_lets_one_win, invitations_are_unique_listed_reissued_and_closed,
     racing_acceptances_of_one_invitation_let_exactly_one_through,
 };
+pub use facilities::places_change_and_go_only_in_their_org;
 pub use live_sessions::a_participant_racing_its_removal_is_never_left_in;
 pub use login_sessions::{
     a_nonce_is_accepted_once_however_many_race, a_store_names_its_backend_and_answers_a_ping,
