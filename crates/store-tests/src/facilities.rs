@@ -1,11 +1,12 @@
 //! Conformance of `FacilityStore` beyond what `lib.rs` covers: changes read back,
-//! and every read, change and delete stays inside its org.
+//! every read, change and delete stays inside its org, and a delete racing a
+//! session that takes the place lets exactly one win.
 
 use chrono::Duration;
 use orgbase_domain::facility::{FACILITY_SORT_FIELDS, Facility, PlaceChanges, Room};
 use orgbase_domain::{Id, StoreError};
 
-use crate::{DynStore, new_org, now_ms, page_of};
+use crate::{DynStore, account_in, conflict, new_org, new_session, now_ms, page_of};
 
 /// A changed facility or room reads back with its new name, flag and time, and
 /// only the fields given change; another org's id is not found for a change or a
@@ -56,4 +57,45 @@ pub async fn places_change_and_go_only_in_their_org(store: DynStore) {
     assert!(matches!(store.delete_room(org.id, spare.id).await, Err(StoreError::NotFound)), "gone once");
     assert_eq!(store.room(org.id, spare.id).await.unwrap(), None);
     assert_eq!(store.list_rooms(org.id, site.id, &all).await.unwrap().data, vec![expected_room]);
+}
+
+/// A room's or facility's delete racing the insert of a session that takes it:
+/// exactly one wins. Either the place is gone and the session refused
+/// (`NotFound`), or the session holds the place and the delete is refused
+/// (`Conflict`).
+pub async fn a_place_racing_a_session_that_takes_it_is_kept_or_refused(store: DynStore) {
+    let t = now_ms();
+    let org = new_org("places-race", "Places Race", t);
+    store.insert_org(&org, None).await.unwrap();
+    let alice = account_in(&store, "alice@x.test", Some(&org)).await;
+    for round in 0..10 {
+        let site = Facility::new(org.id, &format!("Site {round}"), None, t).unwrap();
+        store.insert_facility(&site).await.unwrap();
+        let room = Room::new(&site, "Theatre", None, t).unwrap();
+        store.insert_room(&room).await.unwrap();
+        let mut session = new_session(&org, &alice, "Taking it", t);
+        (session.facility, session.room) = (Some(site.id), Some(room.id));
+        let whole = round % 2 == 1;
+        let delete = async {
+            if whole { store.delete_facility(org.id, site.id).await } else { store.delete_room(org.id, room.id).await }
+        };
+        let (inserted, deleted) = tokio::join!(store.insert_live_session(&session), delete);
+        assert_eq!(
+            u8::from(inserted.is_ok()) + u8::from(deleted.is_ok()),
+            1,
+            "round {round}: {inserted:?} {deleted:?}"
+        );
+        let stored = store.live_session(session.id).await.unwrap();
+        let room_left = store.room(org.id, room.id).await.unwrap();
+        if inserted.is_ok() {
+            assert!(conflict(deleted), "round {round}");
+            assert_eq!(stored.map(|s| (s.facility, s.room)), Some((Some(site.id), Some(room.id))), "round {round}");
+            assert!(room_left.is_some(), "round {round}: the room in use is kept");
+        } else {
+            assert!(matches!(inserted, Err(StoreError::NotFound)), "round {round}: {inserted:?}");
+            assert_eq!(stored, None, "round {round}");
+            assert_eq!(room_left, None, "round {round}");
+            assert_eq!(store.facility(org.id, site.id).await.unwrap().is_some(), !whole, "round {round}");
+        }
+    }
 }

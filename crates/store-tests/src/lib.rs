@@ -27,7 +27,9 @@ pub use connections::{
     an_acceptance_racing_a_revocation_or_reissue_lets_one_win, invitations_are_unique_listed_reissued_and_closed,
     racing_acceptances_of_one_invitation_let_exactly_one_through,
 };
-pub use facilities::places_change_and_go_only_in_their_org;
+pub use facilities::{
+    a_place_racing_a_session_that_takes_it_is_kept_or_refused, places_change_and_go_only_in_their_org,
+};
 pub use live_sessions::a_participant_racing_its_removal_is_never_left_in;
 pub use login_sessions::{
     a_nonce_is_accepted_once_however_many_race, a_store_names_its_backend_and_answers_a_ping,

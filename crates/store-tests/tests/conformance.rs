@@ -75,6 +75,7 @@ conformance!(
     a_nonce_is_accepted_once_however_many_race,
     racing_events_on_one_key_are_each_counted_once,
     places_change_and_go_only_in_their_org,
+    a_place_racing_a_session_that_takes_it_is_kept_or_refused,
     a_participant_racing_its_removal_is_never_left_in,
 );
 
