@@ -30,7 +30,9 @@ pub use connections::{
 pub use facilities::{
     a_place_racing_a_session_that_takes_it_is_kept_or_refused, places_change_and_go_only_in_their_org,
 };
-pub use live_sessions::a_participant_racing_its_removal_is_never_left_in;
+pub use live_sessions::{
+    a_participant_racing_its_removal_is_never_left_in, changes_racing_a_sessions_end_land_before_it_or_not_at_all,
+};
 pub use login_sessions::{
     a_nonce_is_accepted_once_however_many_race, a_store_names_its_backend_and_answers_a_ping,
     a_touch_slides_a_session_forward_never_back, racing_events_on_one_key_are_each_counted_once,

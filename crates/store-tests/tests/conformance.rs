@@ -77,6 +77,7 @@ conformance!(
     places_change_and_go_only_in_their_org,
     a_place_racing_a_session_that_takes_it_is_kept_or_refused,
     a_participant_racing_its_removal_is_never_left_in,
+    changes_racing_a_sessions_end_land_before_it_or_not_at_all,
 );
 
 /// Each backend names itself and answers a ping.
