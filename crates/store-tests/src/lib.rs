@@ -1,8 +1,49 @@
 //! ONE conformance suite for the storage port, run against every backend
 //! (`tests/conformance.rs`). A backend is correct when these pass; the API suite in
 //! `server` then only tests HTTP behaviour on top.
+//!
+//! Each test is a `pub async fn` taking the store (`tests/conformance.rs` runs it on
+//! both backends) and calls the store only through `orgbase_domain::store`. The
+//! modules hold the tests of one aggregate each; the older tests (orgs, apps, org
+//! writes, caches, live sessions, facilities) are in this file.
 
 #![expect(clippy::unwrap_used, reason = "a test suite: a failed unwrap is a failed test")]
+
+mod accounts;
+mod connections;
+mod facilities;
+mod live_sessions;
+mod login_sessions;
+mod members;
+mod posts;
+
+pub use accounts::{
+    a_password_change_keeps_one_session_and_voids_a_mailed_reset, a_reset_token_works_once_before_it_expires,
+    a_verification_token_works_once_before_it_expires, accounts_round_trip_and_emails_are_unique,
+    racing_uses_of_one_mailed_token_let_exactly_one_through,
+};
+pub use connections::{
+    accepting_as_an_existing_or_reclaimed_account, accepting_registers_a_new_account_once,
+    an_acceptance_racing_a_revocation_or_reissue_lets_one_win, invitations_are_unique_listed_reissued_and_closed,
+    racing_acceptances_of_one_invitation_let_exactly_one_through,
+};
+pub use facilities::{
+    a_place_racing_a_session_that_takes_it_is_kept_or_refused, places_change_and_go_only_in_their_org,
+};
+pub use live_sessions::{
+    a_participant_racing_its_removal_is_never_left_in, changes_racing_a_sessions_end_land_before_it_or_not_at_all,
+};
+pub use login_sessions::{
+    a_nonce_is_accepted_once_however_many_race, a_store_names_its_backend_and_answers_a_ping,
+    a_touch_slides_a_session_forward_never_back, racing_events_on_one_key_are_each_counted_once,
+};
+pub use members::{
+    an_import_links_each_row_in_order_in_one_transaction,
+    linking_by_email_makes_members_and_invites_unverified_accounts, member_lists_filter_and_page_by_keyset,
+    racing_links_of_one_email_make_one_account_and_one_member, racing_member_changes_keep_an_administrator,
+    the_last_administrator_is_kept,
+};
+pub use posts::posts_page_by_id_and_are_deleted_once;
 
 use std::sync::Arc;
 
@@ -24,11 +65,11 @@ use orgbase_domain::{Clock, Id, StoreError, SystemClock};
 /// A store under test.
 pub type DynStore = Arc<dyn Store>;
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     SystemClock.now()
 }
 
-fn new_org(code: &str, name: &str, at: DateTime<Utc>) -> Org {
+pub(crate) fn new_org(code: &str, name: &str, at: DateTime<Utc>) -> Org {
     Org::create(NewOrg { code: code.into(), name: name.into(), locale: None, tz: Some("US/Pacific".into()) }, at)
         .unwrap()
 }
@@ -37,7 +78,7 @@ fn page(pairs: &[(&str, String)]) -> PageRequest {
     page_of(pairs, ORG_SORT_FIELDS)
 }
 
-fn page_of(pairs: &[(&str, String)], sortable: &[&'static str]) -> PageRequest {
+pub(crate) fn page_of(pairs: &[(&str, String)], sortable: &[&'static str]) -> PageRequest {
     let get = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
     PageParams {
         limit: get("limit"),
@@ -203,7 +244,7 @@ pub async fn nodes_share_rate_limits(a: DynStore, b: DynStore) {
     assert_eq!(allowed, 4);
 }
 
-async fn account_in(store: &DynStore, email: &str, org: Option<&Org>) -> Account {
+pub(crate) async fn account_in(store: &DynStore, email: &str, org: Option<&Org>) -> Account {
     let account = Account::new(
         Email::parse("email", email).unwrap(),
         PersonName { first: "Test".into(), last: "Person".into() },
@@ -215,21 +256,21 @@ async fn account_in(store: &DynStore, email: &str, org: Option<&Org>) -> Account
     account
 }
 
-fn new_session(org: &Org, owner: &Account, name: &str, at: DateTime<Utc>) -> LiveSession {
+pub(crate) fn new_session(org: &Org, owner: &Account, name: &str, at: DateTime<Utc>) -> LiveSession {
     let new = NewSession { name: name.into(), session_type: "SURGERY".into(), ..NewSession::default() };
     LiveSession::create(new, org.id, owner.id, (None, None), at).unwrap()
 }
 
-fn drawer() -> Permissions {
+pub(crate) fn drawer() -> Permissions {
     Permissions { can_clear_all_drawings: true, ..Permissions::default() }
 }
 
 /// The org's administrator roles, with nobody in particular acting.
-fn admins(roles: &[Id]) -> Admins<'_> {
+pub(crate) fn admins(roles: &[Id]) -> Admins<'_> {
     Admins { roles, acting: None }
 }
 
-fn conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+pub(crate) fn conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
     matches!(r, Err(StoreError::Conflict(_)))
 }
 
@@ -647,7 +688,7 @@ pub async fn reads_follow_writes(store: DynStore) {
 
 /// A one-hour login session of `account` in `org`, stored; its token digest is
 /// `digit` 64 times.
-async fn session_in(
+pub(crate) async fn session_in(
     store: &DynStore,
     org: &Org,
     account: &Account,
@@ -808,20 +849,20 @@ pub async fn abandoned_writes_do_not_leave_stale_reads(store: DynStore) {
 }
 
 /// Now, to the millisecond (what both backends keep).
-fn now_ms() -> DateTime<Utc> {
+pub(crate) fn now_ms() -> DateTime<Utc> {
     let t = now();
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
 /// Makes `account` a member of `org` with `roles`, joined at `at`; returns the membership.
-async fn join(store: &DynStore, org: &Org, account: &Account, roles: &[Id], at: DateTime<Utc>) -> Member {
+pub(crate) async fn join(store: &DynStore, org: &Org, account: &Account, roles: &[Id], at: DateTime<Utc>) -> Member {
     let member = Member::new(org.id, account.id, roles.to_vec(), at);
     store.insert_member(&member).await.unwrap();
     member
 }
 
 /// Who takes part in a session, as (account, home org, permissions), owner first.
-async fn taking_part(store: &DynStore, session: Id) -> (Id, Vec<(Id, Id, Permissions)>) {
+pub(crate) async fn taking_part(store: &DynStore, session: Id) -> (Id, Vec<(Id, Id, Permissions)>) {
     let s = store.live_session(session).await.unwrap().unwrap();
     (s.owner, s.participants.iter().map(|p| (p.account, p.home_org, p.permissions)).collect())
 }

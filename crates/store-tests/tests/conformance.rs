@@ -54,7 +54,44 @@ conformance!(
     abandoned_writes_do_not_leave_stale_reads,
     expired_sessions_and_nonces_are_purged,
     rate_limits_refuse_past_the_burst,
+    accounts_round_trip_and_emails_are_unique,
+    a_password_change_keeps_one_session_and_voids_a_mailed_reset,
+    a_reset_token_works_once_before_it_expires,
+    a_verification_token_works_once_before_it_expires,
+    racing_uses_of_one_mailed_token_let_exactly_one_through,
+    linking_by_email_makes_members_and_invites_unverified_accounts,
+    an_import_links_each_row_in_order_in_one_transaction,
+    racing_links_of_one_email_make_one_account_and_one_member,
+    member_lists_filter_and_page_by_keyset,
+    the_last_administrator_is_kept,
+    racing_member_changes_keep_an_administrator,
+    invitations_are_unique_listed_reissued_and_closed,
+    accepting_registers_a_new_account_once,
+    accepting_as_an_existing_or_reclaimed_account,
+    racing_acceptances_of_one_invitation_let_exactly_one_through,
+    an_acceptance_racing_a_revocation_or_reissue_lets_one_win,
+    posts_page_by_id_and_are_deleted_once,
+    a_touch_slides_a_session_forward_never_back,
+    a_nonce_is_accepted_once_however_many_race,
+    racing_events_on_one_key_are_each_counted_once,
+    places_change_and_go_only_in_their_org,
+    a_place_racing_a_session_that_takes_it_is_kept_or_refused,
+    a_participant_racing_its_removal_is_never_left_in,
+    changes_racing_a_sessions_end_land_before_it_or_not_at_all,
 );
+
+/// Each backend names itself and answers a ping.
+#[tokio::test]
+async fn sqlite_store_names_its_backend_and_answers_a_ping() {
+    let (store, _dir) = sqlite().await;
+    suite::a_store_names_its_backend_and_answers_a_ping(store, "sqlite").await;
+}
+
+/// Each backend names itself and answers a ping.
+#[tokio::test]
+async fn postgres_store_names_its_backend_and_answers_a_ping() {
+    suite::a_store_names_its_backend_and_answers_a_ping(postgres().await, "postgres").await;
+}
 
 /// Two PostgreSQL stores on one schema stand for two nodes.
 #[tokio::test]
