@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
-use orgbase_domain::account::{Account, Email, Member, PersonName};
+use orgbase_domain::account::{Account, Member, PersonName};
+use orgbase_domain::email::Email;
 use orgbase_domain::{Id, StoreError};
 
 use crate::{DynStore, new_org, now_ms, session_in};

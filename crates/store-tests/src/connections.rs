@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
-use orgbase_domain::account::{Account, Email, PersonName};
+use orgbase_domain::account::{Account, PersonName};
 use orgbase_domain::connection::{Connection, ConnectionState};
-use orgbase_domain::org::{Org, PROVIDER};
+use orgbase_domain::email::Email;
+use orgbase_domain::org::Org;
 use orgbase_domain::paging::PageRequest;
+use orgbase_domain::roles::PROVIDER;
 use orgbase_domain::store::Acceptance;
 use orgbase_domain::{Id, StoreError};
 

@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
-use orgbase_domain::account::{Account, Email, MemberEntry, MemberState};
+use orgbase_domain::account::{Account, MemberEntry, MemberState};
 use orgbase_domain::connection::Connection;
-use orgbase_domain::org::{ADMINISTRATOR, Org, PROVIDER, SUPPORT};
+use orgbase_domain::email::Email;
+use orgbase_domain::org::Org;
 use orgbase_domain::paging::Page;
+use orgbase_domain::roles::{ADMINISTRATOR, PROVIDER, SUPPORT};
 use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter};
 use orgbase_domain::{Id, StoreError};
 
