@@ -1,0 +1,372 @@
+//! The `MemberStore` impl on SQLite: memberships, the members list and its filters, and the guard that keeps an org's last admin.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orgbase_domain::account::{Member, MemberEntry, MemberState, member_entry_from_row, member_from_row};
+use orgbase_domain::paging::{Page, PageRequest};
+use orgbase_domain::session::Permissions;
+use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberStore};
+use orgbase_domain::{Id, StoreError};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use crate::accounts::{ACCOUNT_COLUMNS, account_row, insert_account_row};
+use crate::connections::insert_connection_row;
+use crate::sql::{from_millis, millis};
+use crate::{SqliteStore, backend, map_err};
+
+const MEMBER_COLUMNS: &str = "id, org_id, account_id, roles, state, created, updated";
+
+fn member_row(row: &sqlx::sqlite::SqliteRow) -> Result<Member, StoreError> {
+    let roles: String = row.try_get("roles").map_err(backend)?;
+    member_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("account_id").map_err(backend)?,
+        serde_json::from_str(&roles).map_err(backend)?,
+        row.try_get("state").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("updated").map_err(backend)?),
+    )
+}
+
+pub(crate) async fn insert_member_row(conn: &mut SqliteConnection, m: &Member) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(m.id.to_string())
+    .bind(m.org.to_string())
+    .bind(m.account.to_string())
+    .bind(serde_json::to_string(&m.roles).map_err(backend)?)
+    .bind(m.state.as_str())
+    .bind(millis(m.created))
+    .bind(millis(m.updated))
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "This account is already a member of the org."))?;
+    Ok(())
+}
+
+/// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
+/// inside the caller's transaction.
+pub(crate) async fn link_row(
+    conn: &mut SqliteConnection,
+    org: Id,
+    request: &LinkRequest,
+    now: DateTime<Utc>,
+) -> Result<Linked, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?");
+    let row =
+        sqlx::query(&sql).bind(request.account.email.as_str()).fetch_optional(&mut *conn).await.map_err(backend)?;
+    let account = match row.as_ref().map(account_row).transpose()? {
+        None => {
+            let account = request.account.clone().verified();
+            insert_account_row(&mut *conn, &account).await?;
+            account
+        }
+        Some(existing) => existing,
+    };
+    let member: Option<(String,)> = sqlx::query_as("SELECT id FROM members WHERE org_id = ? AND account_id = ?")
+        .bind(org.to_string())
+        .bind(account.id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if member.is_some() {
+        return Ok(Linked::AlreadyMember);
+    }
+    if !account.verified {
+        let invitation = &request.invitation;
+        let done = insert_connection_row(&mut *conn, invitation, true).await?;
+        return Ok(if done { Linked::Invited(invitation.clone()) } else { Linked::AlreadyInvited });
+    }
+    let member = Member::new(org, account.id, request.roles.clone(), now);
+    insert_member_row(&mut *conn, &member).await?;
+    Ok(Linked::Member(member, account))
+}
+
+#[async_trait]
+impl MemberStore for SqliteStore {
+    async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut conn = self.writer.acquire().await.map_err(backend)?;
+        insert_member_row(&mut conn, member).await
+    }
+
+    async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError> {
+        if let Some(member) = self.cache.member(org, account) {
+            return Ok(member);
+        }
+        let read_in = self.cache.generation();
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = ? AND account_id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        let member = row.as_ref().map(member_row).transpose()?;
+        self.cache.put_member(read_in, org, account, member.as_ref());
+        Ok(member)
+    }
+
+    async fn list_members(
+        &self,
+        org: Id,
+        filter: &MemberFilter,
+        req: &PageRequest,
+    ) -> Result<Arc<Page<MemberEntry>>, StoreError> {
+        if let Some(page) = self.cache.member_page(org, filter, req) {
+            return Ok(page);
+        }
+        let read_in = self.cache.generation();
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = "
+        ));
+        q.push_bind(org.to_string());
+        if let Some(role) = filter.role {
+            q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value = ");
+            q.push_bind(role.to_string());
+            q.push(")");
+        }
+        if let Some(state) = filter.state {
+            q.push(" AND m.state = ");
+            q.push_bind(state.as_str());
+        }
+        if let Some(search) = &filter.search {
+            let pattern = format!("{}%", like_escape(&search.to_lowercase()));
+            q.push(" AND (a.email LIKE ");
+            q.push_bind(pattern.clone());
+            q.push(" ESCAPE '\\' OR lower(a.name_first) LIKE ");
+            q.push_bind(pattern.clone());
+            q.push(" ESCAPE '\\' OR lower(a.name_last) LIKE ");
+            q.push_bind(pattern);
+            q.push(" ESCAPE '\\')");
+        }
+        if let Some(id) = req.cursor_id() {
+            q.push(format_args!(" AND m.id {} ", req.sql_comparison()));
+            q.push_bind(id.to_string());
+        }
+        let dir = req.sql_direction();
+        q.push(format_args!(" ORDER BY m.id {dir} LIMIT "));
+        q.push_bind(i64::from(req.limit) + 1);
+        q.push(" OFFSET ");
+        q.push_bind(i64::from(req.skip));
+        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
+        let items = rows.iter().map(member_join_row).collect::<Result<Vec<_>, _>>()?;
+        let page = Arc::new(Page::from_rows(items, req));
+        self.cache.put_member_page(read_in, org, filter, req, &page);
+        Ok(page)
+    }
+
+    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError> {
+        let sql = format!(
+            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND m.id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(member_join_row).transpose()
+    }
+
+    async fn update_member(
+        &self,
+        org: Id,
+        id: Id,
+        roles: Option<&[Id]>,
+        state: Option<MemberState>,
+        admins: Admins<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError> {
+        let _changing = self.changing();
+        // The single writer connection serialises this transaction with every other
+        // write, so the guard below sees the final state.
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let roles_json = roles.map(serde_json::to_string).transpose().map_err(backend)?;
+        let sql = format!(
+            "UPDATE members SET roles = COALESCE(?, roles), state = COALESCE(?, state), updated = ? \
+             WHERE org_id = ? AND id = ? RETURNING {MEMBER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(roles_json)
+            .bind(state.map(MemberState::as_str))
+            .bind(millis(now))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let member = member_row(&row)?;
+        guard_admins(&mut tx, org, admins.roles).await?;
+        if member.state == MemberState::Suspended {
+            leave_sessions(&mut tx, org, member.account, admins, now).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(member)
+    }
+
+    async fn link_member(&self, org: Id, request: &LinkRequest, now: DateTime<Utc>) -> Result<Linked, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let linked = link_row(&mut tx, org, request, now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(linked)
+    }
+
+    async fn import_members(
+        &self,
+        org: Id,
+        rows: &[LinkRequest],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Linked>, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut linked = Vec::with_capacity(rows.len());
+        for row in rows {
+            linked.push(link_row(&mut tx, org, row, now).await?);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(linked)
+    }
+
+    async fn delete_member(&self, org: Id, id: Id, admins: Admins<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let account: String =
+            sqlx::query_scalar("DELETE FROM members WHERE org_id = ? AND id = ? RETURNING account_id")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound)?;
+        let account = Id::parse(&account).ok_or_else(|| backend(format!("stored member {id}: bad account")))?;
+        guard_admins(&mut tx, org, admins.roles).await?;
+        leave_sessions(&mut tx, org, account, admins, now).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError> {
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = ? ORDER BY created, id");
+        let rows = sqlx::query(&sql).bind(account.to_string()).fetch_all(&self.reader).await.map_err(backend)?;
+        rows.iter().map(member_row).collect()
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Fails when no active member of the org holds one of `admin_roles`.
+async fn guard_admins(conn: &mut SqliteConnection, org: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM members m WHERE m.state = 'active' AND m.org_id = ");
+    q.push_bind(org.to_string());
+    q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value IN (");
+    let mut sep = q.separated(", ");
+    for role in admin_roles {
+        sep.push_bind(role.to_string());
+    }
+    q.push("))");
+    let (count,): (i64,) = q.build_query_as().fetch_one(conn).await.map_err(backend)?;
+    if count == 0 {
+        return Err(StoreError::Invariant("The org must keep at least one active Administrator.".into()));
+    }
+    Ok(())
+}
+
+/// A member leaving `org` (removed or suspended) leaves its sessions, inside the
+/// transaction of the change: the sessions of the org it owns pass to the heir
+/// (see `Admins::acting`), who takes part in them with every permission; then its
+/// participations in the org's sessions, and those that came in through the org,
+/// go. Ended sessions pass too, so that an owner is always a participant.
+async fn leave_sessions(
+    conn: &mut SqliteConnection,
+    org: Id,
+    account: Id,
+    admins: Admins<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let owned: Vec<String> = sqlx::query_scalar("SELECT id FROM live_sessions WHERE org_id = ? AND owner_id = ?")
+        .bind(org.to_string())
+        .bind(account.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if !owned.is_empty() {
+        let heir = heir(conn, org, account, admins).await?;
+        for session in &owned {
+            sqlx::query(
+                "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, account_id) DO UPDATE \
+                 SET home_org_id = excluded.home_org_id, permissions = excluded.permissions, updated = excluded.updated",
+            )
+            .bind(Id::generate(now).to_string())
+            .bind(session)
+            .bind(&heir)
+            .bind(org.to_string())
+            .bind(Permissions::ALL.bits())
+            .bind(millis(now))
+            .bind(millis(now))
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        }
+        sqlx::query("UPDATE live_sessions SET owner_id = ?, updated = ? WHERE org_id = ? AND owner_id = ?")
+            .bind(&heir)
+            .bind(millis(now))
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    sqlx::query(
+        "DELETE FROM participants WHERE account_id = ? \
+         AND (home_org_id = ? OR session_id IN (SELECT id FROM live_sessions WHERE org_id = ?))",
+    )
+    .bind(account.to_string())
+    .bind(org.to_string())
+    .bind(org.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// The account that takes over a leaving member's sessions: `admins.acting` when
+/// it is an active administrator other than the leaver, otherwise the first such
+/// administrator to have joined. The last-administrator guard ran first, so one
+/// exists.
+async fn heir(conn: &mut SqliteConnection, org: Id, leaver: Id, admins: Admins<'_>) -> Result<String, StoreError> {
+    let mut q =
+        QueryBuilder::<Sqlite>::new("SELECT m.account_id FROM members m WHERE m.state = 'active' AND m.org_id = ");
+    q.push_bind(org.to_string());
+    q.push(" AND m.account_id <> ").push_bind(leaver.to_string());
+    q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value IN (");
+    let mut sep = q.separated(", ");
+    for role in admins.roles {
+        sep.push_bind(role.to_string());
+    }
+    q.push(")) ORDER BY m.account_id IS ").push_bind(admins.acting.map(|a| a.to_string()));
+    q.push(" DESC, m.created, m.id LIMIT 1");
+    let heir: Option<(String,)> = q.build_query_as().fetch_optional(conn).await.map_err(backend)?;
+    heir.map(|(id,)| id)
+        .ok_or_else(|| StoreError::Invariant("The org must keep at least one active Administrator.".into()))
+}
+
+const MEMBER_JOIN_COLUMNS: &str =
+    "m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, a.name_last";
+
+fn member_join_row(row: &sqlx::sqlite::SqliteRow) -> Result<MemberEntry, StoreError> {
+    Ok(member_entry_from_row(
+        member_row(row)?,
+        row.try_get("email").map_err(backend)?,
+        row.try_get("name_first").map_err(backend)?,
+        row.try_get("name_last").map_err(backend)?,
+    ))
+}
