@@ -10,9 +10,7 @@ use crate::FieldError;
 /// A normalised email address: trimmed, lowercase, syntactically valid. Accounts are
 /// unique by it, so comparisons are case-insensitive.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-// The field is the crate's so that a stored address, written normalised, is read
-// back without parsing it again.
-pub struct Email(pub(crate) String);
+pub struct Email(String);
 
 impl Email {
     /// Validates and normalises an address.
@@ -22,6 +20,11 @@ impl Email {
             return Err(FieldError::new(path, format!("'{}' is not an email address.", s.trim())));
         }
         Ok(Self(normalised))
+    }
+
+    /// An address read back from the store, which only ever holds parsed ones.
+    pub fn from_stored(address: String) -> Self {
+        Self(address)
     }
 
     /// The address as text.

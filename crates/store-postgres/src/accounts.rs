@@ -1,0 +1,195 @@
+//! The `AccountStore` impl on PostgreSQL: accounts, passwords and the one-time
+//! reset and verify tokens. `IS DISTINCT FROM` is the null-safe inequality.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orgbase_domain::account::{Account, Member};
+use orgbase_domain::email::Email;
+use orgbase_domain::store::AccountStore;
+use orgbase_domain::{Id, StoreError};
+use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
+use orgbase_store_sql::cells::Cells;
+use sqlx::Row;
+
+use crate::Conn;
+use crate::members::insert_member_row;
+use crate::sql::stored_time;
+use crate::{PgStore, backend, map_err};
+
+/// Inserts an account row.
+pub(crate) async fn insert_account_row(conn: &mut Conn, a: &Account) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(a.id.to_string())
+    .bind(a.email.as_str())
+    .bind(&a.name.first)
+    .bind(&a.name.last)
+    .bind(&a.password_hash)
+    .bind(a.verified)
+    .bind(stored_time(a.created))
+    .bind(stored_time(a.updated))
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "An account with this email already exists."))?;
+    Ok(())
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        insert_account_row(&mut tx, account).await?;
+        if let Some(member) = member {
+            insert_member_row(&mut tx, member).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
+        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(self.reader()).await.map_err(backend)?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    async fn account_by_id(&self, id: Id) -> Result<Option<Account>, StoreError> {
+        if let Some(account) = self.cached().and_then(|c| c.account(id)) {
+            return Ok(Some(account));
+        }
+        let read_in = self.cache.generation();
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(self.reader()).await.map_err(backend)?;
+        let account = row.as_ref().map(account_row).transpose()?;
+        if let (Some(cache), Some(account)) = (self.cached(), &account) {
+            cache.put_account(read_in, account);
+        }
+        Ok(account)
+    }
+
+    async fn set_password(
+        &self,
+        account: Id,
+        hash: &str,
+        keep: Option<Id>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        // A reset token mailed before the change must not undo it.
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
+             WHERE id = $3",
+        )
+        .bind(hash)
+        .bind(stored_time(now))
+        .bind(account.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2")
+            .bind(account.to_string())
+            .bind(keep.map(|k| k.to_string()))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn set_reset_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        self.set_account_token("reset", account, token_hash, expires).await
+    }
+
+    async fn account_by_reset_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        self.account_by_token("reset", token_hash).await
+    }
+
+    async fn reset_password(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        self.consume_token("reset", token_hash, hash, now).await
+    }
+
+    async fn set_verify_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        self.set_account_token("verify", account, token_hash, expires).await
+    }
+
+    async fn account_by_verify_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        self.account_by_token("verify", token_hash).await
+    }
+
+    async fn verify_account(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        self.consume_token("verify", token_hash, hash, now).await
+    }
+}
+
+/// The mailed tokens of accounts: `reset` (a password reset) and `verify` (an email
+/// verification), each in its own `{kind}_token_hash` and `{kind}_expires` columns.
+impl PgStore {
+    async fn set_account_token(
+        &self,
+        kind: &'static str,
+        account: Id,
+        token_hash: &str,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let sql = format!("UPDATE accounts SET {kind}_token_hash = $1, {kind}_expires = $2 WHERE id = $3");
+        sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(stored_time(expires))
+            .bind(account.to_string())
+            .execute(self.writer())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn account_by_token(
+        &self,
+        kind: &'static str,
+        token_hash: &str,
+    ) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        let sql =
+            format!("SELECT {ACCOUNT_COLUMNS}, {kind}_expires AS expires FROM accounts WHERE {kind}_token_hash = $1");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.reader()).await.map_err(backend)?;
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(Some((account_row(&row)?, row.time("expires")?))),
+        }
+    }
+
+    /// Consumes an unexpired token of `kind`: the password becomes `hash`, the email
+    /// is verified (the mailed link proved it), every token is cleared and every
+    /// session ends, in one transaction.
+    async fn consume_token(
+        &self,
+        kind: &'static str,
+        token_hash: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Id>, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let sql = format!(
+            "UPDATE accounts SET password_hash = $1, verified = TRUE, reset_token_hash = NULL, \
+             reset_expires = NULL, verify_token_hash = NULL, verify_expires = NULL, updated = $2 \
+             WHERE {kind}_token_hash = $3 AND {kind}_expires > $4 RETURNING id"
+        );
+        let row = sqlx::query(&sql)
+            .bind(hash)
+            .bind(stored_time(now))
+            .bind(token_hash)
+            .bind(stored_time(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get("id").map_err(backend)?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Id::parse(&id))
+    }
+}

@@ -1,0 +1,283 @@
+//! The `ConnectionStore` impl on PostgreSQL: connections between orgs, their join tokens and acceptance.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orgbase_domain::account::{Account, Member};
+use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
+use orgbase_domain::email::Email;
+use orgbase_domain::paging::{Page, PageRequest};
+use orgbase_domain::store::{Acceptance, ConnectionStore};
+use orgbase_domain::{Id, StoreError};
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Row};
+
+use crate::accounts::insert_account_row;
+use crate::members::insert_member_row;
+use crate::sql::push_keyset;
+use crate::{PgStore, backend, map_err};
+
+/// Inserts a connection row. A pending one for the same email is
+/// [`StoreError::Exists`], or, with `or_ignore`, `false`.
+pub(crate) async fn insert_connection_row(
+    conn: &mut PgConnection,
+    c: &Connection,
+    or_ignore: bool,
+) -> Result<bool, StoreError> {
+    let conflict = if or_ignore { " ON CONFLICT DO NOTHING" } else { "" };
+    let sql = format!(
+        "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, \
+         created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12){conflict}"
+    );
+    let done = sqlx::query(&sql)
+        .bind(c.id.to_string())
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .bind(&c.name)
+        .bind(Json(&c.roles))
+        .bind(c.state.as_i16())
+        .bind(&c.token_hash)
+        .bind(c.expires)
+        .bind(c.creator.map(|x| x.to_string()))
+        .bind(c.account.map(|x| x.to_string()))
+        .bind(c.created)
+        .bind(c.updated)
+        .execute(conn)
+        .await
+        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+    Ok(done.rows_affected() == 1)
+}
+
+const CONNECTION_COLUMNS: &str =
+    "id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated";
+
+fn connection_row(row: &PgRow) -> Result<Connection, StoreError> {
+    let Json(roles): Json<serde_json::Value> = row.try_get("roles").map_err(backend)?;
+    let state: i16 = row.try_get("state").map_err(backend)?;
+    connection_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("email").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        roles,
+        state,
+        row.try_get("token_hash").map_err(backend)?,
+        row.try_get("expires").map_err(backend)?,
+        row.try_get("creator").map_err(backend)?,
+        row.try_get("account_id").map_err(backend)?,
+        row.try_get("created").map_err(backend)?,
+        row.try_get("updated").map_err(backend)?,
+    )
+}
+
+#[async_trait]
+impl ConnectionStore for PgStore {
+    async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let _changing = self.cache.changing();
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let member: Option<(String,)> = sqlx::query_as(
+            "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND a.email = $2",
+        )
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if member.is_some() {
+            return Err(StoreError::Exists("This email already belongs to a member.".into()));
+        }
+        insert_connection_row(&mut tx, c, false).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_connections(
+        &self,
+        org: Id,
+        state: Option<ConnectionState>,
+        req: &PageRequest,
+    ) -> Result<Page<Connection>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = "));
+        q.push_bind(org.to_string());
+        if let Some(state) = state {
+            q.push(" AND state = ");
+            q.push_bind(state.as_i16());
+        }
+        push_keyset(&mut q, "connections", req);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
+        let items = rows.iter().map(connection_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, req))
+    }
+
+    async fn connection_by_id(&self, org: Id, id: Id) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()
+    }
+
+    async fn connection_by_token(&self, token_hash: &str) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = $1");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await.map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()
+    }
+
+    async fn reissue_connection(
+        &self,
+        org: Id,
+        id: Id,
+        token_hash: &str,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError> {
+        let _changing = self.cache.changing();
+        let sql = format!(
+            "UPDATE connections SET token_hash = $1, expires = $2, updated = $3 WHERE org_id = $4 AND id = $5 AND state = 0 \
+             RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(expires)
+            .bind(now)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn close_connection(
+        &self,
+        org: Id,
+        id: Id,
+        state: ConnectionState,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError> {
+        let _changing = self.cache.changing();
+        let sql = format!(
+            "UPDATE connections SET state = $1, token_hash = NULL, updated = $2 WHERE org_id = $3 AND id = $4 AND state = 0 \
+             RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(state.as_i16())
+            .bind(now)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn accept_connection(
+        &self,
+        token_hash: &str,
+        account: &Account,
+        how: &Acceptance,
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError> {
+        let _changing = self.cache.changing();
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        match how {
+            Acceptance::Register => insert_account_row(&mut tx, &account.clone().verified()).await?,
+            Acceptance::Existing { keep } => {
+                let was: Option<(bool,)> = sqlx::query_as("SELECT verified FROM accounts WHERE id = $1 FOR UPDATE")
+                    .bind(account.id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                match was {
+                    None => return Err(StoreError::NotFound),
+                    Some((true,)) => {}
+                    Some((false,)) => {
+                        // Whoever else held a session of the unverified account loses it.
+                        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2")
+                            .bind(account.id.to_string())
+                            .bind(keep.map(|k| k.to_string()))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                        sqlx::query("UPDATE accounts SET verified = TRUE, updated = $1 WHERE id = $2")
+                            .bind(now)
+                            .bind(account.id.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                }
+            }
+            Acceptance::Reclaim { password_hash, name } => {
+                let done = sqlx::query(
+                    "UPDATE accounts SET password_hash = $1, name_first = $2, name_last = $3, verified = TRUE, \
+                     verify_token_hash = NULL, verify_expires = NULL, reset_token_hash = NULL, reset_expires = NULL, \
+                     updated = $4 WHERE id = $5 AND NOT verified",
+                )
+                .bind(password_hash)
+                .bind(&name.first)
+                .bind(&name.last)
+                .bind(now)
+                .bind(account.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict("This account was verified meanwhile: log in to accept.".into()));
+                }
+                sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                    .bind(account.id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        let sql = format!(
+            "UPDATE connections SET state = 1, token_hash = NULL, account_id = $1, updated = $2 \
+             WHERE token_hash = $3 AND state = 0 AND expires > $4 RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(account.id.to_string())
+            .bind(now)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let connection = connection_row(&row)?;
+        let member = Member::new(connection.org, account.id, connection.roles, now);
+        insert_member_row(&mut tx, &member).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(member)
+    }
+
+    async fn has_pending_connection(
+        &self,
+        org: Id,
+        email: Option<&Email>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let email_key = email.map(Email::as_str);
+        if let Some(latest) = self.cached().and_then(|c| c.pending(org, email_key)) {
+            return Ok(latest.is_some_and(|expires| expires > now));
+        }
+        let read_in = self.cache.generation();
+        // The latest expiry is kept, so that the answer stays right as time passes.
+        let (latest,): (Option<DateTime<Utc>>,) = sqlx::query_as(
+            "SELECT MAX(expires) FROM connections WHERE org_id = $1 AND state = 0 AND ($2::text IS NULL OR email = $3)",
+        )
+        .bind(org.to_string())
+        .bind(email_key)
+        .bind(email_key)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        if let Some(cache) = self.cached() {
+            cache.put_pending(read_in, org, email_key, latest);
+        }
+        Ok(latest.is_some_and(|expires| expires > now))
+    }
+}

@@ -1,0 +1,215 @@
+//! The `FacilityStore` impl on PostgreSQL: facilities and their rooms.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from_row, room_from_row};
+use orgbase_domain::paging::{Page, PageRequest};
+use orgbase_domain::store::FacilityStore;
+use orgbase_domain::{Id, StoreError};
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Postgres, QueryBuilder, Row};
+
+use crate::sql::{map_ref_err, push_keyset};
+use crate::{PgStore, backend};
+
+const FACILITY_COLUMNS: &str = "id, org_id, name, is_removable, created, updated";
+const ROOM_COLUMNS: &str = "id, org_id, facility_id, name, is_removable, created, updated";
+
+fn facility_row(row: &PgRow) -> Result<Facility, StoreError> {
+    facility_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        row.try_get("is_removable").map_err(backend)?,
+        row.try_get("created").map_err(backend)?,
+        row.try_get("updated").map_err(backend)?,
+    )
+}
+
+fn room_row(row: &PgRow) -> Result<Room, StoreError> {
+    room_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("facility_id").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        row.try_get("is_removable").map_err(backend)?,
+        row.try_get("created").map_err(backend)?,
+        row.try_get("updated").map_err(backend)?,
+    )
+}
+
+/// `UPDATE {table} SET … WHERE org_id = $ AND id = $ RETURNING {columns}`.
+fn place_update<'a>(
+    table: &str,
+    columns: &str,
+    org: Id,
+    id: Id,
+    changes: &'a PlaceChanges,
+    now: DateTime<Utc>,
+) -> QueryBuilder<'a, Postgres> {
+    let mut q = QueryBuilder::new(format!("UPDATE {table} SET updated = "));
+    q.push_bind(now);
+    if let Some(name) = &changes.name {
+        q.push(", name = ").push_bind(name);
+    }
+    if let Some(removable) = changes.is_removable {
+        q.push(", is_removable = ").push_bind(removable);
+    }
+    q.push(" WHERE org_id = ").push_bind(org.to_string());
+    q.push(" AND id = ").push_bind(id.to_string());
+    q.push(format_args!(" RETURNING {columns}"));
+    q
+}
+
+/// True when a query that selects `1` finds a row.
+pub(crate) async fn exists(conn: &mut PgConnection, sql: &str, id: Id) -> Result<bool, StoreError> {
+    let found: Option<i32> =
+        sqlx::query_scalar(sql).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(backend)?;
+    Ok(found.is_some())
+}
+
+/// Locks a facility or room row of `org` for deletion and says whether it is
+/// removable. The lock makes sessions that would take it (whose foreign key check
+/// needs a share lock on the row) wait until the delete is done.
+async fn lock_for_delete(conn: &mut PgConnection, table: &str, org: Id, id: Id) -> Result<(), StoreError> {
+    let removable: Option<bool> =
+        sqlx::query_scalar(&format!("SELECT is_removable FROM {table} WHERE org_id = $1 AND id = $2 FOR UPDATE"))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+    match removable {
+        None => Err(StoreError::NotFound),
+        Some(false) => Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
+        Some(true) => Ok(()),
+    }
+}
+
+#[async_trait]
+impl FacilityStore for PgStore {
+    async fn insert_facility(&self, f: &Facility) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO facilities (id, org_id, name, is_removable, created, updated) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(f.id.to_string())
+        .bind(f.org.to_string())
+        .bind(&f.name)
+        .bind(f.is_removable)
+        .bind(f.created)
+        .bind(f.updated)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
+        Ok(())
+    }
+
+    async fn facility(&self, org: Id, id: Id) -> Result<Option<Facility>, StoreError> {
+        let sql = format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(facility_row).transpose()
+    }
+
+    async fn list_facilities(&self, org: Id, req: &PageRequest) -> Result<Page<Facility>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = "));
+        q.push_bind(org.to_string());
+        push_keyset(&mut q, "facilities", req);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
+        Ok(Page::from_rows(rows.iter().map(facility_row).collect::<Result<Vec<_>, _>>()?, req))
+    }
+
+    async fn update_facility(
+        &self,
+        org: Id,
+        id: Id,
+        changes: &PlaceChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Facility, StoreError> {
+        let mut q = place_update("facilities", FACILITY_COLUMNS, org, id, changes, now);
+        let row = q.build().fetch_optional(&self.pool).await.map_err(backend)?;
+        row.as_ref().map(facility_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn delete_facility(&self, org: Id, id: Id) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        lock_for_delete(&mut tx, "facilities", org, id).await?;
+        if exists(&mut tx, "SELECT 1 FROM rooms WHERE facility_id = $1 AND NOT is_removable LIMIT 1", id).await? {
+            return Err(StoreError::Conflict(facility::ROOM_NOT_REMOVABLE.into()));
+        }
+        let in_use = "SELECT 1 FROM live_sessions WHERE facility_id = $1 AND state <> 'ended' LIMIT 1";
+        if exists(&mut tx, in_use, id).await? {
+            return Err(StoreError::Conflict(facility::IN_USE.into()));
+        }
+        sqlx::query("DELETE FROM facilities WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn insert_room(&self, r: &Room) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO rooms (id, org_id, facility_id, name, is_removable, created, updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.id.to_string())
+        .bind(r.org.to_string())
+        .bind(r.facility.to_string())
+        .bind(&r.name)
+        .bind(r.is_removable)
+        .bind(r.created)
+        .bind(r.updated)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
+        Ok(())
+    }
+
+    async fn room(&self, org: Id, id: Id) -> Result<Option<Room>, StoreError> {
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(room_row).transpose()
+    }
+
+    async fn list_rooms(&self, org: Id, facility: Id, req: &PageRequest) -> Result<Page<Room>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = "));
+        q.push_bind(org.to_string());
+        q.push(" AND facility_id = ").push_bind(facility.to_string());
+        push_keyset(&mut q, "rooms", req);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
+        Ok(Page::from_rows(rows.iter().map(room_row).collect::<Result<Vec<_>, _>>()?, req))
+    }
+
+    async fn update_room(
+        &self,
+        org: Id,
+        id: Id,
+        changes: &PlaceChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Room, StoreError> {
+        let mut q = place_update("rooms", ROOM_COLUMNS, org, id, changes, now);
+        let row = q.build().fetch_optional(&self.pool).await.map_err(backend)?;
+        row.as_ref().map(room_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn delete_room(&self, org: Id, id: Id) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        lock_for_delete(&mut tx, "rooms", org, id).await?;
+        if exists(&mut tx, "SELECT 1 FROM live_sessions WHERE room_id = $1 AND state <> 'ended' LIMIT 1", id).await? {
+            return Err(StoreError::Conflict(facility::IN_USE.into()));
+        }
+        sqlx::query("DELETE FROM rooms WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+}

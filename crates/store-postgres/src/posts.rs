@@ -1,0 +1,70 @@
+//! The `PostStore` impl on PostgreSQL: an org's posts.
+
+use async_trait::async_trait;
+use orgbase_domain::paging::{Page, PageRequest};
+use orgbase_domain::post::{Post, post_from_row};
+use orgbase_domain::store::PostStore;
+use orgbase_domain::{Id, StoreError};
+use sqlx::postgres::PgRow;
+use sqlx::{QueryBuilder, Row};
+
+use crate::sql::push_keyset;
+use crate::{PgStore, backend};
+
+const POST_COLUMNS: &str = "id, org_id, creator, body, created";
+
+fn post_row(row: &PgRow) -> Result<Post, StoreError> {
+    post_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("creator").map_err(backend)?,
+        row.try_get("body").map_err(backend)?,
+        row.try_get("created").map_err(backend)?,
+    )
+}
+
+#[async_trait]
+impl PostStore for PgStore {
+    async fn insert_post(&self, post: &Post) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO posts (id, org_id, creator, body, created) VALUES ($1, $2, $3, $4, $5)")
+            .bind(post.id.to_string())
+            .bind(post.org.to_string())
+            .bind(post.creator.to_string())
+            .bind(&post.body)
+            .bind(post.created)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_posts(&self, org: Id, req: &PageRequest) -> Result<Page<Post>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {POST_COLUMNS} FROM posts WHERE org_id = "));
+        q.push_bind(org.to_string());
+        push_keyset(&mut q, "posts", req);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
+        let posts = rows.iter().map(post_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(posts, req))
+    }
+
+    async fn post_by_id(&self, org: Id, id: Id) -> Result<Option<Post>, StoreError> {
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(post_row).transpose()
+    }
+
+    async fn delete_post(&self, org: Id, id: Id) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM posts WHERE org_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

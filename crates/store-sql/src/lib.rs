@@ -1,0 +1,20 @@
+//! What the SQLite and PostgreSQL stores share, written once: reading the cells of a
+//! row ([`cells`]), the row decoders and column lists of each aggregate, keyset
+//! paging ([`paging`]), LIKE escaping ([`text`]), the members list filter
+//! ([`members`]) and the classification of driver errors ([`error`]).
+//!
+//! The few places where the two dialects differ inside shared SQL (binding a time,
+//! matching a role in a JSON array, a case-insensitive prefix match) are the
+//! [`dialect::Dialect`] trait. Whole trait methods, with their transactions and
+//! locking, stay in each store crate. This crate runs no query and spawns nothing.
+
+pub mod accounts;
+pub mod apps;
+pub mod cells;
+pub mod dialect;
+pub mod error;
+pub mod login_sessions;
+pub mod members;
+pub mod orgs;
+pub mod paging;
+pub mod text;

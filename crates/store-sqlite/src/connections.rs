@@ -1,0 +1,280 @@
+//! The `ConnectionStore` impl on SQLite: connections between orgs, their join tokens and acceptance.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orgbase_domain::account::{Account, Member};
+use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
+use orgbase_domain::email::Email;
+use orgbase_domain::paging::{Page, PageRequest};
+use orgbase_domain::store::{Acceptance, ConnectionStore};
+use orgbase_domain::{Id, StoreError};
+use sqlx::{QueryBuilder, Row, SqliteConnection};
+
+use crate::accounts::insert_account_row;
+use crate::members::insert_member_row;
+use crate::sql::{from_millis, millis, push_keyset};
+use crate::{SqliteStore, backend, map_err};
+
+/// Inserts a connection row. A pending one for the same email is
+/// [`StoreError::Exists`], or, with `or_ignore`, `false`.
+pub(crate) async fn insert_connection_row(
+    conn: &mut SqliteConnection,
+    c: &Connection,
+    or_ignore: bool,
+) -> Result<bool, StoreError> {
+    let conflict = if or_ignore { " ON CONFLICT DO NOTHING" } else { "" };
+    let sql = format!(
+        "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, \
+         created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){conflict}"
+    );
+    let done = sqlx::query(&sql)
+        .bind(c.id.to_string())
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .bind(&c.name)
+        .bind(serde_json::to_string(&c.roles).map_err(backend)?)
+        .bind(c.state.as_i16())
+        .bind(&c.token_hash)
+        .bind(millis(c.expires))
+        .bind(c.creator.map(|x| x.to_string()))
+        .bind(c.account.map(|x| x.to_string()))
+        .bind(millis(c.created))
+        .bind(millis(c.updated))
+        .execute(conn)
+        .await
+        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+    Ok(done.rows_affected() == 1)
+}
+
+const CONNECTION_COLUMNS: &str =
+    "id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated";
+
+fn connection_row(row: &sqlx::sqlite::SqliteRow) -> Result<Connection, StoreError> {
+    let roles: String = row.try_get("roles").map_err(backend)?;
+    let state: i64 = row.try_get("state").map_err(backend)?;
+    connection_from_row(
+        row.try_get("id").map_err(backend)?,
+        row.try_get("org_id").map_err(backend)?,
+        row.try_get("email").map_err(backend)?,
+        row.try_get("name").map_err(backend)?,
+        serde_json::from_str(&roles).map_err(backend)?,
+        i16::try_from(state).map_err(backend)?,
+        row.try_get("token_hash").map_err(backend)?,
+        from_millis(row.try_get("expires").map_err(backend)?),
+        row.try_get("creator").map_err(backend)?,
+        row.try_get("account_id").map_err(backend)?,
+        from_millis(row.try_get("created").map_err(backend)?),
+        from_millis(row.try_get("updated").map_err(backend)?),
+    )
+}
+
+#[async_trait]
+impl ConnectionStore for SqliteStore {
+    async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let member: Option<(String,)> = sqlx::query_as(
+            "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND a.email = ?",
+        )
+        .bind(c.org.to_string())
+        .bind(c.email.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if member.is_some() {
+            return Err(StoreError::Exists("This email already belongs to a member.".into()));
+        }
+        insert_connection_row(&mut tx, c, false).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_connections(
+        &self,
+        org: Id,
+        state: Option<ConnectionState>,
+        req: &PageRequest,
+    ) -> Result<Page<Connection>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = "));
+        q.push_bind(org.to_string());
+        if let Some(state) = state {
+            q.push(" AND state = ");
+            q.push_bind(state.as_i16());
+        }
+        push_keyset(&mut q, "connections", req);
+        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
+        let items = rows.iter().map(connection_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, req))
+    }
+
+    async fn connection_by_id(&self, org: Id, id: Id) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = ? AND id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()
+    }
+
+    async fn connection_by_token(&self, token_hash: &str) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = ?");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()
+    }
+
+    async fn reissue_connection(
+        &self,
+        org: Id,
+        id: Id,
+        token_hash: &str,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError> {
+        let _changing = self.changing();
+        let sql = format!(
+            "UPDATE connections SET token_hash = ?, expires = ?, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
+             RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(millis(expires))
+            .bind(millis(now))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn close_connection(
+        &self,
+        org: Id,
+        id: Id,
+        state: ConnectionState,
+        now: DateTime<Utc>,
+    ) -> Result<Connection, StoreError> {
+        let _changing = self.changing();
+        let sql = format!(
+            "UPDATE connections SET state = ?, token_hash = NULL, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
+             RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(state.as_i16())
+            .bind(millis(now))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn accept_connection(
+        &self,
+        token_hash: &str,
+        account: &Account,
+        how: &Acceptance,
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        match how {
+            Acceptance::Register => insert_account_row(&mut tx, &account.clone().verified()).await?,
+            Acceptance::Existing { keep } => {
+                let was: Option<(bool,)> = sqlx::query_as("SELECT verified FROM accounts WHERE id = ?")
+                    .bind(account.id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                match was {
+                    None => return Err(StoreError::NotFound),
+                    Some((true,)) => {}
+                    Some((false,)) => {
+                        // Whoever else held a session of the unverified account loses it.
+                        sqlx::query("DELETE FROM sessions WHERE account_id = ? AND id IS NOT ?")
+                            .bind(account.id.to_string())
+                            .bind(keep.map(|k| k.to_string()))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                        sqlx::query("UPDATE accounts SET verified = 1, updated = ? WHERE id = ?")
+                            .bind(millis(now))
+                            .bind(account.id.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                }
+            }
+            Acceptance::Reclaim { password_hash, name } => {
+                let done = sqlx::query(
+                    "UPDATE accounts SET password_hash = ?, name_first = ?, name_last = ?, verified = 1, \
+                     verify_token_hash = NULL, verify_expires = NULL, reset_token_hash = NULL, reset_expires = NULL, \
+                     updated = ? WHERE id = ? AND verified = 0",
+                )
+                .bind(password_hash)
+                .bind(&name.first)
+                .bind(&name.last)
+                .bind(millis(now))
+                .bind(account.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict("This account was verified meanwhile: log in to accept.".into()));
+                }
+                sqlx::query("DELETE FROM sessions WHERE account_id = ?")
+                    .bind(account.id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        let sql = format!(
+            "UPDATE connections SET state = 1, token_hash = NULL, account_id = ?, updated = ? \
+             WHERE token_hash = ? AND state = 0 AND expires > ? RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(account.id.to_string())
+            .bind(millis(now))
+            .bind(token_hash)
+            .bind(millis(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let connection = connection_row(&row)?;
+        let member = Member::new(connection.org, account.id, connection.roles, now);
+        insert_member_row(&mut tx, &member).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(member)
+    }
+
+    async fn has_pending_connection(
+        &self,
+        org: Id,
+        email: Option<&Email>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let email_key = email.map(Email::as_str);
+        if let Some(latest) = self.cache.pending(org, email_key) {
+            return Ok(latest.is_some_and(|expires| expires > now));
+        }
+        let read_in = self.cache.generation();
+        // The latest expiry is kept, so that the answer stays right as time passes.
+        let (latest,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MAX(expires) FROM connections WHERE org_id = ? AND state = 0 AND (? IS NULL OR email = ?)",
+        )
+        .bind(org.to_string())
+        .bind(email_key)
+        .bind(email_key)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(backend)?;
+        let latest = latest.map(from_millis);
+        self.cache.put_pending(read_in, org, email_key, latest);
+        Ok(latest.is_some_and(|expires| expires > now))
+    }
+}

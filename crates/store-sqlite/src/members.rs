@@ -1,0 +1,323 @@
+//! The `MemberStore` impl on SQLite: memberships, the members list (its query is
+//! `orgbase_store_sql::members`) and the guard that keeps an org's last admin.
+//!
+//! Where the SQL differs from PostgreSQL's, and why: the single writer connection
+//! serialises every write, so the last-admin guard needs no lock, where
+//! PostgreSQL locks the org's row first. Roles are a JSON array in TEXT, so a role
+//! is matched through `json_each(roles)`, where PostgreSQL uses `jsonb` operators
+//! (`?|`, `@>`). Times are integer milliseconds.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orgbase_domain::account::{Member, MemberEntry, MemberState};
+use orgbase_domain::paging::{Page, PageRequest};
+use orgbase_domain::session::Permissions;
+use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberStore};
+use orgbase_domain::{Id, StoreError};
+use orgbase_store_sql::members::{MEMBER_COLUMNS, MEMBER_JOIN_COLUMNS, member_entry_row, member_row, members_query};
+use sqlx::{QueryBuilder, Sqlite};
+
+use crate::accounts::insert_account_row;
+use crate::connections::insert_connection_row;
+use crate::sql::stored_time;
+use crate::{Conn, Db};
+use crate::{SqliteStore, backend, map_err};
+use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
+
+pub(crate) async fn insert_member_row(conn: &mut Conn, m: &Member) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(m.id.to_string())
+    .bind(m.org.to_string())
+    .bind(m.account.to_string())
+    .bind(serde_json::to_string(&m.roles).map_err(backend)?)
+    .bind(m.state.as_str())
+    .bind(stored_time(m.created))
+    .bind(stored_time(m.updated))
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "This account is already a member of the org."))?;
+    Ok(())
+}
+
+/// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
+/// inside the caller's transaction.
+pub(crate) async fn link_row(
+    conn: &mut Conn,
+    org: Id,
+    request: &LinkRequest,
+    now: DateTime<Utc>,
+) -> Result<Linked, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
+    let row =
+        sqlx::query(&sql).bind(request.account.email.as_str()).fetch_optional(&mut *conn).await.map_err(backend)?;
+    let account = match row.as_ref().map(account_row).transpose()? {
+        None => {
+            let account = request.account.clone().verified();
+            insert_account_row(&mut *conn, &account).await?;
+            account
+        }
+        Some(existing) => existing,
+    };
+    let member: Option<(String,)> = sqlx::query_as("SELECT id FROM members WHERE org_id = $1 AND account_id = $2")
+        .bind(org.to_string())
+        .bind(account.id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if member.is_some() {
+        return Ok(Linked::AlreadyMember);
+    }
+    if !account.verified {
+        let invitation = &request.invitation;
+        let done = insert_connection_row(&mut *conn, invitation, true).await?;
+        return Ok(if done { Linked::Invited(invitation.clone()) } else { Linked::AlreadyInvited });
+    }
+    let member = Member::new(org, account.id, request.roles.clone(), now);
+    insert_member_row(&mut *conn, &member).await?;
+    Ok(Linked::Member(member, account))
+}
+
+#[async_trait]
+impl MemberStore for SqliteStore {
+    async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut conn = self.writer().acquire().await.map_err(backend)?;
+        insert_member_row(&mut conn, member).await
+    }
+
+    async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError> {
+        if let Some(member) = self.cached().and_then(|c| c.member(org, account)) {
+            return Ok(member);
+        }
+        let read_in = self.cache.generation();
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = $1 AND account_id = $2");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .fetch_optional(self.reader())
+            .await
+            .map_err(backend)?;
+        let member = row.as_ref().map(member_row).transpose()?;
+        if let Some(cache) = self.cached() {
+            cache.put_member(read_in, org, account, member.as_ref());
+        }
+        Ok(member)
+    }
+
+    async fn list_members(
+        &self,
+        org: Id,
+        filter: &MemberFilter,
+        req: &PageRequest,
+    ) -> Result<Arc<Page<MemberEntry>>, StoreError> {
+        if let Some(page) = self.cached().and_then(|c| c.member_page(org, filter, req)) {
+            return Ok(page);
+        }
+        let read_in = self.cache.generation();
+        let mut q = members_query::<Db>(org, filter, req);
+        let rows = q.build().fetch_all(self.reader()).await.map_err(backend)?;
+        let items = rows.iter().map(member_entry_row).collect::<Result<Vec<_>, _>>()?;
+        let page = Arc::new(Page::from_rows(items, req));
+        if let Some(cache) = self.cached() {
+            cache.put_member_page(read_in, org, filter, req, &page);
+        }
+        Ok(page)
+    }
+
+    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError> {
+        let sql = format!(
+            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND m.id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(member_entry_row).transpose()
+    }
+
+    async fn update_member(
+        &self,
+        org: Id,
+        id: Id,
+        roles: Option<&[Id]>,
+        state: Option<MemberState>,
+        admins: Admins<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError> {
+        let _changing = self.changing();
+        // The single writer connection serialises this transaction with every other
+        // write, so the guard below sees the final state.
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let roles_json = roles.map(serde_json::to_string).transpose().map_err(backend)?;
+        let sql = format!(
+            "UPDATE members SET roles = COALESCE($1, roles), state = COALESCE($2, state), updated = $3 \
+             WHERE org_id = $4 AND id = $5 RETURNING {MEMBER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(roles_json)
+            .bind(state.map(MemberState::as_str))
+            .bind(stored_time(now))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let member = member_row(&row)?;
+        guard_admins(&mut tx, org, admins.roles).await?;
+        if member.state == MemberState::Suspended {
+            leave_sessions(&mut tx, org, member.account, admins, now).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(member)
+    }
+
+    async fn link_member(&self, org: Id, request: &LinkRequest, now: DateTime<Utc>) -> Result<Linked, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let linked = link_row(&mut tx, org, request, now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(linked)
+    }
+
+    async fn import_members(
+        &self,
+        org: Id,
+        rows: &[LinkRequest],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Linked>, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let mut linked = Vec::with_capacity(rows.len());
+        for row in rows {
+            linked.push(link_row(&mut tx, org, row, now).await?);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(linked)
+    }
+
+    async fn delete_member(&self, org: Id, id: Id, admins: Admins<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let account: String =
+            sqlx::query_scalar("DELETE FROM members WHERE org_id = $1 AND id = $2 RETURNING account_id")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound)?;
+        let account = Id::parse(&account).ok_or_else(|| backend(format!("stored member {id}: bad account")))?;
+        guard_admins(&mut tx, org, admins.roles).await?;
+        leave_sessions(&mut tx, org, account, admins, now).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError> {
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created, id");
+        let rows = sqlx::query(&sql).bind(account.to_string()).fetch_all(self.reader()).await.map_err(backend)?;
+        rows.iter().map(member_row).collect()
+    }
+}
+
+/// Fails when no active member of the org holds one of `admin_roles`.
+async fn guard_admins(conn: &mut Conn, org: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM members m WHERE m.state = 'active' AND m.org_id = ");
+    q.push_bind(org.to_string());
+    q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value IN (");
+    let mut sep = q.separated(", ");
+    for role in admin_roles {
+        sep.push_bind(role.to_string());
+    }
+    q.push("))");
+    let (count,): (i64,) = q.build_query_as().fetch_one(conn).await.map_err(backend)?;
+    if count == 0 {
+        return Err(StoreError::Invariant("The org must keep at least one active Administrator.".into()));
+    }
+    Ok(())
+}
+
+/// A member leaving `org` (removed or suspended) leaves its sessions, inside the
+/// transaction of the change: the sessions of the org it owns pass to the heir
+/// (see `Admins::acting`), who takes part in them with every permission; then its
+/// participations in the org's sessions, and those that came in through the org,
+/// go. Ended sessions pass too, so that an owner is always a participant.
+async fn leave_sessions(
+    conn: &mut Conn,
+    org: Id,
+    account: Id,
+    admins: Admins<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let owned: Vec<String> = sqlx::query_scalar("SELECT id FROM live_sessions WHERE org_id = $1 AND owner_id = $2")
+        .bind(org.to_string())
+        .bind(account.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if !owned.is_empty() {
+        let heir = heir(conn, org, account, admins).await?;
+        for session in &owned {
+            sqlx::query(
+                "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (session_id, account_id) DO UPDATE \
+                 SET home_org_id = excluded.home_org_id, permissions = excluded.permissions, updated = excluded.updated",
+            )
+            .bind(Id::generate(now).to_string())
+            .bind(session)
+            .bind(&heir)
+            .bind(org.to_string())
+            .bind(Permissions::ALL.bits())
+            .bind(stored_time(now))
+            .bind(stored_time(now))
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        }
+        sqlx::query("UPDATE live_sessions SET owner_id = $1, updated = $2 WHERE org_id = $3 AND owner_id = $4")
+            .bind(&heir)
+            .bind(stored_time(now))
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    sqlx::query(
+        "DELETE FROM participants WHERE account_id = $1 \
+         AND (home_org_id = $2 OR session_id IN (SELECT id FROM live_sessions WHERE org_id = $2))",
+    )
+    .bind(account.to_string())
+    .bind(org.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// The account that takes over a leaving member's sessions: `admins.acting` when
+/// it is an active administrator other than the leaver, otherwise the first such
+/// administrator to have joined. The last-administrator guard ran first, so one
+/// exists.
+async fn heir(conn: &mut Conn, org: Id, leaver: Id, admins: Admins<'_>) -> Result<String, StoreError> {
+    let mut q =
+        QueryBuilder::<Sqlite>::new("SELECT m.account_id FROM members m WHERE m.state = 'active' AND m.org_id = ");
+    q.push_bind(org.to_string());
+    q.push(" AND m.account_id <> ").push_bind(leaver.to_string());
+    q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value IN (");
+    let mut sep = q.separated(", ");
+    for role in admins.roles {
+        sep.push_bind(role.to_string());
+    }
+    q.push(")) ORDER BY m.account_id IS ").push_bind(admins.acting.map(|a| a.to_string()));
+    q.push(" DESC, m.created, m.id LIMIT 1");
+    let heir: Option<(String,)> = q.build_query_as().fetch_optional(conn).await.map_err(backend)?;
+    heir.map(|(id,)| id)
+        .ok_or_else(|| StoreError::Invariant("The org must keep at least one active Administrator.".into()))
+}
