@@ -17,6 +17,7 @@ use orgbase_domain::{DomainError, SystemClock, password};
 use serde_json::json;
 
 use crate::config::{Config, Overrides};
+use crate::responses::{AccountResponse, ConnectionResponse, MemberResponse};
 use crate::routes::platform;
 use crate::state::{AppState, open_store};
 
@@ -232,7 +233,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
                     .map_err(describe)?;
             if out.json {
                 let rendered = platform::render_for_operator(&state, &org).await.map_err(|f| f.reason)?;
-                println!("{rendered}");
+                println!("{}", serde_json::Value::Object(rendered));
             } else {
                 println!("created org {} ({}), id {}", org.code, org.props.name, org.id);
                 match admin {
@@ -298,7 +299,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
             app.act_as = act_as;
             state.store.insert_app(&app).await.map_err(|e| e.to_string())?;
             if out.json {
-                let mut shown = app.to_json();
+                let mut shown = json!(app.view());
                 shown["secret"] = json!(app.secret);
                 shown["org"] = json!(org.code);
                 println!("{shown}");
@@ -332,7 +333,7 @@ async fn create_account(state: &AppState, email: &str, name: &str, out: &Output)
     let account = Account::new(email, name, Some(hash), state.clock.now()).verified();
     state.store.insert_account(&account, None).await.map_err(|e| e.to_string())?;
     if out.json {
-        println!("{}", account.to_json());
+        println!("{}", json!(AccountResponse::from(&account)));
     } else {
         println!("created account {} ({})", account.email, account.id);
     }
@@ -347,9 +348,9 @@ async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], 
     let linked = state.store.link_member(org.id, &request, state.clock.now()).await.map_err(|e| e.to_string())?;
     platform::mail_if_invited(state, &org, &linked, &token).await;
     match (&linked, out.json) {
-        (Linked::Member(member, _), true) => println!("{}", member.to_json()),
+        (Linked::Member(member, _), true) => println!("{}", json!(MemberResponse::from(member))),
         (Linked::Member(member, _), false) => println!("{email} is now a member of {} ({})", org.code, member.id),
-        (Linked::Invited(invitation), true) => println!("{}", invitation.to_json()),
+        (Linked::Invited(invitation), true) => println!("{}", json!(ConnectionResponse::from(invitation))),
         (Linked::Invited(_), false) => {
             println!("{email} belongs to an account whose email is not verified: it was invited (mailed) instead")
         }

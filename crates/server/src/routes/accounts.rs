@@ -11,7 +11,6 @@ use orgbase_domain::account::{Account, Email, Member, PersonName};
 use orgbase_domain::org::Org;
 use orgbase_domain::{FieldError, StoreError, password, secret};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::auth::{self, CSRF_HEADER};
@@ -20,6 +19,9 @@ use crate::context::OrgCtx;
 use crate::extract::ApiJson;
 use crate::fault::Fault;
 use crate::mail::{self, Mail};
+use crate::responses::{
+    AccountResponse, DoneResponse, LoginResponse, MeResponse, ResultResponse, StatusResponse, json,
+};
 use crate::sensitive::Sensitive;
 use crate::state::AppState;
 
@@ -116,10 +118,6 @@ pub struct ResetPasswordRequest {
     pub password: Sensitive,
 }
 
-fn result(data: Value) -> Response {
-    axum::Json(json!({"object": "result", "data": data})).into_response()
-}
-
 /// Runs argon2 off the async workers (tens of milliseconds of CPU), one hash per
 /// core at a time: each takes 19 MiB while it runs, and more at once than there
 /// are cores adds memory, not throughput. A burst of logins queues here.
@@ -144,7 +142,7 @@ pub(crate) async fn verify_password(password: String, stored: Option<String>) ->
 /// instead. With a `connection` token, registers and accepts the invitation.
 #[utoipa::path(post, path = "/{org}/v2/accounts/register", tag = "accounts", request_body = RegisterRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The new account"), (status = 400, body = Fault), (status = 403, body = Fault),
+    responses((status = 200, body = AccountResponse, description = "The new account"), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 409, body = Fault), (status = 429, body = Fault)))]
 pub async fn register(
     State(state): State<AppState>,
@@ -172,7 +170,7 @@ pub async fn register(
     let account = Account::new(email, name, Some(hash), now);
     if let Some(token) = &body.connection {
         let account = crate::routes::connections::register_with_token(&state, &ctx, token.expose(), account).await?;
-        return Ok(axum::Json(account.to_json()).into_response());
+        return Ok(json(AccountResponse::from(&account)));
     }
     let member = Member::new(ctx.org.id, account.id, registration.default_roles.clone(), now);
     match state.store.insert_account(&account, Some(&member)).await {
@@ -183,7 +181,7 @@ pub async fn register(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(axum::Json(account.to_json()).into_response())
+    Ok(json(AccountResponse::from(&account)))
 }
 
 /// Runs work that must not make the caller wait, nor tell by its duration what it
@@ -245,7 +243,7 @@ async fn mail_registration_attempt(state: AppState, org: Arc<Org>, email: Email)
 /// `Authorization: Bearer` and sets no cookie.
 #[utoipa::path(post, path = "/{org}/v2/accounts/login", tag = "accounts", request_body = LoginRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The account (with `token` when `bearer` is true)"), (status = 403, body = Fault),
+    responses((status = 200, body = LoginResponse, description = "The account (with `token` when `bearer` is true)"), (status = 403, body = Fault),
               (status = 429, body = Fault)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -272,11 +270,7 @@ pub async fn login(
         return Err(Fault::email_not_verified());
     }
     let (_, token) = auth::start_session(&state, &ctx.org, &account).await?;
-    let mut shown = account.to_json();
-    if body.bearer {
-        shown["token"] = json!(token);
-    }
-    let mut res = axum::Json(shown).into_response();
+    let mut res = json(LoginResponse::new(&account, body.bearer.then_some(token.as_str())));
     crate::context::private_no_cache(&mut res);
     if !body.bearer {
         res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, Some(&token)));
@@ -289,47 +283,40 @@ pub async fn login(
 
 /// Revokes the caller's session and clears the cookie. Always answers `true`.
 #[utoipa::path(post, path = "/{org}/v2/accounts/me/logout", tag = "accounts", params(("org" = String, Path)),
-    responses((status = 200, description = "`{object: result, data: true}`")))]
+    responses((status = 200, body = DoneResponse)))]
 pub async fn logout(State(state): State<AppState>, ctx: OrgCtx) -> Result<Response, Fault> {
     if let Some(session) = ctx.caller.session() {
         state.store.delete_session(session.id).await?;
     }
-    let mut res = result(json!(true));
+    let mut res = DoneResponse::done().into_response();
     res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, None));
     Ok(res)
 }
 
-fn me_json(ctx: &OrgCtx, account: &Account) -> Value {
-    let mut shown = account.to_json();
-    let member = ctx.caller.member();
-    shown["member"] = member.map_or(Value::Null, Member::to_json);
-    shown["roles"] = json!(member.map(|m| m.roles.clone()).unwrap_or_default());
-    shown["access"] = json!(ctx.level());
-    shown
+fn me<'a>(ctx: &'a OrgCtx, account: &'a Account) -> MeResponse<'a> {
+    MeResponse::new(account, ctx.caller.member(), ctx.level())
 }
 
 /// The logged-in account, its membership here and its roles.
 #[utoipa::path(get, path = "/{org}/v2/accounts/me", tag = "accounts", params(("org" = String, Path)),
-    responses((status = 200, description = "The account with `member`, `roles` and `access`"), (status = 403, body = Fault)))]
+    responses((status = 200, body = MeResponse), (status = 403, body = Fault)))]
 pub async fn get_me(ctx: OrgCtx) -> Result<Response, Fault> {
     let account = ctx.caller.account()?;
-    Ok(axum::Json(me_json(&ctx, account)).into_response())
+    Ok(json(me(&ctx, account)))
 }
 
 /// `{loggedin, account}`.
 #[utoipa::path(get, path = "/{org}/v2/accounts/status", tag = "accounts", params(("org" = String, Path)),
-    responses((status = 200, description = "`{object: result, data: {loggedin, account}}`")))]
+    responses((status = 200, body = ResultResponse<StatusResponse>)))]
 pub async fn get_status(ctx: OrgCtx) -> Response {
-    match ctx.caller.account() {
-        Ok(account) => result(json!({"loggedin": true, "account": me_json(&ctx, account)})),
-        Err(_) => result(json!({"loggedin": false, "account": null})),
-    }
+    let account = ctx.caller.account().ok().map(|a| me(&ctx, a));
+    ResultResponse::of(StatusResponse { loggedin: account.is_some(), account }).into_response()
 }
 
 /// Changes the password and revokes the account's other sessions.
 #[utoipa::path(post, path = "/{org}/v2/accounts/me/update-password", tag = "accounts",
     request_body = UpdatePasswordRequest, params(("org" = String, Path)),
-    responses((status = 200, description = "`true`"), (status = 400, body = Fault), (status = 403, body = Fault)))]
+    responses((status = 200, body = DoneResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn update_password(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -344,14 +331,14 @@ pub async fn update_password(
     let hash = hash_password(body.password.into_inner()).await?;
     let keep = ctx.caller.session().map(|s| s.id);
     state.store.set_password(account.id, &hash, keep, state.clock.now()).await?;
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }
 
 /// Mails a reset token when the account exists. Always answers `true`, so the
 /// answer tells nothing about which emails have accounts.
 #[utoipa::path(post, path = "/{org}/v2/accounts/request-password-reset", tag = "accounts",
     request_body = RequestPasswordResetRequest, params(("org" = String, Path)),
-    responses((status = 200, description = "`true`"), (status = 429, body = Fault)))]
+    responses((status = 200, body = DoneResponse), (status = 429, body = Fault)))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -365,7 +352,7 @@ pub async fn request_password_reset(
     if let Some(email) = email {
         after_answer(send_reset(state.clone(), ctx.org.clone(), email));
     }
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }
 
 /// How long a password-reset link stays valid.
@@ -398,7 +385,7 @@ async fn send_reset(state: AppState, org: Arc<Org>, email: Email) -> Result<(), 
 /// Sets a new password with a reset token, and revokes every session.
 #[utoipa::path(post, path = "/{org}/v2/accounts/reset-password", tag = "accounts",
     request_body = ResetPasswordRequest, params(("org" = String, Path)),
-    responses((status = 200, description = "`true`"), (status = 400, body = Fault), (status = 404, body = Fault),
+    responses((status = 200, body = DoneResponse), (status = 400, body = Fault), (status = 404, body = Fault),
               (status = 410, body = Fault)))]
 pub async fn reset_password(
     State(state): State<AppState>,
@@ -406,7 +393,7 @@ pub async fn reset_password(
     ApiJson(body): ApiJson<ResetPasswordRequest>,
 ) -> Result<Response, Fault> {
     reset_with(&state, &ctx.org, body.token.expose(), body.password.into_inner()).await?;
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }
 
 /// Sets a new password with a reset token and revokes every session: the API's
@@ -464,7 +451,7 @@ async fn redeem(
 /// account. Every session of the account ends.
 #[utoipa::path(post, path = "/{org}/v2/accounts/verify", tag = "accounts", request_body = VerifyRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The verified account"), (status = 400, body = Fault),
+    responses((status = 200, body = AccountResponse, description = "The verified account"), (status = 400, body = Fault),
               (status = 404, body = Fault), (status = 410, body = Fault)))]
 pub async fn verify_email(
     State(state): State<AppState>,
@@ -472,7 +459,7 @@ pub async fn verify_email(
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> Result<Response, Fault> {
     let account = verify_with(&state, &ctx.org, &body.token, body.password).await?;
-    Ok(axum::Json(account.to_json()).into_response())
+    Ok(json(AccountResponse::from(&account)))
 }
 
 /// [`verify_email`]'s work, shared with the verification page.

@@ -11,11 +11,14 @@ use orgbase_domain::org::{ADMINISTRATOR, NewOrg, Org, OrgState, Viewer};
 use orgbase_domain::store::{LinkRequest, Linked, ORG_SORT_FIELDS};
 use orgbase_domain::{DomainError, FieldError, Id};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use crate::extract::{ApiJson, Paging};
 use crate::fault::Fault;
+use crate::responses::{
+    AccountResponse, ConnectionResponse, CreatedOrgResponse, ListResponse, ListTag, OrgResponse, json,
+};
 use crate::state::AppState;
 
 /// A request authenticated with the operator token.
@@ -47,9 +50,9 @@ impl FromRequestParts<AppState> for Operator {
 }
 
 /// Renders an org for an operator: every property.
-pub async fn render_for_operator(state: &AppState, org: &Org) -> Result<Value, Fault> {
+pub async fn render_for_operator(state: &AppState, org: &Org) -> Result<Map<String, Value>, Fault> {
     let apps = state.store.apps_of_org(org.id).await?;
-    Ok(Value::Object(org.render(Viewer::Operator, &apps, false)))
+    Ok(org.render(Viewer::Operator, &apps, false))
 }
 
 /// The body of `POST /platform/v1/orgs`.
@@ -73,7 +76,7 @@ pub struct CreateOrgRequest {
 #[utoipa::path(get, path = "/platform/v1/orgs", tag = "platform",
     params(("limit" = Option<u32>, Query), ("skip" = Option<u32>, Query), ("startingAfter" = Option<String>, Query),
            ("endingBefore" = Option<String>, Query), ("sort" = Option<String>, Query, description = "_id, code, name or created; '-' for descending")),
-    responses((status = 200, description = "A list of orgs"), (status = 403, body = Fault)),
+    responses((status = 200, body = ListResponse<OrgResponse>), (status = 403, body = Fault)),
     security(("operator" = [])))]
 pub async fn list_orgs(
     State(state): State<AppState>,
@@ -84,15 +87,14 @@ pub async fn list_orgs(
     let page = state.store.list_orgs(&req).await?;
     let mut data = Vec::with_capacity(page.data.len());
     for org in &page.data {
-        data.push(render_for_operator(&state, org).await?);
+        data.push(OrgResponse::Rendered(render_for_operator(&state, org).await?));
     }
-    Ok(axum::Json(json!({"object": "list", "data": data, "hasMore": page.has_more})).into_response())
+    Ok(ListResponse { data, has_more: page.has_more, object: ListTag::Tag }.into_response())
 }
 
 /// Creates an org.
 #[utoipa::path(post, path = "/platform/v1/orgs", tag = "platform", request_body = CreateOrgRequest,
-    responses((status = 200, description = "The new org, with `admin` (the account made Administrator) or \
-               `invitation` (the invitation mailed instead, when the email belongs to an unverified account)"),
+    responses((status = 200, body = CreatedOrgResponse),
               (status = 400, body = Fault), (status = 409, body = Fault)),
     security(("operator" = [])))]
 pub async fn create_org(
@@ -102,13 +104,13 @@ pub async fn create_org(
 ) -> Result<Response, Fault> {
     let new = NewOrg { code: body.code, name: body.name, locale: body.locale, tz: body.tz };
     let (org, admin) = create_org_in(&state, new, body.admin_email.as_deref()).await?;
-    let mut shown = render_for_operator(&state, &org).await?;
-    match admin {
-        Some(Linked::Member(_, account)) => shown["admin"] = account.to_json(),
-        Some(Linked::Invited(connection)) => shown["invitation"] = connection.to_json(),
-        _ => {}
-    }
-    Ok(axum::Json(shown).into_response())
+    let org = render_for_operator(&state, &org).await?;
+    let (admin, invitation) = match &admin {
+        Some(Linked::Member(_, account)) => (Some(AccountResponse::from(account)), None),
+        Some(Linked::Invited(connection)) => (None, Some(ConnectionResponse::from(connection))),
+        _ => (None, None),
+    };
+    Ok(json(CreatedOrgResponse { org, admin, invitation }))
 }
 
 /// A request to make the holder of `email` a member of `org` with `roles`: the
@@ -170,7 +172,7 @@ pub struct UpdateOrgStateRequest {
 /// Enables or disables an org.
 #[utoipa::path(patch, path = "/platform/v1/orgs/{id}", tag = "platform", request_body = UpdateOrgStateRequest,
     params(("id" = String, Path)),
-    responses((status = 200, description = "The org"), (status = 400, body = Fault), (status = 404, body = Fault)),
+    responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 404, body = Fault)),
     security(("operator" = [])))]
 pub async fn update_org_state(
     State(state): State<AppState>,
@@ -182,5 +184,5 @@ pub async fn update_org_state(
     let new_state = OrgState::parse(&body.state)
         .ok_or_else(|| Fault::validation(vec![FieldError::new("state", "state is enabled or disabled.")]))?;
     let org = state.store.set_org_state(id, new_state, state.clock.now()).await?;
-    Ok(axum::Json(render_for_operator(&state, &org).await?).into_response())
+    Ok(json(OrgResponse::Rendered(render_for_operator(&state, &org).await?)))
 }
