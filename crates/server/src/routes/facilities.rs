@@ -59,7 +59,7 @@ async fn find_room(state: &AppState, ctx: &OrgCtx, facility: &str, room: &str) -
 
 /// Lists the org's facilities (members).
 #[utoipa::path(get, path = "/{org}/v2/facilities", tag = "facilities",
-    params(("org" = String, Path), ("limit" = Option<u32>, Query), ("skip" = Option<u32>, Query),
+    params(("org" = String, Path), ("limit" = Option<u32>, Query), ("skip" = Option<u64>, Query),
            ("startingAfter" = Option<String>, Query), ("endingBefore" = Option<String>, Query),
            ("sort" = Option<String>, Query, description = "_id, name or created; '-' for descending")),
     responses((status = 200, body = ListResponse<FacilityResponse>), (status = 403, body = Fault)))]
@@ -138,7 +138,7 @@ pub async fn delete_facility(
 /// Lists a facility's rooms (members).
 #[utoipa::path(get, path = "/{org}/v2/facilities/{id}/rooms", tag = "facilities",
     params(("org" = String, Path), ("id" = String, Path), ("limit" = Option<u32>, Query),
-           ("skip" = Option<u32>, Query), ("startingAfter" = Option<String>, Query),
+           ("skip" = Option<u64>, Query), ("startingAfter" = Option<String>, Query),
            ("endingBefore" = Option<String>, Query), ("sort" = Option<String>, Query)),
     responses((status = 200, body = ListResponse<RoomResponse>), (status = 403, body = Fault),
               (status = 404, body = Fault)))]

@@ -38,8 +38,7 @@ pub struct PatchOp {
     op: PatchOpName,
     /// A property path (`name`, `/configuration/email`, `configuration.email`).
     path: Option<String>,
-    /// The value, as the op needs it.
-    #[schema(value_type = Option<Object>)]
+    /// The value, as the op needs it: any JSON value.
     value: Option<Value>,
 }
 

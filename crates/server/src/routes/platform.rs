@@ -74,7 +74,7 @@ pub struct CreateOrgRequest {
 
 /// Lists orgs, paged.
 #[utoipa::path(get, path = "/platform/v1/orgs", tag = "platform",
-    params(("limit" = Option<u32>, Query), ("skip" = Option<u32>, Query), ("startingAfter" = Option<String>, Query),
+    params(("limit" = Option<u32>, Query), ("skip" = Option<u64>, Query), ("startingAfter" = Option<String>, Query),
            ("endingBefore" = Option<String>, Query), ("sort" = Option<String>, Query, description = "_id, code, name or created; '-' for descending")),
     responses((status = 200, body = ListResponse<OrgResponse>), (status = 403, body = Fault)),
     security(("operator" = [])))]
