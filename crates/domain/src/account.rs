@@ -5,9 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use crate::time::{Date, render_date};
 use crate::{FieldError, Id};
 
 use crate::email::Email;
@@ -98,18 +96,6 @@ impl Account {
     pub fn verified(self) -> Self {
         Self { verified: true, ..self }
     }
-
-    /// The account as the API shows it: never the password hash.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "_id": self.id,
-            "object": "account",
-            "email": self.email,
-            "name": self.name,
-            "verified": self.verified,
-            "created": render_date(self.created),
-        })
-    }
 }
 
 /// A member's state.
@@ -165,26 +151,6 @@ impl Member {
     pub fn new(org: Id, account: Id, roles: Vec<Id>, now: DateTime<Utc>) -> Self {
         Self { id: Id::generate(now), org, account, roles, state: MemberState::Active, created: now, updated: now }
     }
-
-    /// The member as the API shows it.
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self.shown(None)).unwrap_or_default()
-    }
-
-    fn shown<'a>(&'a self, account: Option<(&'a Email, &'a PersonName)>) -> MemberShown<'a> {
-        MemberShown {
-            id: self.id,
-            object: "member",
-            org: self.org,
-            account: self.account,
-            roles: &self.roles,
-            state: self.state.as_str(),
-            created: Date(self.created),
-            updated: Date(self.updated),
-            email: account.map(|(email, _)| email),
-            name: account.map(|(_, name)| name),
-        }
-    }
 }
 
 /// A member with what member lists and reads show of its account: the email and
@@ -204,32 +170,6 @@ impl MemberEntry {
     pub fn new(member: Member, account: &Account) -> Self {
         Self { member, email: account.email.clone(), name: account.name.clone() }
     }
-}
-
-impl Serialize for MemberEntry {
-    /// The member as [`Member::to_json`] shows it, with the account's email and
-    /// name; written straight out, without a JSON tree.
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.member.shown(Some((&self.email, &self.name))).serialize(serializer)
-    }
-}
-
-/// A member as the API shows it, with its account's email and name when listed.
-#[derive(Serialize)]
-struct MemberShown<'a> {
-    #[serde(rename = "_id")]
-    id: Id,
-    object: &'static str,
-    org: Id,
-    account: Id,
-    roles: &'a [Id],
-    state: &'static str,
-    created: Date,
-    updated: Date,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<&'a Email>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a PersonName>,
 }
 
 /// A login session. The token itself is never stored: only its digest.
@@ -254,23 +194,6 @@ pub struct Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_listed_member_shows_its_account_email_and_name_and_nothing_else_of_it() {
-        let now = chrono::TimeZone::timestamp_millis_opt(&Utc, 1_764_164_054_569).unwrap();
-        let name = PersonName { first: "Ada".into(), last: "Lovelace".into() };
-        let account =
-            Account::new(Email::parse("email", "ada@x.test").unwrap(), name, Some("$argon2id$secret".into()), now);
-        let member = Member::new(Id::from_u96(1), account.id, vec![Id::from_u96(5)], now);
-        let mut expected = member.to_json();
-        assert_eq!(expected["created"], "2025-11-26T13:34:14.569Z");
-        assert_eq!(expected["roles"], json!(["000000000000000000000005"]));
-        expected["email"] = json!("ada@x.test");
-        expected["name"] = json!({"first": "Ada", "last": "Lovelace"});
-        let entry = MemberEntry::new(member, &account);
-        assert_eq!(serde_json::to_value(&entry).unwrap(), expected);
-        assert!(!serde_json::to_string(&entry).unwrap().contains("argon2"));
-    }
 
     #[test]
     fn names_are_trimmed_and_bounded() {

@@ -2,10 +2,9 @@
 //! email with roles; the holder of the token accepts (becoming a member) or declines.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::email::Email;
-use crate::time::render_date;
 use crate::{Id, secret};
 
 /// A connection's state, with the seed platform's numbers.
@@ -100,24 +99,6 @@ impl Connection {
             updated: now,
         };
         (connection, token)
-    }
-
-    /// The connection as the API shows it: never the token.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "_id": self.id,
-            "object": "connection",
-            "org": self.org,
-            "email": self.email,
-            "name": self.name,
-            "roles": self.roles,
-            "state": self.state.as_i16(),
-            "expiresAt": render_date(self.expires),
-            "creator": self.creator,
-            "account": self.account,
-            "created": render_date(self.created),
-            "updated": render_date(self.updated),
-        })
     }
 }
 

@@ -7,10 +7,8 @@
 //! facility.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
 
 use crate::text::parse_name;
-use crate::time::render_date;
 use crate::{FieldError, Id};
 
 /// The fields facilities and rooms can be sorted by; the first is the default.
@@ -89,19 +87,6 @@ impl Facility {
             updated: now,
         })
     }
-
-    /// The facility as the API shows it.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "_id": self.id,
-            "object": "facility",
-            "org": self.org,
-            "name": self.name,
-            "isRemovable": self.is_removable,
-            "created": render_date(self.created),
-            "updated": render_date(self.updated),
-        })
-    }
 }
 
 impl Room {
@@ -121,19 +106,6 @@ impl Room {
             is_removable: is_removable.unwrap_or(true),
             created: now,
             updated: now,
-        })
-    }
-
-    /// The room as the API shows it.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "_id": self.id,
-            "object": "room",
-            "facility": self.facility,
-            "name": self.name,
-            "isRemovable": self.is_removable,
-            "created": render_date(self.created),
-            "updated": render_date(self.updated),
         })
     }
 }
@@ -211,7 +183,6 @@ mod tests {
         assert_eq!(resolve_place(None, Some(&room)).unwrap(), (Some(theatre.id), Some(room.id)));
         assert_eq!(resolve_place(Some(theatre.id), Some(&room)).unwrap(), (Some(theatre.id), Some(room.id)));
         assert_eq!(resolve_place(Some(other.id), Some(&room)).unwrap_err().path, "room");
-        assert_eq!(room.to_json()["object"], "room");
         assert!(Facility::new(Id::from_u96(1), "  ", None, now).is_err());
     }
 }

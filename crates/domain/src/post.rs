@@ -1,9 +1,7 @@
 //! Posts: the org's simple feed of member posts.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
 
-use crate::time::render_date;
 use crate::{FieldError, Id};
 
 /// The longest post body, in characters.
@@ -32,11 +30,6 @@ impl Post {
             return Err(FieldError::new("body", format!("A post is 1 to {MAX_BODY} characters.")));
         }
         Ok(Self { id: Id::generate(now), org, creator, body: body.to_owned(), created: now })
-    }
-
-    /// The post as the API shows it.
-    pub fn to_json(&self) -> Value {
-        json!({"_id": self.id, "object": "post", "org": self.org, "creator": self.creator, "body": self.body, "created": render_date(self.created)})
     }
 }
 

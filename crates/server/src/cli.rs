@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::config::{Config, Overrides};
 use crate::flows::orgs;
+use crate::responses::{AccountResponse, ConnectionResponse, MemberResponse};
 use crate::state::{AppState, open_store};
 
 /// orgbase: organisations, members, roles, invitations and sessions, in one binary.
@@ -253,7 +254,7 @@ async fn create_org(state: &AppState, new: NewOrg, admin_email: Option<&str>, ou
     let (org, admin) = orgs::create_org_in(state, new, admin_email).await.map_err(describe)?;
     if out.json {
         let rendered = orgs::render_for_operator(state, &org).await.map_err(|f| f.reason)?;
-        println!("{rendered}");
+        println!("{}", serde_json::Value::Object(rendered));
         return Ok(());
     }
     println!("created org {} ({}), id {}", org.code, org.props.name, org.id);
@@ -344,7 +345,7 @@ async fn create_account(state: &AppState, email: &str, name: &str, out: &Output)
     let account = Account::new(email, name, Some(hash), state.clock.now()).verified();
     state.store.insert_account(&account, None).await.map_err(|e| e.to_string())?;
     if out.json {
-        println!("{}", account.to_json());
+        println!("{}", json!(AccountResponse::from(&account)));
     } else {
         println!("created account {} ({})", account.email, account.id);
     }
@@ -359,9 +360,9 @@ async fn add_member(state: &AppState, org: &str, email: &str, roles: &[String], 
     let linked = state.store.link_member(org.id, &request, state.clock.now()).await.map_err(|e| e.to_string())?;
     orgs::mail_if_invited(state, &org, &linked, &token).await;
     match (&linked, out.json) {
-        (Linked::Member(member, _), true) => println!("{}", member.to_json()),
+        (Linked::Member(member, _), true) => println!("{}", json!(MemberResponse::from(member))),
         (Linked::Member(member, _), false) => println!("{email} is now a member of {} ({})", org.code, member.id),
-        (Linked::Invited(invitation), true) => println!("{}", invitation.to_json()),
+        (Linked::Invited(invitation), true) => println!("{}", json!(ConnectionResponse::from(invitation))),
         (Linked::Invited(_), false) => {
             println!("{email} belongs to an account whose email is not verified: it was invited (mailed) instead")
         }

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod media;
 pub mod openapi;
 pub mod pages;
+pub mod responses;
 pub mod routes;
 pub mod sensitive;
 pub mod state;

@@ -231,8 +231,13 @@ impl MemberStore for PgStore {
 }
 
 /// Takes the org's row lock for the rest of the transaction.
+///
+/// `FOR NO KEY UPDATE`, not `FOR UPDATE`: member changes still queue behind each
+/// other, but a foreign-key check on the org (`FOR KEY SHARE`, as in a
+/// participant insert that holds its member row `FOR SHARE`) is not blocked, which
+/// would deadlock with a member change waiting for that member row.
 async fn lock_org(conn: &mut Conn, org: Id) -> Result<(), StoreError> {
-    sqlx::query("SELECT id FROM orgs WHERE id = $1 FOR UPDATE")
+    sqlx::query("SELECT id FROM orgs WHERE id = $1 FOR NO KEY UPDATE")
         .bind(org.to_string())
         .execute(conn)
         .await

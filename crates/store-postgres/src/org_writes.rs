@@ -1,7 +1,8 @@
 //! Changes to one org, combined per node: while a transaction on the org's row is
 //! open, the changes that arrive queue; the next transaction takes them all, locks
-//! the row once (`FOR UPDATE`, which holds off other nodes), applies each change
-//! to the result of the one before in memory, and writes the row once. 64
+//! the row once (`FOR NO KEY UPDATE`: it holds off other nodes' writers, not the
+//! foreign-key checks of inserts that name the org), applies each change to the
+//! result of the one before in memory, and writes the row once. 64
 //! concurrent writers of one org cost a few commits, not 64 commits one after
 //! another behind the row lock.
 //!
@@ -133,7 +134,7 @@ async fn apply_batch(
     changes: Vec<(OrgChange, Option<Id>, DateTime<Utc>)>,
 ) -> Result<Vec<Result<Org, DomainError>>, StoreError> {
     let mut tx = pool.begin().await.map_err(backend)?;
-    let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1 FOR UPDATE");
+    let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1 FOR NO KEY UPDATE");
     let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(backend)?;
     let mut current = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
     let read = current.version;

@@ -9,10 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::text::parse_name;
-use crate::time::render_date;
 use crate::{DomainError, FieldError, Id, taxonomy};
 
 mod standing;
@@ -195,21 +193,6 @@ impl Participant {
     pub fn new(session: Id, account: Id, home_org: Id, permissions: Permissions, now: DateTime<Utc>) -> Self {
         Self { id: Id::generate(now), session, account, home_org, permissions, created: now, updated: now }
     }
-
-    /// The participant as the API shows it; `owner` marks the session's owner.
-    pub fn to_json(&self, owner: bool) -> Value {
-        json!({
-            "_id": self.id,
-            "object": "participant",
-            "session": self.session,
-            "account": self.account,
-            "org": self.home_org,
-            "owner": owner,
-            "permissions": self.permissions,
-            "created": render_date(self.created),
-            "updated": render_date(self.updated),
-        })
-    }
 }
 
 /// A live session: belongs to the org it was created in, for good.
@@ -355,32 +338,6 @@ impl LiveSession {
     /// The URL where the media server serves this session: `{base}/sessions/{id}`.
     pub fn media_url(&self, media_base: &str) -> String {
         format!("{}/sessions/{}", media_base.trim_end_matches('/'), self.id)
-    }
-
-    /// The session as the API shows it.
-    pub fn to_json(&self, media_base: &str) -> Value {
-        let date = |t: Option<DateTime<Utc>>| t.map(render_date);
-        json!({
-            "_id": self.id,
-            "object": "session",
-            "org": self.org,
-            "owner": self.owner,
-            "name": self.name,
-            "type": self.session_type,
-            "speciality": self.speciality,
-            "estimatedDuration": self.estimated_duration,
-            "access": self.access.as_str(),
-            "facility": self.facility,
-            "room": self.room,
-            "scheduledStart": render_date(self.scheduled_start),
-            "state": self.state.as_str(),
-            "started": date(self.started),
-            "ended": date(self.ended),
-            "mediaURL": self.media_url(media_base),
-            "participants": self.participants.iter().map(|p| p.to_json(p.account == self.owner)).collect::<Vec<_>>(),
-            "created": render_date(self.created),
-            "updated": render_date(self.updated),
-        })
     }
 }
 
@@ -592,9 +549,9 @@ mod tests {
         let shown = serde_json::to_value(drawings).unwrap();
         assert_eq!(shown["canClearAllDrawings"], true);
         assert_eq!(shown["canEndSession"], false);
-        let parsed: Permissions = serde_json::from_value(json!({"canEndSession": true})).unwrap();
+        let parsed: Permissions = serde_json::from_value(serde_json::json!({"canEndSession": true})).unwrap();
         assert_eq!(parsed, only(|p| p.can_end_session = true));
-        assert!(serde_json::from_value::<Permissions>(json!({"canFly": true})).is_err());
+        assert!(serde_json::from_value::<Permissions>(serde_json::json!({"canFly": true})).is_err());
         assert!(Permissions::ALL.covers(drawings));
         assert!(!drawings.covers(Permissions::ALL));
         assert!(drawings.covers(Permissions::default()));
@@ -625,9 +582,7 @@ mod tests {
         assert_eq!((s.name.as_str(), s.state, s.access), ("Knee", SessionState::Scheduled, SessionAccess::Private));
         assert_eq!(s.participants.len(), 1);
         assert_eq!((s.participants[0].account, s.participants[0].permissions), (owner, Permissions::ALL));
-        let shown = s.to_json("https://media.example/");
-        assert_eq!(shown["mediaURL"], format!("https://media.example/sessions/{}", s.id));
-        assert_eq!(shown["participants"][0]["owner"], true);
+        assert_eq!(s.media_url("https://media.example/"), format!("https://media.example/sessions/{}", s.id));
         let bad = NewSession {
             name: String::new(),
             session_type: "KARAOKE".into(),

@@ -10,16 +10,16 @@ use orgbase_domain::org::{NewOrg, Org, Viewer};
 use orgbase_domain::roles::ADMINISTRATOR;
 use orgbase_domain::store::{LinkRequest, Linked};
 use orgbase_domain::{DomainError, Id};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::fault::Fault;
 use crate::flows::invitations::{mail_invitation, ttl};
 use crate::state::AppState;
 
 /// Renders an org for an operator: every property.
-pub async fn render_for_operator(state: &AppState, org: &Org) -> Result<Value, Fault> {
+pub async fn render_for_operator(state: &AppState, org: &Org) -> Result<Map<String, Value>, Fault> {
     let apps = state.store.apps_of_org(org.id).await?;
-    Ok(Value::Object(org.render(Viewer::Operator, &apps, false)))
+    Ok(org.render(Viewer::Operator, &apps, false))
 }
 
 /// A request to make the holder of `email` a member of `org` with `roles`: the

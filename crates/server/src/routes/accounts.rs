@@ -5,11 +5,10 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use orgbase_domain::account::{Account, Member, PersonName};
+use orgbase_domain::account::{Account, PersonName};
 use orgbase_domain::email::Email;
 use orgbase_domain::password;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::auth;
 pub use crate::client_addr::ClientIp;
@@ -20,6 +19,9 @@ use crate::flows::account_links::{after_answer, reset_with, send_reset, verify_w
 use crate::flows::logins::authenticate;
 use crate::flows::passwords::{hash_password, verify_password};
 use crate::flows::registration::{Registration, register as register_account};
+use crate::responses::{
+    AccountResponse, DoneResponse, LoginResponse, MeResponse, ResultResponse, StatusResponse, json,
+};
 use crate::sensitive::Sensitive;
 use crate::state::AppState;
 
@@ -116,17 +118,13 @@ pub struct ResetPasswordRequest {
     pub password: Sensitive,
 }
 
-fn result(data: Value) -> Response {
-    axum::Json(json!({"object": "result", "data": data})).into_response()
-}
-
 /// Registers an account and makes it a member with `registration.defaultRoles`,
 /// and mails a link that verifies the email. A taken email answers the same way
 /// (nothing tells that the address has an account) and its owner gets a mail
 /// instead. With a `connection` token, registers and accepts the invitation.
 #[utoipa::path(post, path = "/{org}/v2/accounts/register", tag = "accounts", request_body = RegisterRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The new account"), (status = 400, body = Fault), (status = 403, body = Fault),
+    responses((status = 200, body = AccountResponse, description = "The new account"), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 409, body = Fault), (status = 429, body = Fault)))]
 pub async fn register(
     State(state): State<AppState>,
@@ -139,7 +137,7 @@ pub async fn register(
     let RegisterRequest { email, password, name: NameBody { first, last }, connection } = body;
     let new = Registration { email, name: PersonName { first, last }, password, connection };
     let account = register_account(&state, &ctx.org, new).await?;
-    Ok(axum::Json(account.to_json()).into_response())
+    Ok(json(AccountResponse::from(&account)))
 }
 
 /// Logs in with email and password: sets the `md.sid` cookie and returns the
@@ -147,7 +145,7 @@ pub async fn register(
 /// `Authorization: Bearer` and sets no cookie.
 #[utoipa::path(post, path = "/{org}/v2/accounts/login", tag = "accounts", request_body = LoginRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The account (with `token` when `bearer` is true)"), (status = 403, body = Fault),
+    responses((status = 200, body = LoginResponse, description = "The account (with `token` when `bearer` is true)"), (status = 403, body = Fault),
               (status = 429, body = Fault)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -159,11 +157,7 @@ pub async fn login(
     state.limits.check(&state, "login", ip, email.as_ref()).await?;
     let account = authenticate(&state, &ctx.org, email, body.password.into_inner()).await?;
     let (_, token) = auth::start_session(&state, &ctx.org, &account).await?;
-    let mut shown = account.to_json();
-    if body.bearer {
-        shown["token"] = json!(token);
-    }
-    let mut res = axum::Json(shown).into_response();
+    let mut res = json(LoginResponse::new(&account, body.bearer.then_some(token.as_str())));
     crate::context::private_no_cache(&mut res);
     if !body.bearer {
         auth::set_session(&mut res, &state, &ctx.org, &token);
@@ -173,47 +167,40 @@ pub async fn login(
 
 /// Revokes the caller's session and clears the cookie. Always answers `true`.
 #[utoipa::path(post, path = "/{org}/v2/accounts/me/logout", tag = "accounts", params(("org" = String, Path)),
-    responses((status = 200, description = "`{object: result, data: true}`")))]
+    responses((status = 200, body = DoneResponse)))]
 pub async fn logout(State(state): State<AppState>, ctx: OrgCtx) -> Result<Response, Fault> {
     if let Some(session) = ctx.caller.session() {
         state.store.delete_session(session.id).await?;
     }
-    let mut res = result(json!(true));
+    let mut res = DoneResponse::done().into_response();
     res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, None));
     Ok(res)
 }
 
-fn me_json(ctx: &OrgCtx, account: &Account) -> Value {
-    let mut shown = account.to_json();
-    let member = ctx.caller.member();
-    shown["member"] = member.map_or(Value::Null, Member::to_json);
-    shown["roles"] = json!(member.map(|m| m.roles.clone()).unwrap_or_default());
-    shown["access"] = json!(ctx.level());
-    shown
+fn me<'a>(ctx: &'a OrgCtx, account: &'a Account) -> MeResponse<'a> {
+    MeResponse::new(account, ctx.caller.member(), ctx.level())
 }
 
 /// The logged-in account, its membership here and its roles.
 #[utoipa::path(get, path = "/{org}/v2/accounts/me", tag = "accounts", params(("org" = String, Path)),
-    responses((status = 200, description = "The account with `member`, `roles` and `access`"), (status = 403, body = Fault)))]
+    responses((status = 200, body = MeResponse), (status = 403, body = Fault)))]
 pub async fn get_me(ctx: OrgCtx) -> Result<Response, Fault> {
     let account = ctx.caller.account()?;
-    Ok(axum::Json(me_json(&ctx, account)).into_response())
+    Ok(json(me(&ctx, account)))
 }
 
 /// `{loggedin, account}`.
 #[utoipa::path(get, path = "/{org}/v2/accounts/status", tag = "accounts", params(("org" = String, Path)),
-    responses((status = 200, description = "`{object: result, data: {loggedin, account}}`")))]
+    responses((status = 200, body = ResultResponse<StatusResponse>)))]
 pub async fn get_status(ctx: OrgCtx) -> Response {
-    match ctx.caller.account() {
-        Ok(account) => result(json!({"loggedin": true, "account": me_json(&ctx, account)})),
-        Err(_) => result(json!({"loggedin": false, "account": null})),
-    }
+    let account = ctx.caller.account().ok().map(|a| me(&ctx, a));
+    ResultResponse::of(StatusResponse { loggedin: account.is_some(), account }).into_response()
 }
 
 /// Changes the password and revokes the account's other sessions.
 #[utoipa::path(post, path = "/{org}/v2/accounts/me/update-password", tag = "accounts",
     request_body = UpdatePasswordRequest, params(("org" = String, Path)),
-    responses((status = 200, description = "`true`"), (status = 400, body = Fault), (status = 403, body = Fault)))]
+    responses((status = 200, body = DoneResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn update_password(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -228,14 +215,14 @@ pub async fn update_password(
     let hash = hash_password(body.password.into_inner()).await?;
     let keep = ctx.caller.session().map(|s| s.id);
     state.store.set_password(account.id, &hash, keep, state.clock.now()).await?;
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }
 
 /// Mails a reset token when the account exists. Always answers `true`, so the
 /// answer tells nothing about which emails have accounts.
 #[utoipa::path(post, path = "/{org}/v2/accounts/request-password-reset", tag = "accounts",
     request_body = RequestPasswordResetRequest, params(("org" = String, Path)),
-    responses((status = 200, description = "`true`"), (status = 429, body = Fault)))]
+    responses((status = 200, body = DoneResponse), (status = 429, body = Fault)))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -249,13 +236,13 @@ pub async fn request_password_reset(
     if let Some(email) = email {
         after_answer(send_reset(state.clone(), ctx.org.clone(), email));
     }
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }
 
 /// Sets a new password with a reset token, and revokes every session.
 #[utoipa::path(post, path = "/{org}/v2/accounts/reset-password", tag = "accounts",
     request_body = ResetPasswordRequest, params(("org" = String, Path)),
-    responses((status = 200, description = "`true`"), (status = 400, body = Fault), (status = 404, body = Fault),
+    responses((status = 200, body = DoneResponse), (status = 400, body = Fault), (status = 404, body = Fault),
               (status = 410, body = Fault)))]
 pub async fn reset_password(
     State(state): State<AppState>,
@@ -263,7 +250,7 @@ pub async fn reset_password(
     ApiJson(body): ApiJson<ResetPasswordRequest>,
 ) -> Result<Response, Fault> {
     reset_with(&state, &ctx.org, body.token.expose(), body.password.into_inner()).await?;
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }
 
 /// Verifies the email with the mailed token, and sets the password the holder of
@@ -271,7 +258,7 @@ pub async fn reset_password(
 /// account. Every session of the account ends.
 #[utoipa::path(post, path = "/{org}/v2/accounts/verify", tag = "accounts", request_body = VerifyRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The verified account"), (status = 400, body = Fault),
+    responses((status = 200, body = AccountResponse, description = "The verified account"), (status = 400, body = Fault),
               (status = 404, body = Fault), (status = 410, body = Fault)))]
 pub async fn verify_email(
     State(state): State<AppState>,
@@ -279,5 +266,5 @@ pub async fn verify_email(
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> Result<Response, Fault> {
     let account = verify_with(&state, &ctx.org, &body.token, body.password).await?;
-    Ok(axum::Json(account.to_json()).into_response())
+    Ok(json(AccountResponse::from(&account)))
 }

@@ -1,16 +1,14 @@
 //! Helpers of the session, facility and taxonomy routes: who the caller must be
-//! (an active member, or an Administrator, of the org in the URL), the list and
-//! result envelopes, `If-None-Match`, and ids in paths. No business rule lives here.
+//! (an active member, or an Administrator, of the org in the URL), `If-None-Match`,
+//! and ids in paths. No business rule lives here. The list and result envelopes
+//! are response types (`crate::responses`).
 
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
 use orgbase_domain::Id;
 use orgbase_domain::account::{Account, Member};
 use orgbase_domain::level::Level;
-use orgbase_domain::paging::Page;
-use serde_json::{Value, json};
 
 use crate::context::OrgCtx;
 use crate::fault::Fault;
@@ -32,25 +30,6 @@ pub fn require_admin(ctx: &OrgCtx) -> Result<(), Fault> {
 /// An id from the path; a malformed one finds nothing (404 naming `what`).
 pub fn path_id(raw: &str, what: &str) -> Result<Id, Fault> {
     Id::parse(raw).ok_or_else(|| Fault::not_found(what))
-}
-
-/// A page of a list, as every list answers (keys in sorted order, as every body).
-#[derive(serde::Serialize)]
-struct ListBody<T> {
-    data: Vec<T>,
-    #[serde(rename = "hasMore")]
-    has_more: bool,
-    object: &'static str,
-}
-
-/// `{"object":"list","data":[...],"hasMore":bool}`.
-pub fn list<T: serde::Serialize>(page: Page<T>) -> Response {
-    axum::Json(ListBody { data: page.data, has_more: page.has_more, object: "list" }).into_response()
-}
-
-/// `{"object":"result","data":…}`, the answer of deletes.
-pub fn result(data: Value) -> Response {
-    axum::Json(json!({"object": "result", "data": data})).into_response()
 }
 
 /// True when `If-None-Match` names `etag` (or `*`), weak or strong.

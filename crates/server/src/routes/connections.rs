@@ -12,12 +12,12 @@ use orgbase_domain::connection::{Connection, ConnectionState};
 use orgbase_domain::email::Email;
 use orgbase_domain::{FieldError, Id, secret};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, Paging, QueryPairs};
 use crate::fault::Fault;
 use crate::flows::invitations::{accept_logged_in, decline, mail_invitation, ttl};
+use crate::responses::{ConnectionResponse, ListResponse, MemberResponse, json};
 use crate::state::AppState;
 
 /// The body of `POST /orgs/{id}/connections`.
@@ -36,7 +36,7 @@ pub struct CreateConnectionRequest {
 /// Invites an email into the org with roles, and mails the invitation.
 #[utoipa::path(post, path = "/{org}/v2/orgs/{id}/connections", tag = "connections", request_body = CreateConnectionRequest,
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "The pending connection (no token)"), (status = 403, body = Fault),
+    responses((status = 200, body = ConnectionResponse, description = "The pending connection (no token)"), (status = 403, body = Fault),
               (status = 409, body = Fault)))]
 pub async fn create_connection(
     State(state): State<AppState>,
@@ -60,14 +60,14 @@ pub async fn create_connection(
         Connection::new(ctx.org.id, email, name, roles, ctx.caller.account_id(), now + ttl(&ctx.org), now);
     state.store.insert_connection(&connection).await?;
     mail_invitation(&state, &ctx.org, &connection, &token).await;
-    Ok(axum::Json(connection.to_json()).into_response())
+    Ok(json(ConnectionResponse::from(&connection)))
 }
 
 /// Lists the org's connections, optionally by `state` (0 pending … 3 revoked).
 #[utoipa::path(get, path = "/{org}/v2/connections", tag = "connections",
     params(("org" = String, Path), ("state" = Option<i16>, Query), ("limit" = Option<u32>, Query),
            ("startingAfter" = Option<String>, Query), ("endingBefore" = Option<String>, Query)),
-    responses((status = 200, description = "A list of connections"), (status = 403, body = Fault)))]
+    responses((status = 200, body = ListResponse<ConnectionResponse>), (status = 403, body = Fault)))]
 pub async fn list_connections(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -87,14 +87,13 @@ pub async fn list_connections(
     };
     let req = params.validate(&["_id"]).map_err(Fault::validation)?;
     let page = state.store.list_connections(ctx.org.id, filter, &req).await?;
-    let data: Vec<Value> = page.data.iter().map(Connection::to_json).collect();
-    Ok(axum::Json(json!({"object": "list", "data": data, "hasMore": page.has_more})).into_response())
+    Ok(ListResponse::of(&page, ConnectionResponse::from).into_response())
 }
 
 /// Issues a new token (the old one dies), renews the expiry and mails again.
 #[utoipa::path(post, path = "/{org}/v2/connections/{id}/resend", tag = "connections",
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "The connection"), (status = 403, body = Fault), (status = 404, body = Fault)))]
+    responses((status = 200, body = ConnectionResponse), (status = 403, body = Fault), (status = 404, body = Fault)))]
 pub async fn resend_connection(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -107,15 +106,15 @@ pub async fn resend_connection(
     let connection =
         state.store.reissue_connection(ctx.org.id, id, &secret::digest(&token), now + ttl(&ctx.org), now).await?;
     mail_invitation(&state, &ctx.org, &connection, &token).await;
-    Ok(axum::Json(connection.to_json()).into_response())
+    Ok(json(ConnectionResponse::from(&connection)))
 }
 
 /// Accepts an invitation as the logged-in account whose email it names. The seed's
 /// route, with the token in the path (redacted from every log line); `POST
 /// /connections/accept {token}` does the same with the token in the body.
-#[utoipa::path(post, path = "/{org}/v2/connections/{token}", tag = "connections",
-    params(("org" = String, Path), ("token" = String, Path)),
-    responses((status = 200, description = "The new member"), (status = 403, body = Fault), (status = 404, body = Fault),
+#[utoipa::path(post, path = "/{org}/v2/connections/{key}", tag = "connections",
+    params(("org" = String, Path), ("key" = String, Path, description = "The invitation token")),
+    responses((status = 200, body = MemberResponse, description = "The new member"), (status = 403, body = Fault), (status = 404, body = Fault),
               (status = 410, body = Fault)))]
 pub async fn accept_connection(
     State(state): State<AppState>,
@@ -123,7 +122,7 @@ pub async fn accept_connection(
     Path((_, token)): Path<(String, String)>,
 ) -> Result<Response, Fault> {
     let member = accept_logged_in(&state, &ctx, &token).await?;
-    Ok(axum::Json(member).into_response())
+    Ok(json(MemberResponse::from(&member)))
 }
 
 /// The body of `POST /connections/accept` and `POST /connections/decline`.
@@ -144,7 +143,7 @@ impl std::fmt::Debug for ConnectionTokenRequest {
 /// email it names.
 #[utoipa::path(post, path = "/{org}/v2/connections/accept", tag = "connections", request_body = ConnectionTokenRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The new member"), (status = 403, body = Fault), (status = 404, body = Fault),
+    responses((status = 200, body = MemberResponse, description = "The new member"), (status = 403, body = Fault), (status = 404, body = Fault),
               (status = 410, body = Fault)))]
 pub async fn accept_connection_by_body(
     State(state): State<AppState>,
@@ -152,13 +151,13 @@ pub async fn accept_connection_by_body(
     ApiJson(body): ApiJson<ConnectionTokenRequest>,
 ) -> Result<Response, Fault> {
     let member = accept_logged_in(&state, &ctx, &body.token).await?;
-    Ok(axum::Json(member).into_response())
+    Ok(json(MemberResponse::from(&member)))
 }
 
 /// Declines an invitation, the token in the body (the invitee, logged in).
 #[utoipa::path(post, path = "/{org}/v2/connections/decline", tag = "connections", request_body = ConnectionTokenRequest,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The declined connection"), (status = 403, body = Fault),
+    responses((status = 200, body = ConnectionResponse), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn decline_connection_by_body(
     State(state): State<AppState>,
@@ -166,14 +165,14 @@ pub async fn decline_connection_by_body(
     ApiJson(body): ApiJson<ConnectionTokenRequest>,
 ) -> Result<Response, Fault> {
     let closed = decline(&state, &ctx, &body.token).await?;
-    Ok(axum::Json(closed.to_json()).into_response())
+    Ok(json(ConnectionResponse::from(&closed)))
 }
 
 /// `DELETE /connections/{id}` revokes (administrators); `DELETE /connections/{token}`
 /// declines (the invitee, logged in).
 #[utoipa::path(delete, path = "/{org}/v2/connections/{key}", tag = "connections",
     params(("org" = String, Path), ("key" = String, Path, description = "A connection _id (revoke) or token (decline)")),
-    responses((status = 200, description = "The closed connection"), (status = 403, body = Fault), (status = 404, body = Fault)))]
+    responses((status = 200, body = ConnectionResponse), (status = 403, body = Fault), (status = 404, body = Fault)))]
 pub async fn delete_connection(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -186,5 +185,5 @@ pub async fn delete_connection(
     } else {
         decline(&state, &ctx, &key).await?
     };
-    Ok(axum::Json(closed.to_json()).into_response())
+    Ok(json(ConnectionResponse::from(&closed)))
 }

@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Response};
 use orgbase_domain::StoreError;
 use orgbase_domain::facility::{FACILITY_SORT_FIELDS, Facility, PlaceChanges, Room};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, MergePatch, Paging, present};
 use crate::fault::Fault;
-use crate::routes::common::{active_member, list, path_id, require_admin, result};
+use crate::responses::{DoneResponse, FacilityResponse, ListResponse, RoomResponse, json};
+use crate::routes::common::{active_member, path_id, require_admin};
 use crate::state::AppState;
 
 /// The body of `POST /facilities` and `POST /facilities/{id}/rooms`.
@@ -43,23 +43,6 @@ impl UpdatePlaceRequest {
     }
 }
 
-/// A facility or a room.
-#[derive(utoipa::ToSchema)]
-#[schema(as = Place)]
-#[expect(dead_code, reason = "documents facility and room bodies in OpenAPI")]
-pub struct PlaceDoc {
-    /// 24 hex characters.
-    #[schema(rename = "_id")]
-    id: String,
-    /// `facility` or `room`.
-    object: String,
-    /// The label.
-    name: String,
-    /// False keeps it from being deleted.
-    #[schema(rename = "isRemovable")]
-    is_removable: bool,
-}
-
 async fn find_facility(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<Facility, Fault> {
     let id = path_id(id, "Facility")?;
     state.store.facility(ctx.org.id, id).await?.ok_or_else(|| Fault::not_found("Facility"))
@@ -76,10 +59,10 @@ async fn find_room(state: &AppState, ctx: &OrgCtx, facility: &str, room: &str) -
 
 /// Lists the org's facilities (members).
 #[utoipa::path(get, path = "/{org}/v2/facilities", tag = "facilities",
-    params(("org" = String, Path), ("limit" = Option<u32>, Query), ("skip" = Option<u32>, Query),
+    params(("org" = String, Path), ("limit" = Option<u32>, Query), ("skip" = Option<u64>, Query),
            ("startingAfter" = Option<String>, Query), ("endingBefore" = Option<String>, Query),
            ("sort" = Option<String>, Query, description = "_id, name or created; '-' for descending")),
-    responses((status = 200, description = "A list of facilities"), (status = 403, body = Fault)))]
+    responses((status = 200, body = ListResponse<FacilityResponse>), (status = 403, body = Fault)))]
 pub async fn list_facilities(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -87,13 +70,14 @@ pub async fn list_facilities(
 ) -> Result<Response, Fault> {
     active_member(&ctx)?;
     let page = params.validate(FACILITY_SORT_FIELDS).map_err(Fault::validation)?;
-    Ok(list(state.store.list_facilities(ctx.org.id, &page).await?.map(|f| f.to_json())))
+    let facilities = state.store.list_facilities(ctx.org.id, &page).await?;
+    Ok(ListResponse::of(&facilities, FacilityResponse::from).into_response())
 }
 
 /// Creates a facility (administrators).
 #[utoipa::path(post, path = "/{org}/v2/facilities", tag = "facilities", request_body = CreatePlaceRequest,
     params(("org" = String, Path)),
-    responses((status = 200, body = PlaceDoc), (status = 400, body = Fault), (status = 403, body = Fault)))]
+    responses((status = 200, body = FacilityResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn create_facility(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -102,26 +86,26 @@ pub async fn create_facility(
     require_admin(&ctx)?;
     let facility = Facility::new(ctx.org.id, &body.name, body.is_removable, state.clock.now())?;
     state.store.insert_facility(&facility).await?;
-    Ok(axum::Json(facility.to_json()).into_response())
+    Ok(json(FacilityResponse::from(&facility)))
 }
 
 /// Reads a facility (members).
 #[utoipa::path(get, path = "/{org}/v2/facilities/{id}", tag = "facilities",
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = PlaceDoc), (status = 403, body = Fault), (status = 404, body = Fault)))]
+    responses((status = 200, body = FacilityResponse), (status = 403, body = Fault), (status = 404, body = Fault)))]
 pub async fn get_facility(
     State(state): State<AppState>,
     ctx: OrgCtx,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, Fault> {
     active_member(&ctx)?;
-    Ok(axum::Json(find_facility(&state, &ctx, &id).await?.to_json()).into_response())
+    Ok(json(FacilityResponse::from(&find_facility(&state, &ctx, &id).await?)))
 }
 
 /// Changes a facility's name or `isRemovable` (administrators).
 #[utoipa::path(patch, path = "/{org}/v2/facilities/{id}", tag = "facilities", request_body = UpdatePlaceRequest,
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = PlaceDoc), (status = 400, body = Fault), (status = 403, body = Fault),
+    responses((status = 200, body = FacilityResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn patch_facility(
     State(state): State<AppState>,
@@ -132,14 +116,14 @@ pub async fn patch_facility(
     require_admin(&ctx)?;
     let id = path_id(&id, "Facility")?;
     let facility = state.store.update_facility(ctx.org.id, id, &body.changes()?, state.clock.now()).await?;
-    Ok(axum::Json(facility.to_json()).into_response())
+    Ok(json(FacilityResponse::from(&facility)))
 }
 
 /// Deletes a facility and its rooms (administrators): 409 when it or one of its
 /// rooms is non-removable, or a session that has not ended uses it.
 #[utoipa::path(delete, path = "/{org}/v2/facilities/{id}", tag = "facilities",
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "`{object: result, data: true}`"), (status = 403, body = Fault),
+    responses((status = 200, body = DoneResponse), (status = 403, body = Fault),
               (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn delete_facility(
     State(state): State<AppState>,
@@ -148,15 +132,15 @@ pub async fn delete_facility(
 ) -> Result<Response, Fault> {
     require_admin(&ctx)?;
     state.store.delete_facility(ctx.org.id, path_id(&id, "Facility")?).await?;
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }
 
 /// Lists a facility's rooms (members).
 #[utoipa::path(get, path = "/{org}/v2/facilities/{id}/rooms", tag = "facilities",
     params(("org" = String, Path), ("id" = String, Path), ("limit" = Option<u32>, Query),
-           ("skip" = Option<u32>, Query), ("startingAfter" = Option<String>, Query),
+           ("skip" = Option<u64>, Query), ("startingAfter" = Option<String>, Query),
            ("endingBefore" = Option<String>, Query), ("sort" = Option<String>, Query)),
-    responses((status = 200, description = "A list of rooms"), (status = 403, body = Fault),
+    responses((status = 200, body = ListResponse<RoomResponse>), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn list_rooms(
     State(state): State<AppState>,
@@ -167,13 +151,14 @@ pub async fn list_rooms(
     active_member(&ctx)?;
     let facility = find_facility(&state, &ctx, &id).await?;
     let page = params.validate(FACILITY_SORT_FIELDS).map_err(Fault::validation)?;
-    Ok(list(state.store.list_rooms(ctx.org.id, facility.id, &page).await?.map(|r| r.to_json())))
+    let rooms = state.store.list_rooms(ctx.org.id, facility.id, &page).await?;
+    Ok(ListResponse::of(&rooms, RoomResponse::from).into_response())
 }
 
 /// Creates a room in a facility (administrators).
 #[utoipa::path(post, path = "/{org}/v2/facilities/{id}/rooms", tag = "facilities", request_body = CreatePlaceRequest,
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = PlaceDoc), (status = 400, body = Fault), (status = 403, body = Fault),
+    responses((status = 200, body = RoomResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn create_room(
     State(state): State<AppState>,
@@ -188,26 +173,26 @@ pub async fn create_room(
         StoreError::NotFound => Fault::not_found("Facility"),
         other => other.into(),
     })?;
-    Ok(axum::Json(room.to_json()).into_response())
+    Ok(json(RoomResponse::from(&room)))
 }
 
 /// Reads a room (members).
 #[utoipa::path(get, path = "/{org}/v2/facilities/{id}/rooms/{room}", tag = "facilities",
     params(("org" = String, Path), ("id" = String, Path), ("room" = String, Path)),
-    responses((status = 200, body = PlaceDoc), (status = 403, body = Fault), (status = 404, body = Fault)))]
+    responses((status = 200, body = RoomResponse), (status = 403, body = Fault), (status = 404, body = Fault)))]
 pub async fn get_room(
     State(state): State<AppState>,
     ctx: OrgCtx,
     Path((_, facility, room)): Path<(String, String, String)>,
 ) -> Result<Response, Fault> {
     active_member(&ctx)?;
-    Ok(axum::Json(find_room(&state, &ctx, &facility, &room).await?.to_json()).into_response())
+    Ok(json(RoomResponse::from(&find_room(&state, &ctx, &facility, &room).await?)))
 }
 
 /// Changes a room's name or `isRemovable` (administrators).
 #[utoipa::path(patch, path = "/{org}/v2/facilities/{id}/rooms/{room}", tag = "facilities",
     request_body = UpdatePlaceRequest, params(("org" = String, Path), ("id" = String, Path), ("room" = String, Path)),
-    responses((status = 200, body = PlaceDoc), (status = 400, body = Fault), (status = 403, body = Fault),
+    responses((status = 200, body = RoomResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn patch_room(
     State(state): State<AppState>,
@@ -218,14 +203,14 @@ pub async fn patch_room(
     require_admin(&ctx)?;
     let room = find_room(&state, &ctx, &facility, &room).await?;
     let room = state.store.update_room(ctx.org.id, room.id, &body.changes()?, state.clock.now()).await?;
-    Ok(axum::Json(room.to_json()).into_response())
+    Ok(json(RoomResponse::from(&room)))
 }
 
 /// Deletes a room (administrators): 409 when it is non-removable or a session that
 /// has not ended uses it.
 #[utoipa::path(delete, path = "/{org}/v2/facilities/{id}/rooms/{room}", tag = "facilities",
     params(("org" = String, Path), ("id" = String, Path), ("room" = String, Path)),
-    responses((status = 200, description = "`{object: result, data: true}`"), (status = 403, body = Fault),
+    responses((status = 200, body = DoneResponse), (status = 403, body = Fault),
               (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn delete_room(
     State(state): State<AppState>,
@@ -235,5 +220,5 @@ pub async fn delete_room(
     require_admin(&ctx)?;
     let room = find_room(&state, &ctx, &facility, &room).await?.id;
     state.store.delete_room(ctx.org.id, room).await?;
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }

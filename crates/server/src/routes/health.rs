@@ -5,24 +5,26 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::StoreError;
-use serde_json::json;
 
 use crate::fault::Fault;
+use crate::responses::ResultResponse;
 use crate::state::AppState;
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = ResultResponse<String>, description = "`ok`")))]
 pub async fn healthz() -> Response {
-    axum::Json(json!({"object": "result", "data": "ok"})).into_response()
+    ResultResponse::of("ok").into_response()
 }
 
 /// Readiness: the database answers reads and takes writes.
 ///
 /// Otherwise 503 `kUnavailable`, with `Retry-After`.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503, body = Fault)))]
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = ResultResponse<String>, description = "`ready`"), (status = 503, body = Fault)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => axum::Json(json!({"object": "result", "data": "ready"})).into_response(),
+        Ok(()) => ResultResponse::of("ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             let reason = match e {
@@ -35,13 +37,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, body = String, content_type = "text/plain", description = "Prometheus text format")))]
 pub async fn metrics() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::telemetry::render_metrics()).into_response()
 }
 
 /// The OpenAPI document of this API.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200)))]
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, body = Object, description = "This document (OpenAPI 3.1)")))]
 pub async fn openapi() -> Response {
     axum::Json(crate::openapi::document()).into_response()
 }

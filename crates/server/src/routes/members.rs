@@ -9,16 +9,14 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::access::{Operation, Target};
 use orgbase_domain::account::{MemberEntry, MemberState};
-use orgbase_domain::paging::Page;
 use orgbase_domain::store::{Admins, MemberFilter};
 use orgbase_domain::{FieldError, Id};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, Paging, QueryPairs};
 use crate::fault::Fault;
-use crate::routes::common::list;
+use crate::responses::{DoneResponse, ListResponse, MemberResponse, json};
 use crate::state::AppState;
 
 /// The body of `PATCH /members/{id}`.
@@ -79,12 +77,12 @@ pub async fn list_members(
         return Err(Fault::validation(faults));
     }
     let page = state.store.list_members(ctx.org.id, &filter, &req).await?;
-    Ok(list(Page { data: page.data.iter().collect(), has_more: page.has_more }))
+    Ok(ListResponse::of(&page, MemberResponse::from).into_response())
 }
 
 /// Reads one member.
 #[utoipa::path(get, path = "/{org}/v2/members/{id}", tag = "members", params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "The member"), (status = 404, body = Fault)))]
+    responses((status = 200, body = MemberResponse), (status = 404, body = Fault)))]
 pub async fn get_member(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -93,13 +91,13 @@ pub async fn get_member(
     ctx.authorize(Target::Member { own: false }, Operation::Read, "the members")?;
     let entry =
         state.store.member_by_id(ctx.org.id, member_id(&id)?).await?.ok_or_else(|| Fault::not_found("Member"))?;
-    Ok(axum::Json(entry).into_response())
+    Ok(json(MemberResponse::from(&entry)))
 }
 
 /// Sets a member's roles or state (administrators).
 #[utoipa::path(patch, path = "/{org}/v2/members/{id}", tag = "members", request_body = UpdateMemberRequest,
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "The member"), (status = 403, body = Fault), (status = 409, body = Fault)))]
+    responses((status = 200, body = MemberResponse), (status = 403, body = Fault), (status = 409, body = Fault)))]
 pub async fn update_member(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -123,7 +121,7 @@ pub async fn update_member(
 
 /// Removes a member: an administrator, or the member themself.
 #[utoipa::path(delete, path = "/{org}/v2/members/{id}", tag = "members", params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "`true`"), (status = 403, body = Fault), (status = 409, body = Fault)))]
+    responses((status = 200, body = DoneResponse), (status = 403, body = Fault), (status = 409, body = Fault)))]
 pub async fn delete_member(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -137,5 +135,5 @@ pub async fn delete_member(
     let roles_of_admins = ctx.org.admin_role_ids();
     let admins = Admins { roles: &roles_of_admins, acting: ctx.caller.account_id() };
     state.store.delete_member(ctx.org.id, member.id, admins, state.clock.now()).await?;
-    Ok(axum::Json(json!({"object": "result", "data": true})).into_response())
+    Ok(DoneResponse::done().into_response())
 }

@@ -16,46 +16,64 @@ use orgbase_domain::patch::{Op, Path as PropPath, parse_ops};
 use orgbase_domain::schema::{CustomProperty, DeclareProperty};
 use orgbase_domain::store::OrgChange;
 use orgbase_domain::{DomainError, FieldError, secret};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, requested_paths};
 use crate::fault::Fault;
+use crate::responses::{OrgResponse, OrgSchemaResponse, PropertyDeclarationResponse, PropertyResponse, json};
 use crate::routes::common::not_modified;
 use crate::state::AppState;
 
-/// The org as the caller may read it: `_id`, `object` and `access` always, the
-/// other properties unless `?paths=` leaves them out.
-#[derive(utoipa::ToSchema)]
-#[schema(as = Org)]
-#[expect(dead_code, reason = "documents the dynamic org body in OpenAPI")]
-pub struct OrgDoc {
-    /// 24 hex characters.
-    #[schema(rename = "_id")]
-    id: String,
-    /// Always `org`.
-    object: String,
-    /// The caller's access level (1 public … 7 administrator).
-    access: u8,
-    /// The unique org code.
-    #[schema(required = false)]
-    code: String,
-    /// The label.
-    #[schema(required = false)]
-    name: String,
-    /// The default locale (`en_US`).
-    #[schema(required = false)]
-    locale: String,
-    /// Changes when custom properties change.
-    #[schema(rename = "schemasETag", required = false)]
-    schemas_etag: String,
+/// One op of an org PATCH, as `domain::patch` parses it: `set` a value at `path`
+/// (or, without a path, each property of an object), `push` a value (or each of an
+/// array) onto an array, `remove` or `pull` the array elements equal to `value`
+/// (`remove` without a value removes the property), `unset` each property named
+/// in `{path: 1}`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = PatchOp)]
+#[expect(dead_code, reason = "documents the ops that domain::patch::parse_ops reads from the JSON body")]
+pub struct PatchOp {
+    /// What to do.
+    op: PatchOpName,
+    /// A property path (`name`, `/configuration/email`, `configuration.email`).
+    path: Option<String>,
+    /// The value, as the op needs it: any JSON value.
+    value: Option<Value>,
+}
+
+/// The name of a PATCH op.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PatchOpName {
+    /// Set a value.
+    Set,
+    /// Append to an array.
+    Push,
+    /// Remove array elements or a property.
+    Remove,
+    /// Remove array elements.
+    Pull,
+    /// Remove properties.
+    Unset,
+}
+
+/// The body of an org PATCH: one op, or an array of 1 to 100 ops applied all or none.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum PatchOrgRequest {
+    /// One op.
+    One(PatchOp),
+    /// Several ops.
+    Many(Vec<PatchOp>),
 }
 
 /// Public read of the org.
 #[utoipa::path(get, path = "/{org}/v2", tag = "org",
     params(("org" = String, Path, description = "The org code"),
            ("paths" = Option<String>, Query, description = "Comma-separated properties to return")),
-    responses((status = 200, body = OrgDoc), (status = 304), (status = 400, body = Fault), (status = 404, body = Fault)))]
+    responses((status = 200, body = OrgResponse), (status = 304), (status = 400, body = Fault), (status = 404, body = Fault)))]
 pub async fn get_public_org(State(state): State<AppState>, ctx: OrgCtx, read: OrgRead) -> Result<Response, Fault> {
     render_org(&state, &ctx, read).await
 }
@@ -84,7 +102,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OrgRead {
 #[utoipa::path(get, path = "/{org}/v2/orgs/{id}", tag = "org",
     params(("org" = String, Path, description = "The org code"), ("id" = String, Path, description = "The org _id"),
            ("paths" = Option<String>, Query, description = "Comma-separated properties to return")),
-    responses((status = 200, body = OrgDoc), (status = 304), (status = 404, body = Fault)))]
+    responses((status = 200, body = OrgResponse), (status = 304), (status = 404, body = Fault)))]
 pub async fn get_org(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -161,12 +179,12 @@ async fn respond(
     let etag = etag_header(etag);
     if let Some(paths) = paths {
         let body = select_paths(&org.render(Viewer::Caller(&subject), &apps, shared), paths);
-        return Ok(([(header::ETAG, etag)], axum::Json(body)).into_response());
+        return Ok(([(header::ETAG, etag)], axum::Json(OrgResponse::Rendered(body))).into_response());
     }
     let body = match state.org_bodies.get(org, &subject, &apps, shared) {
         Some(body) => body,
         None => {
-            let body = serde_json::to_vec(&org.view(Viewer::Caller(&subject), &apps, shared))
+            let body = serde_json::to_vec(&OrgResponse::View(org.view(Viewer::Caller(&subject), &apps, shared)))
                 .map_err(|e| Fault::internal(&e))?;
             state.org_bodies.put(org, subject, apps, shared, Bytes::from(body))
         }
@@ -222,9 +240,9 @@ async fn patch_with(state: &AppState, ctx: &OrgCtx, headers: &HeaderMap, body: V
 
 /// Updates the org with one op or an array of ops (`set`, `push`, `remove`, `pull`,
 /// `unset`), all or none, and returns the updated org.
-#[utoipa::path(patch, path = "/{org}/v2/orgs/{id}", tag = "org", request_body = Value,
+#[utoipa::path(patch, path = "/{org}/v2/orgs/{id}", tag = "org", request_body = PatchOrgRequest,
     params(("org" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = OrgDoc), (status = 400, body = Fault), (status = 403, body = Fault),
+    responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 412, body = Fault)))]
 pub async fn patch_org(
     State(state): State<AppState>,
@@ -238,8 +256,8 @@ pub async fn patch_org(
 }
 
 /// `PATCH /{org}/v2`: the same as `PATCH /{org}/v2/orgs/{id}`.
-#[utoipa::path(patch, path = "/{org}/v2", tag = "org", request_body = Value, params(("org" = String, Path)),
-    responses((status = 200, body = OrgDoc), (status = 400, body = Fault), (status = 403, body = Fault)))]
+#[utoipa::path(patch, path = "/{org}/v2", tag = "org", request_body = PatchOrgRequest, params(("org" = String, Path)),
+    responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn patch_public_org(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -252,10 +270,7 @@ pub async fn patch_public_org(
 /// A value as the seed answers a property read or write: an array as a list
 /// envelope, anything else as a result.
 fn property_body(value: Value) -> Response {
-    match value {
-        Value::Array(items) => axum::Json(json!({"hasMore": false, "object": "list", "data": items})).into_response(),
-        other => axum::Json(json!({"object": "result", "data": other})).into_response(),
-    }
+    json(PropertyResponse::from(value))
 }
 
 fn value_at(map: &serde_json::Map<String, Value>, path: &PropPath) -> Option<Value> {
@@ -277,7 +292,7 @@ fn parse_prop_path(path: &str) -> Result<PropPath, Fault> {
 /// Reads one property by path (`/orgs/{id}/configuration/email`).
 #[utoipa::path(get, path = "/{org}/v2/orgs/{id}/{path}", tag = "org",
     params(("org" = String, Path), ("id" = String, Path), ("path" = String, Path, description = "A property path")),
-    responses((status = 200, description = "A list envelope for arrays, else a result"), (status = 404, body = Fault)))]
+    responses((status = 200, body = PropertyResponse, description = "A list envelope for arrays, else a result"), (status = 404, body = Fault)))]
 pub async fn get_org_property(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -293,7 +308,7 @@ pub async fn get_org_property(
 /// Replaces the value at a property path and returns the new value.
 #[utoipa::path(put, path = "/{org}/v2/orgs/{id}/{path}", tag = "org", request_body = Value,
     params(("org" = String, Path), ("id" = String, Path), ("path" = String, Path, description = "A property path")),
-    responses((status = 200, description = "A list envelope for arrays, else a result"), (status = 400, body = Fault),
+    responses((status = 200, body = PropertyResponse, description = "A list envelope for arrays, else a result"), (status = 400, body = Fault),
               (status = 403, body = Fault)))]
 pub async fn put_org_property(
     State(state): State<AppState>,
@@ -316,7 +331,7 @@ pub async fn put_org_property(
 /// Declares a custom `c_…` property and changes `schemasETag`.
 #[utoipa::path(post, path = "/{org}/v2/schemas/org/properties", tag = "org", request_body = Value,
     params(("org" = String, Path)),
-    responses((status = 200, description = "The declaration"), (status = 400, body = Fault), (status = 403, body = Fault),
+    responses((status = 200, body = PropertyDeclarationResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 409, body = Fault)))]
 pub async fn declare_property(
     State(state): State<AppState>,
@@ -328,9 +343,7 @@ pub async fn declare_property(
     let name = body.name.clone();
     let org = update_org(&state, &ctx, &headers, move |org| declare(org, body.clone())).await?;
     let declared = org.schema.iter().find(|p| p.name == name).ok_or_else(|| Fault::internal(&"declaration lost"))?;
-    let mut shown = serde_json::to_value(declared).map_err(|e| Fault::internal(&e))?;
-    shown["object"] = json!("property");
-    Ok(axum::Json(shown).into_response())
+    Ok(json(PropertyDeclarationResponse::from(declared).declared()))
 }
 
 /// The org with `declaration` added to its custom properties and a new
@@ -349,21 +362,10 @@ fn declare(org: &Org, declaration: DeclareProperty) -> Result<(OrgProps, Vec<Cus
 
 /// The org's custom property declarations.
 #[utoipa::path(get, path = "/{org}/v2/schemas/org", tag = "org", params(("org" = String, Path)),
-    responses((status = 200, description = "The org schema"), (status = 403, body = Fault)))]
+    responses((status = 200, body = OrgSchemaResponse), (status = 403, body = Fault)))]
 pub async fn get_org_schema(ctx: OrgCtx) -> Result<Response, Fault> {
     ctx.authorize(Target::Schema, Operation::Read, "the org's schemas")?;
-    let builtin: Vec<Value> = orgbase_domain::access::ORG_PROPERTIES
-        .iter()
-        .map(|(name, level)| json!({"name": name, "readAccess": level.as_u8()}))
-        .collect();
-    Ok(axum::Json(json!({
-        "object": "schema",
-        "name": "org",
-        "schemasETag": ctx.org.props.schemas_etag,
-        "properties": builtin,
-        "customProperties": ctx.org.schema,
-    }))
-    .into_response())
+    Ok(json(OrgSchemaResponse::new(&ctx.org.schema, &ctx.org.props.schemas_etag)))
 }
 
 #[cfg(test)]

@@ -9,12 +9,14 @@ use orgbase_domain::org::{NewOrg, OrgState};
 use orgbase_domain::store::{Linked, ORG_SORT_FIELDS};
 use orgbase_domain::{FieldError, Id};
 use serde::Deserialize;
-use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::extract::{ApiJson, Paging};
 use crate::fault::Fault;
 use crate::flows::orgs::{create_org_in, render_for_operator};
+use crate::responses::{
+    AccountResponse, ConnectionResponse, CreatedOrgResponse, ListResponse, ListTag, OrgResponse, json,
+};
 use crate::state::AppState;
 
 /// A request authenticated with the operator token.
@@ -64,9 +66,9 @@ pub struct CreateOrgRequest {
 
 /// Lists orgs, paged.
 #[utoipa::path(get, path = "/platform/v1/orgs", tag = "platform",
-    params(("limit" = Option<u32>, Query), ("skip" = Option<u32>, Query), ("startingAfter" = Option<String>, Query),
+    params(("limit" = Option<u32>, Query), ("skip" = Option<u64>, Query), ("startingAfter" = Option<String>, Query),
            ("endingBefore" = Option<String>, Query), ("sort" = Option<String>, Query, description = "_id, code, name or created; '-' for descending")),
-    responses((status = 200, description = "A list of orgs"), (status = 403, body = Fault)),
+    responses((status = 200, body = ListResponse<OrgResponse>), (status = 403, body = Fault)),
     security(("operator" = [])))]
 pub async fn list_orgs(
     State(state): State<AppState>,
@@ -77,15 +79,14 @@ pub async fn list_orgs(
     let page = state.store.list_orgs(&req).await?;
     let mut data = Vec::with_capacity(page.data.len());
     for org in &page.data {
-        data.push(render_for_operator(&state, org).await?);
+        data.push(OrgResponse::Rendered(render_for_operator(&state, org).await?));
     }
-    Ok(axum::Json(json!({"object": "list", "data": data, "hasMore": page.has_more})).into_response())
+    Ok(ListResponse { data, has_more: page.has_more, object: ListTag::Tag }.into_response())
 }
 
 /// Creates an org.
 #[utoipa::path(post, path = "/platform/v1/orgs", tag = "platform", request_body = CreateOrgRequest,
-    responses((status = 200, description = "The new org, with `admin` (the account made Administrator) or \
-               `invitation` (the invitation mailed instead, when the email belongs to an unverified account)"),
+    responses((status = 200, body = CreatedOrgResponse),
               (status = 400, body = Fault), (status = 409, body = Fault)),
     security(("operator" = [])))]
 pub async fn create_org(
@@ -95,13 +96,13 @@ pub async fn create_org(
 ) -> Result<Response, Fault> {
     let new = NewOrg { code: body.code, name: body.name, locale: body.locale, tz: body.tz };
     let (org, admin) = create_org_in(&state, new, body.admin_email.as_deref()).await?;
-    let mut shown = render_for_operator(&state, &org).await?;
-    match admin {
-        Some(Linked::Member(_, account)) => shown["admin"] = account.to_json(),
-        Some(Linked::Invited(connection)) => shown["invitation"] = connection.to_json(),
-        _ => {}
-    }
-    Ok(axum::Json(shown).into_response())
+    let org = render_for_operator(&state, &org).await?;
+    let (admin, invitation) = match &admin {
+        Some(Linked::Member(_, account)) => (Some(AccountResponse::from(account)), None),
+        Some(Linked::Invited(connection)) => (None, Some(ConnectionResponse::from(connection))),
+        _ => (None, None),
+    };
+    Ok(json(CreatedOrgResponse { org, admin, invitation }))
 }
 
 /// The body of `PATCH /platform/v1/orgs/{id}`.
@@ -115,7 +116,7 @@ pub struct UpdateOrgStateRequest {
 /// Enables or disables an org.
 #[utoipa::path(patch, path = "/platform/v1/orgs/{id}", tag = "platform", request_body = UpdateOrgStateRequest,
     params(("id" = String, Path)),
-    responses((status = 200, description = "The org"), (status = 400, body = Fault), (status = 404, body = Fault)),
+    responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 404, body = Fault)),
     security(("operator" = [])))]
 pub async fn update_org_state(
     State(state): State<AppState>,
@@ -127,5 +128,5 @@ pub async fn update_org_state(
     let new_state = OrgState::parse(&body.state)
         .ok_or_else(|| Fault::validation(vec![FieldError::new("state", "state is enabled or disabled.")]))?;
     let org = state.store.set_org_state(id, new_state, state.clock.now()).await?;
-    Ok(axum::Json(render_for_operator(&state, &org).await?).into_response())
+    Ok(json(OrgResponse::Rendered(render_for_operator(&state, &org).await?)))
 }

@@ -7,11 +7,11 @@ use orgbase_domain::Id;
 use orgbase_domain::access::{Operation, Target};
 use orgbase_domain::post::Post;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, Paging};
 use crate::fault::Fault;
+use crate::responses::{DoneResponse, ListResponse, PostResponse, json};
 use crate::state::AppState;
 
 /// The body of a new post.
@@ -26,7 +26,7 @@ pub struct CreatePostRequest {
 #[utoipa::path(get, path = "/{org}/v2/orgs/{id}/posts", tag = "posts",
     params(("org" = String, Path), ("id" = String, Path), ("limit" = Option<u32>, Query),
            ("startingAfter" = Option<String>, Query), ("endingBefore" = Option<String>, Query), ("sort" = Option<String>, Query)),
-    responses((status = 200, description = "A list of posts"), (status = 403, body = Fault)))]
+    responses((status = 200, body = ListResponse<PostResponse>), (status = 403, body = Fault)))]
 pub async fn list_posts(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -37,14 +37,13 @@ pub async fn list_posts(
     ctx.authorize(Target::Post { own: false }, Operation::Read, "the posts")?;
     let req = params.validate(&["_id"]).map_err(Fault::validation)?;
     let page = state.store.list_posts(ctx.org.id, &req).await?;
-    let data: Vec<_> = page.data.iter().map(Post::to_json).collect();
-    Ok(axum::Json(json!({"object": "list", "data": data, "hasMore": page.has_more})).into_response())
+    Ok(ListResponse::of(&page, PostResponse::from).into_response())
 }
 
 /// Posts to the feed.
 #[utoipa::path(post, path = "/{org}/v2/orgs/{id}/posts", tag = "posts", request_body = CreatePostRequest,
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "The post"), (status = 400, body = Fault), (status = 403, body = Fault)))]
+    responses((status = 200, body = PostResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn create_post(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -56,13 +55,13 @@ pub async fn create_post(
     let author = ctx.caller.account()?.id;
     let post = Post::new(ctx.org.id, author, &body.body, state.clock.now())?;
     state.store.insert_post(&post).await?;
-    Ok(axum::Json(post.to_json()).into_response())
+    Ok(json(PostResponse::from(&post)))
 }
 
 /// Deletes a post: its author or an administrator.
 #[utoipa::path(delete, path = "/{org}/v2/orgs/{id}/posts/{post}", tag = "posts",
     params(("org" = String, Path), ("id" = String, Path), ("post" = String, Path)),
-    responses((status = 200, description = "`true`"), (status = 403, body = Fault), (status = 404, body = Fault)))]
+    responses((status = 200, body = DoneResponse), (status = 403, body = Fault), (status = 404, body = Fault)))]
 pub async fn delete_post(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -77,5 +76,5 @@ pub async fn delete_post(
     if !state.store.delete_post(ctx.org.id, post_id).await? {
         return Err(Fault::not_found("Post"));
     }
-    Ok(axum::Json(json!({"object": "result", "data": true})).into_response())
+    Ok(DoneResponse::done().into_response())
 }

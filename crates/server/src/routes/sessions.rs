@@ -18,21 +18,20 @@ use orgbase_domain::account::MemberState;
 use orgbase_domain::facility::resolve_place;
 use orgbase_domain::level::Level;
 use orgbase_domain::org::OrgState;
-use orgbase_domain::paging::Page;
 use orgbase_domain::session::{
     self, LiveSession, Membership, NewSession, Participant, Permissions, SESSION_SORT_FIELDS, SessionOp, SessionPatch,
     SessionQuery, SessionScope, SessionState, Standing, can, check_grant, home_org,
 };
-use orgbase_domain::time::render_date;
+use orgbase_domain::time::Date;
 use orgbase_domain::{DomainError, FieldError, Id, StoreError};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::context::OrgCtx;
 use crate::extract::{ApiJson, MergePatch, Paging, QueryPairs, nullable, present};
 use crate::fault::Fault;
 use crate::media::{JOIN_TOKEN_TTL_SECONDS, JoinClaims};
-use crate::routes::common::{active_member, list, path_id, result};
+use crate::responses::{DoneResponse, JoinTokenResponse, ListResponse, ParticipantResponse, SessionResponse, json};
+use crate::routes::common::{active_member, path_id};
 use crate::state::AppState;
 
 /// The body of `POST /sessions`. Codes come from the session taxonomy.
@@ -96,29 +95,37 @@ pub struct UpdateSessionRequest {
     pub scheduled_start: Option<String>,
 }
 
-/// The six permissions of a participant; absent ones are false.
-#[derive(utoipa::ToSchema)]
-#[schema(as = Permissions)]
-#[expect(dead_code, reason = "documents domain::session::Permissions in OpenAPI")]
-pub struct PermissionsDoc {
+/// The six permissions of a participant, as a request grants them; absent ones
+/// are false.
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[schema(as = PermissionGrant)]
+pub struct PermissionGrant {
     /// Change the session's fields, and start it.
-    #[schema(rename = "canEditSession")]
-    can_edit_session: bool,
+    pub can_edit_session: bool,
     /// Add participants, change their permissions, remove them.
-    #[schema(rename = "canInviteParticipants")]
-    can_invite_participants: bool,
+    pub can_invite_participants: bool,
     /// Close a participant's video feed.
-    #[schema(rename = "canCloseVideoFeed")]
-    can_close_video_feed: bool,
+    pub can_close_video_feed: bool,
     /// End the session.
-    #[schema(rename = "canEndSession")]
-    can_end_session: bool,
+    pub can_end_session: bool,
     /// Clear every drawing.
-    #[schema(rename = "canClearAllDrawings")]
-    can_clear_all_drawings: bool,
+    pub can_clear_all_drawings: bool,
     /// Record the session.
-    #[schema(rename = "canRecordSession")]
-    can_record_session: bool,
+    pub can_record_session: bool,
+}
+
+impl From<PermissionGrant> for Permissions {
+    fn from(g: PermissionGrant) -> Self {
+        Self {
+            can_edit_session: g.can_edit_session,
+            can_invite_participants: g.can_invite_participants,
+            can_close_video_feed: g.can_close_video_feed,
+            can_end_session: g.can_end_session,
+            can_clear_all_drawings: g.can_clear_all_drawings,
+            can_record_session: g.can_record_session,
+        }
+    }
 }
 
 /// The body of `POST /sessions/{id}/participants`.
@@ -131,8 +138,7 @@ pub struct AddParticipantRequest {
     pub account: Id,
     /// What it may do; none of them when absent. The caller grants only what it holds.
     #[serde(default)]
-    #[schema(value_type = PermissionsDoc)]
-    pub permissions: Permissions,
+    pub permissions: PermissionGrant,
 }
 
 /// The body of `PATCH /sessions/{id}/participants/{account}`.
@@ -140,31 +146,7 @@ pub struct AddParticipantRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateParticipantRequest {
     /// The new permissions, replacing the old ones.
-    #[schema(value_type = PermissionsDoc)]
-    pub permissions: Permissions,
-}
-
-/// A session.
-#[derive(utoipa::ToSchema)]
-#[schema(as = Session)]
-#[expect(dead_code, reason = "documents the session body in OpenAPI")]
-pub struct SessionDoc {
-    /// 24 hex characters.
-    #[schema(rename = "_id")]
-    id: String,
-    /// Always `session`.
-    object: String,
-    /// The owning org's id.
-    org: String,
-    /// The creator's account id.
-    owner: String,
-    /// `scheduled`, `live` or `ended`.
-    state: String,
-    /// Where the media server serves it.
-    #[schema(rename = "mediaURL")]
-    media_url: String,
-    /// The participants, owner first: `{_id, object: participant, account, org, owner, permissions}`.
-    participants: Vec<serde_json::Value>,
+    pub permissions: PermissionGrant,
 }
 
 impl CreateSessionRequest {
@@ -221,7 +203,7 @@ async fn visible(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<Visible, Fa
 }
 
 fn render(state: &AppState, session: &LiveSession) -> Response {
-    axum::Json(session.to_json(&state.config.media_base_url())).into_response()
+    json(SessionResponse::new(session, &state.config.media_base_url()))
 }
 
 /// Finds the requested facility and room among the org's: unknown ones, or a room
@@ -300,14 +282,15 @@ const LIST_PARAMS: &str = "state (scheduled|live|ended), owner and participant (
 async fn list_in(state: &AppState, query: SessionQuery, paging: Paging) -> Result<Response, Fault> {
     let page = paging.0.validate(SESSION_SORT_FIELDS).map_err(Fault::validation)?;
     let media = state.config.media_base_url();
-    Ok(list(state.store.list_live_sessions(&query, &page).await?.map(|s| s.to_json(&media))))
+    let sessions = state.store.list_live_sessions(&query, &page).await?;
+    Ok(ListResponse::of(&sessions, |s| SessionResponse::new(s, &media)).into_response())
 }
 
 /// Lists the org's sessions: all of them for an administrator, otherwise those the
 /// member takes part in and those with `ORGANISATION` access.
 #[utoipa::path(get, path = "/{org}/v2/sessions", tag = "sessions", params(("org" = String, Path)),
     description = LIST_PARAMS,
-    responses((status = 200, description = "A list of sessions"), (status = 400, body = Fault),
+    responses((status = 200, body = ListResponse<SessionResponse>), (status = 400, body = Fault),
               (status = 403, body = Fault)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
@@ -329,7 +312,7 @@ pub async fn list_sessions(
 /// active member.
 #[utoipa::path(get, path = "/{org}/v2/accounts/me/sessions", tag = "sessions", params(("org" = String, Path)),
     description = LIST_PARAMS,
-    responses((status = 200, description = "A list of sessions"), (status = 400, body = Fault),
+    responses((status = 200, body = ListResponse<SessionResponse>), (status = 400, body = Fault),
               (status = 403, body = Fault)))]
 pub async fn list_my_sessions(
     State(state): State<AppState>,
@@ -345,7 +328,7 @@ pub async fn list_my_sessions(
 /// holds every permission.
 #[utoipa::path(post, path = "/{org}/v2/sessions", tag = "sessions", request_body = CreateSessionRequest,
     params(("org" = String, Path)),
-    responses((status = 200, body = SessionDoc), (status = 400, body = Fault), (status = 403, body = Fault)))]
+    responses((status = 200, body = SessionResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn create_session(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -364,7 +347,7 @@ pub async fn create_session(
 /// members when `access` is `ORGANISATION`).
 #[utoipa::path(get, path = "/{org}/v2/sessions/{id}", tag = "sessions",
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = SessionDoc), (status = 403, body = Fault), (status = 404, body = Fault)))]
+    responses((status = 200, body = SessionResponse), (status = 403, body = Fault), (status = 404, body = Fault)))]
 pub async fn get_session(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -376,7 +359,7 @@ pub async fn get_session(
 /// Changes a session's fields (`canEditSession`); an ended session is 409.
 #[utoipa::path(patch, path = "/{org}/v2/sessions/{id}", tag = "sessions", request_body = UpdateSessionRequest,
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = SessionDoc), (status = 400, body = Fault), (status = 403, body = Fault),
+    responses((status = 200, body = SessionResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn patch_session(
     State(state): State<AppState>,
@@ -404,7 +387,7 @@ pub async fn patch_session(
 /// Deletes a session (an Administrator of the owning org).
 #[utoipa::path(delete, path = "/{org}/v2/sessions/{id}", tag = "sessions",
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "`{object: result, data: true}`"), (status = 403, body = Fault),
+    responses((status = 200, body = DoneResponse), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn delete_session(
     State(state): State<AppState>,
@@ -414,7 +397,7 @@ pub async fn delete_session(
     let v = visible(&state, &ctx, &id).await?;
     v.allow(SessionOp::Delete)?;
     state.store.delete_live_session(v.session.id).await?;
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }
 
 async fn move_session(
@@ -434,7 +417,7 @@ async fn move_session(
 /// Starts a scheduled session (`canEditSession`); any other state is 409.
 #[utoipa::path(post, path = "/{org}/v2/sessions/{id}/start", tag = "sessions",
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = SessionDoc), (status = 403, body = Fault), (status = 404, body = Fault),
+    responses((status = 200, body = SessionResponse), (status = 403, body = Fault), (status = 404, body = Fault),
               (status = 409, body = Fault)))]
 pub async fn start_session(
     State(state): State<AppState>,
@@ -447,7 +430,7 @@ pub async fn start_session(
 /// Ends a live session (`canEndSession`); any other state is 409.
 #[utoipa::path(post, path = "/{org}/v2/sessions/{id}/end", tag = "sessions",
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = SessionDoc), (status = 403, body = Fault), (status = 404, body = Fault),
+    responses((status = 200, body = SessionResponse), (status = 403, body = Fault), (status = 404, body = Fault),
               (status = 409, body = Fault)))]
 pub async fn end_session(
     State(state): State<AppState>,
@@ -460,7 +443,7 @@ pub async fn end_session(
 /// Lists a session's participants, owner first.
 #[utoipa::path(get, path = "/{org}/v2/sessions/{id}/participants", tag = "sessions",
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "A list of participants"), (status = 403, body = Fault),
+    responses((status = 200, body = ListResponse<ParticipantResponse>), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn list_participants(
     State(state): State<AppState>,
@@ -468,8 +451,8 @@ pub async fn list_participants(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, Fault> {
     let session = visible(&state, &ctx, &id).await?.session;
-    let data = session.participants.iter().map(|p| p.to_json(p.account == session.owner)).collect();
-    Ok(list(Page { data, has_more: false }))
+    let data = session.participants.iter().map(|p| ParticipantResponse::new(p, p.account == session.owner)).collect();
+    Ok(ListResponse::all(data).into_response())
 }
 
 /// The home org of a new participant: see `domain::session::home_org`. An account
@@ -494,7 +477,7 @@ async fn home_org_of(state: &AppState, owning_org: Id, account: Id) -> Result<Id
 /// 404.
 #[utoipa::path(post, path = "/{org}/v2/sessions/{id}/participants", tag = "sessions",
     request_body = AddParticipantRequest, params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "The participant"), (status = 400, body = Fault),
+    responses((status = 200, body = ParticipantResponse), (status = 400, body = Fault),
               (status = 403, body = Fault), (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn add_participant(
     State(state): State<AppState>,
@@ -504,11 +487,12 @@ pub async fn add_participant(
 ) -> Result<Response, Fault> {
     let v = visible(&state, &ctx, &id).await?;
     v.allow(SessionOp::ManageParticipants)?;
-    check_grant(&v.standing, body.permissions)?;
+    let permissions = Permissions::from(body.permissions);
+    check_grant(&v.standing, permissions)?;
     let home = home_org_of(&state, v.session.org, body.account).await?;
-    let participant = Participant::new(v.session.id, body.account, home, body.permissions, state.clock.now());
+    let participant = Participant::new(v.session.id, body.account, home, permissions, state.clock.now());
     state.store.insert_participant(&participant).await?;
-    Ok(axum::Json(participant.to_json(false)).into_response())
+    Ok(json(ParticipantResponse::new(&participant, false)))
 }
 
 fn participant_id(v: &Visible, raw: &str) -> Result<Id, Fault> {
@@ -524,7 +508,7 @@ fn participant_id(v: &Visible, raw: &str) -> Result<Id, Fault> {
 #[utoipa::path(patch, path = "/{org}/v2/sessions/{id}/participants/{account}", tag = "sessions",
     request_body = UpdateParticipantRequest,
     params(("org" = String, Path), ("id" = String, Path), ("account" = String, Path)),
-    responses((status = 200, description = "The participant"), (status = 400, body = Fault),
+    responses((status = 200, body = ParticipantResponse), (status = 400, body = Fault),
               (status = 403, body = Fault), (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn patch_participant(
     State(state): State<AppState>,
@@ -538,17 +522,17 @@ pub async fn patch_participant(
     if account == v.session.owner {
         return Err(DomainError::Conflict("The owner holds every permission, always.".into()).into());
     }
-    check_grant(&v.standing, body.permissions)?;
-    let participant =
-        state.store.update_participant(v.session.id, account, body.permissions, state.clock.now()).await?;
-    Ok(axum::Json(participant.to_json(false)).into_response())
+    let permissions = Permissions::from(body.permissions);
+    check_grant(&v.standing, permissions)?;
+    let participant = state.store.update_participant(v.session.id, account, permissions, state.clock.now()).await?;
+    Ok(json(ParticipantResponse::new(&participant, false)))
 }
 
 /// Removes a participant (`canInviteParticipants`), or the caller itself. The owner
 /// stays.
 #[utoipa::path(delete, path = "/{org}/v2/sessions/{id}/participants/{account}", tag = "sessions",
     params(("org" = String, Path), ("id" = String, Path), ("account" = String, Path)),
-    responses((status = 200, description = "`{object: result, data: true}`"), (status = 403, body = Fault),
+    responses((status = 200, body = DoneResponse), (status = 403, body = Fault),
               (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn remove_participant(
     State(state): State<AppState>,
@@ -562,7 +546,7 @@ pub async fn remove_participant(
         return Err(DomainError::Conflict("The owner cannot be removed from the session.".into()).into());
     }
     state.store.delete_participant(v.session.id, account).await?;
-    Ok(result(json!(true)))
+    Ok(DoneResponse::done().into_response())
 }
 
 /// A media join token for the caller: a JWT (HS256) with the session, the account,
@@ -572,7 +556,7 @@ pub async fn remove_participant(
 /// token is never signed on the strength of a membership that ended meanwhile.
 #[utoipa::path(method(get, post), path = "/{org}/v2/sessions/{id}/join-token", tag = "sessions",
     params(("org" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "`{_id, object: joinToken, token, session, mediaURL, expires}`"),
+    responses((status = 200, body = JoinTokenResponse),
               (status = 403, body = Fault), (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn create_join_token(
     State(state): State<AppState>,
@@ -592,13 +576,12 @@ pub async fn create_join_token(
     let now = state.clock.now();
     let claims = JoinClaims::new(&state.config, &v.session, participant, now);
     let token = state.media.sign(&claims).await?;
-    Ok(axum::Json(json!({
-        "_id": claims.jti,
-        "object": "joinToken",
-        "token": token,
-        "session": v.session.id,
-        "mediaURL": claims.media_url,
-        "expires": render_date(now + Duration::seconds(JOIN_TOKEN_TTL_SECONDS)),
+    Ok(json(JoinTokenResponse {
+        id: claims.jti,
+        expires: Date(now + Duration::seconds(JOIN_TOKEN_TTL_SECONDS)),
+        media_url: claims.media_url,
+        object: Default::default(),
+        session: v.session.id,
+        token,
     }))
-    .into_response())
 }

@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::secret;
 use orgbase_domain::taxonomy::Taxonomy;
-use serde_json::json;
 
 use crate::context::OrgCtx;
 use crate::fault::Fault;
+use crate::responses::{ListResponse, TaxonomyTermResponse};
 use crate::routes::common::not_modified;
 
 /// One taxonomy's body and ETag, rendered once per process.
@@ -26,7 +26,9 @@ static RENDERED: LazyLock<HashMap<Taxonomy, Rendered>> = LazyLock::new(|| {
     Taxonomy::ALL
         .into_iter()
         .map(|t| {
-            let body = json!({"object": "list", "data": t.terms(), "hasMore": false}).to_string();
+            let terms = t.terms().into_iter().map(TaxonomyTermResponse::from).collect();
+            // Static strings always serialise.
+            let body = serde_json::to_string(&ListResponse::all(terms)).unwrap_or_default();
             // The digest of the body: it changes exactly when the list does.
             let etag = format!("\"{}\"", &secret::digest(&body)[..32]);
             let etag = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
@@ -34,17 +36,6 @@ static RENDERED: LazyLock<HashMap<Taxonomy, Rendered>> = LazyLock::new(|| {
         })
         .collect()
 });
-
-/// One taxonomy entry.
-#[derive(utoipa::ToSchema)]
-#[schema(as = TaxonomyTerm)]
-#[expect(dead_code, reason = "documents the taxonomy entries in OpenAPI")]
-pub struct TermDoc {
-    /// The value that writes carry (`HOSPITAL`, `GBR`).
-    code: String,
-    /// Its English name.
-    name: String,
-}
 
 fn respond(taxonomy: Taxonomy, headers: &HeaderMap) -> Result<Response, Fault> {
     let rendered = RENDERED.get(&taxonomy).ok_or_else(|| Fault::internal(&"taxonomy not rendered"))?;
@@ -64,7 +55,7 @@ macro_rules! taxonomy_route {
         #[utoipa::path(get, path = $path, tag = "taxonomy",
             params(("org" = String, Path, description = "The org code"),
                    ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
-            responses((status = 200, description = "`{object: list, data: [TaxonomyTerm], hasMore: false}`"),
+            responses((status = 200, body = ListResponse<TaxonomyTermResponse>),
                       (status = 304), (status = 400, body = Fault)))]
         pub async fn $name(_ctx: OrgCtx, headers: HeaderMap) -> Result<Response, Fault> {
             respond($taxonomy, &headers)

@@ -14,6 +14,29 @@ fn the_openapi_document_matches_the_committed_snapshot() {
     insta::assert_json_snapshot!("openapi", doc);
 }
 
+/// Every operation has an id of its own (generated clients name their functions
+/// by it) and declares the schema of its 200 answer, and every operation of the org
+/// API lists the faults the layers in front of its handler can answer.
+#[test]
+fn every_operation_has_a_unique_id_a_documented_body_and_the_shared_faults() {
+    let doc = serde_json::to_value(orgbase_server::openapi::document()).unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_owned()), "operation id {id} is used twice");
+            let ok = op["responses"]["200"]["content"].as_object();
+            let described = ok.is_some_and(|c| !c.is_empty() && c.values().all(|m| m["schema"].is_object()));
+            assert!(described, "{method} {path} documents no body for 200");
+            if path.starts_with("/{org}/v2") {
+                for status in ["400", "403", "404", "408", "429", "503"] {
+                    assert!(op["responses"][status].is_object(), "{method} {path} does not list {status}");
+                }
+            }
+        }
+    }
+}
+
 api_tests!(the_openapi_document_is_served, a_narrowed_org_read_matches_its_documented_schema);
 
 async fn the_openapi_document_is_served(app: &TestApp) {
