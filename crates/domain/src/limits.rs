@@ -37,6 +37,9 @@ pub const MAX_ROLES: usize = 100;
 /// The most custom properties an org may declare.
 pub const MAX_CUSTOM_PROPERTIES: usize = 200;
 
+/// Why a text holding U+0000 is refused.
+pub const NUL: &str = "Text may not hold the NUL character (U+0000).";
+
 /// Checks one value against the limits; a fault names `path` and, below it, where
 /// the value breaks one (`c_doc.items.3`).
 pub fn check_value(path: &str, value: &Value) -> Result<(), FieldError> {
@@ -95,6 +98,8 @@ fn walk(value: &Value, depth: usize, at: &mut Vec<String>) -> Result<(), String>
         Value::String(s) if s.len() > MAX_STRING_BYTES => {
             Err(format!("A string is at most {} KiB.", MAX_STRING_BYTES / 1024))
         }
+        // PostgreSQL's text and jsonb can't hold U+0000: refused on both backends alike.
+        Value::String(s) if s.contains('\0') => Err(NUL.to_owned()),
         Value::Array(items) => {
             nested(depth)?;
             if items.len() > MAX_ARRAY_ITEMS {
@@ -117,6 +122,9 @@ fn walk(value: &Value, depth: usize, at: &mut Vec<String>) -> Result<(), String>
             for (key, item) in map {
                 if key.len() > MAX_KEY_BYTES {
                     return Err(format!("A key is at most {MAX_KEY_BYTES} bytes."));
+                }
+                if key.contains('\0') {
+                    return Err(NUL.to_owned());
                 }
                 if item.is_array() || item.is_object() || item.is_string() {
                     at.push(key.clone());

@@ -29,6 +29,9 @@ impl Post {
         if chars == 0 || chars > MAX_BODY {
             return Err(FieldError::new("body", format!("A post is 1 to {MAX_BODY} characters.")));
         }
+        if body.contains('\0') {
+            return Err(FieldError::new("body", crate::limits::NUL));
+        }
         Ok(Self { id: Id::generate(now), org, creator, body: body.to_owned(), created: now })
     }
 }

@@ -60,7 +60,7 @@ fn member_filter(ctx: &OrgCtx, query: Vec<(String, String)>) -> (MemberFilter, V
     params(("org" = String, Path), ("role" = Option<String>, Query), ("state" = Option<String>, Query),
            ("search" = Option<String>, Query, description = "Email or name prefix"), ("limit" = Option<u32>, Query),
            ("startingAfter" = Option<String>, Query), ("endingBefore" = Option<String>, Query)),
-    responses((status = 200, description = "A list of members"), (status = 403, body = Fault)))]
+    responses((status = 200, body = ListResponse<MemberResponse>), (status = 403, body = Fault)))]
 pub async fn list_members(
     State(state): State<AppState>,
     ctx: OrgCtx,
