@@ -24,7 +24,7 @@ pub(crate) async fn insert_connection_row(
     let conflict = if or_ignore { " ON CONFLICT DO NOTHING" } else { "" };
     let sql = format!(
         "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, \
-         created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){conflict}"
+         created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12){conflict}"
     );
     let done = sqlx::query(&sql)
         .bind(c.id.to_string())
@@ -73,7 +73,7 @@ impl ConnectionStore for SqliteStore {
         let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let member: Option<(String,)> = sqlx::query_as(
-            "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND a.email = ?",
+            "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND a.email = $2",
         )
         .bind(c.org.to_string())
         .bind(c.email.as_str())
@@ -106,7 +106,7 @@ impl ConnectionStore for SqliteStore {
     }
 
     async fn connection_by_id(&self, org: Id, id: Id) -> Result<Option<Connection>, StoreError> {
-        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = ? AND id = ?");
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
@@ -117,7 +117,7 @@ impl ConnectionStore for SqliteStore {
     }
 
     async fn connection_by_token(&self, token_hash: &str) -> Result<Option<Connection>, StoreError> {
-        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = ?");
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = $1");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
         row.as_ref().map(connection_row).transpose()
     }
@@ -132,7 +132,7 @@ impl ConnectionStore for SqliteStore {
     ) -> Result<Connection, StoreError> {
         let _changing = self.changing();
         let sql = format!(
-            "UPDATE connections SET token_hash = ?, expires = ?, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
+            "UPDATE connections SET token_hash = $1, expires = $2, updated = $3 WHERE org_id = $4 AND id = $5 AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -156,7 +156,7 @@ impl ConnectionStore for SqliteStore {
     ) -> Result<Connection, StoreError> {
         let _changing = self.changing();
         let sql = format!(
-            "UPDATE connections SET state = ?, token_hash = NULL, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
+            "UPDATE connections SET state = $1, token_hash = NULL, updated = $2 WHERE org_id = $3 AND id = $4 AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -182,7 +182,7 @@ impl ConnectionStore for SqliteStore {
         match how {
             Acceptance::Register => insert_account_row(&mut tx, &account.clone().verified()).await?,
             Acceptance::Existing { keep } => {
-                let was: Option<(bool,)> = sqlx::query_as("SELECT verified FROM accounts WHERE id = ?")
+                let was: Option<(bool,)> = sqlx::query_as("SELECT verified FROM accounts WHERE id = $1")
                     .bind(account.id.to_string())
                     .fetch_optional(&mut *tx)
                     .await
@@ -192,13 +192,13 @@ impl ConnectionStore for SqliteStore {
                     Some((true,)) => {}
                     Some((false,)) => {
                         // Whoever else held a session of the unverified account loses it.
-                        sqlx::query("DELETE FROM sessions WHERE account_id = ? AND id IS NOT ?")
+                        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS NOT $2")
                             .bind(account.id.to_string())
                             .bind(keep.map(|k| k.to_string()))
                             .execute(&mut *tx)
                             .await
                             .map_err(backend)?;
-                        sqlx::query("UPDATE accounts SET verified = 1, updated = ? WHERE id = ?")
+                        sqlx::query("UPDATE accounts SET verified = 1, updated = $1 WHERE id = $2")
                             .bind(millis(now))
                             .bind(account.id.to_string())
                             .execute(&mut *tx)
@@ -209,9 +209,9 @@ impl ConnectionStore for SqliteStore {
             }
             Acceptance::Reclaim { password_hash, name } => {
                 let done = sqlx::query(
-                    "UPDATE accounts SET password_hash = ?, name_first = ?, name_last = ?, verified = 1, \
+                    "UPDATE accounts SET password_hash = $1, name_first = $2, name_last = $3, verified = 1, \
                      verify_token_hash = NULL, verify_expires = NULL, reset_token_hash = NULL, reset_expires = NULL, \
-                     updated = ? WHERE id = ? AND verified = 0",
+                     updated = $4 WHERE id = $5 AND verified = 0",
                 )
                 .bind(password_hash)
                 .bind(&name.first)
@@ -224,7 +224,7 @@ impl ConnectionStore for SqliteStore {
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict("This account was verified meanwhile: log in to accept.".into()));
                 }
-                sqlx::query("DELETE FROM sessions WHERE account_id = ?")
+                sqlx::query("DELETE FROM sessions WHERE account_id = $1")
                     .bind(account.id.to_string())
                     .execute(&mut *tx)
                     .await
@@ -232,8 +232,8 @@ impl ConnectionStore for SqliteStore {
             }
         }
         let sql = format!(
-            "UPDATE connections SET state = 1, token_hash = NULL, account_id = ?, updated = ? \
-             WHERE token_hash = ? AND state = 0 AND expires > ? RETURNING {CONNECTION_COLUMNS}"
+            "UPDATE connections SET state = 1, token_hash = NULL, account_id = $1, updated = $2 \
+             WHERE token_hash = $3 AND state = 0 AND expires > $4 RETURNING {CONNECTION_COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(account.id.to_string())
@@ -264,7 +264,7 @@ impl ConnectionStore for SqliteStore {
         let read_in = self.cache.generation();
         // The latest expiry is kept, so that the answer stays right as time passes.
         let (latest,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MAX(expires) FROM connections WHERE org_id = ? AND state = 0 AND (? IS NULL OR email = ?)",
+            "SELECT MAX(expires) FROM connections WHERE org_id = $1 AND state = 0 AND ($2 IS NULL OR email = $3)",
         )
         .bind(org.to_string())
         .bind(email_key)

@@ -37,7 +37,7 @@ fn room_row(row: &sqlx::sqlite::SqliteRow) -> Result<Room, StoreError> {
     )
 }
 
-/// `UPDATE {table} SET … WHERE org_id = ? AND id = ? RETURNING {columns}`.
+/// `UPDATE {table} SET … WHERE org_id = $ AND id = $ RETURNING {columns}`.
 fn place_update<'a>(
     table: &str,
     columns: &str,
@@ -71,7 +71,7 @@ pub(crate) async fn exists(conn: &mut SqliteConnection, sql: &str, id: Id) -> Re
 impl FacilityStore for SqliteStore {
     async fn insert_facility(&self, f: &Facility) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO facilities (id, org_id, name, is_removable, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO facilities (id, org_id, name, is_removable, created, updated) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(f.id.to_string())
         .bind(f.org.to_string())
@@ -86,7 +86,7 @@ impl FacilityStore for SqliteStore {
     }
 
     async fn facility(&self, org: Id, id: Id) -> Result<Option<Facility>, StoreError> {
-        let sql = format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = ? AND id = ?");
+        let sql = format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
@@ -119,7 +119,7 @@ impl FacilityStore for SqliteStore {
     async fn delete_facility(&self, org: Id, id: Id) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let removable: Option<bool> =
-            sqlx::query_scalar("SELECT is_removable FROM facilities WHERE org_id = ? AND id = ?")
+            sqlx::query_scalar("SELECT is_removable FROM facilities WHERE org_id = $1 AND id = $2")
                 .bind(org.to_string())
                 .bind(id.to_string())
                 .fetch_optional(&mut *tx)
@@ -130,14 +130,14 @@ impl FacilityStore for SqliteStore {
             Some(false) => return Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
             Some(true) => {}
         }
-        if exists(&mut tx, "SELECT 1 FROM rooms WHERE facility_id = ? AND NOT is_removable LIMIT 1", id).await? {
+        if exists(&mut tx, "SELECT 1 FROM rooms WHERE facility_id = $1 AND NOT is_removable LIMIT 1", id).await? {
             return Err(StoreError::Conflict(facility::ROOM_NOT_REMOVABLE.into()));
         }
-        let in_use = "SELECT 1 FROM live_sessions WHERE facility_id = ? AND state <> 'ended' LIMIT 1";
+        let in_use = "SELECT 1 FROM live_sessions WHERE facility_id = $1 AND state <> 'ended' LIMIT 1";
         if exists(&mut tx, in_use, id).await? {
             return Err(StoreError::Conflict(facility::IN_USE.into()));
         }
-        sqlx::query("DELETE FROM facilities WHERE id = ?")
+        sqlx::query("DELETE FROM facilities WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await
@@ -148,7 +148,7 @@ impl FacilityStore for SqliteStore {
     async fn insert_room(&self, r: &Room) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO rooms (id, org_id, facility_id, name, is_removable, created, updated) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(r.id.to_string())
         .bind(r.org.to_string())
@@ -164,7 +164,7 @@ impl FacilityStore for SqliteStore {
     }
 
     async fn room(&self, org: Id, id: Id) -> Result<Option<Room>, StoreError> {
-        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = ? AND id = ?");
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
@@ -197,7 +197,7 @@ impl FacilityStore for SqliteStore {
 
     async fn delete_room(&self, org: Id, id: Id) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let removable: Option<bool> = sqlx::query_scalar("SELECT is_removable FROM rooms WHERE org_id = ? AND id = ?")
+        let removable: Option<bool> = sqlx::query_scalar("SELECT is_removable FROM rooms WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
             .fetch_optional(&mut *tx)
@@ -208,10 +208,10 @@ impl FacilityStore for SqliteStore {
             Some(false) => return Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
             Some(true) => {}
         }
-        if exists(&mut tx, "SELECT 1 FROM live_sessions WHERE room_id = ? AND state <> 'ended' LIMIT 1", id).await? {
+        if exists(&mut tx, "SELECT 1 FROM live_sessions WHERE room_id = $1 AND state <> 'ended' LIMIT 1", id).await? {
             return Err(StoreError::Conflict(facility::IN_USE.into()));
         }
-        sqlx::query("DELETE FROM rooms WHERE id = ?").bind(id.to_string()).execute(&mut *tx).await.map_err(backend)?;
+        sqlx::query("DELETE FROM rooms WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await.map_err(backend)?;
         tx.commit().await.map_err(backend)
     }
 }

@@ -75,7 +75,7 @@ async fn with_participants(
 }
 
 async fn fetch_live_session(conn: &mut SqliteConnection, id: Id) -> Result<Option<LiveSession>, StoreError> {
-    let sql = format!("SELECT {LIVE_SESSION_COLUMNS} FROM live_sessions WHERE id = ?");
+    let sql = format!("SELECT {LIVE_SESSION_COLUMNS} FROM live_sessions WHERE id = $1");
     let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(backend)?;
     let Some(session) = row.as_ref().map(live_session_row).transpose()? else { return Ok(None) };
     Ok(with_participants(conn, vec![session]).await?.pop())
@@ -83,7 +83,7 @@ async fn fetch_live_session(conn: &mut SqliteConnection, id: Id) -> Result<Optio
 
 /// The state of a session, for the reason of a refused change.
 async fn live_session_state(conn: &mut SqliteConnection, id: Id) -> Result<SessionState, StoreError> {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM live_sessions WHERE id = ?")
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM live_sessions WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await
@@ -107,7 +107,7 @@ async fn insert_participant_row(conn: &mut SqliteConnection, p: &Participant) ->
     // any removal, which either came first (refused here) or comes after (and
     // takes the participation away with it).
     let member: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM members WHERE org_id = ? AND account_id = ? AND state = 'active'")
+        sqlx::query_scalar("SELECT 1 FROM members WHERE org_id = $1 AND account_id = $2 AND state = 'active'")
             .bind(p.home_org.to_string())
             .bind(p.account.to_string())
             .fetch_optional(&mut *conn)
@@ -118,7 +118,7 @@ async fn insert_participant_row(conn: &mut SqliteConnection, p: &Participant) ->
     }
     sqlx::query(
         "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(p.id.to_string())
     .bind(p.session.to_string())
@@ -174,7 +174,7 @@ impl LiveSessionStore for SqliteStore {
         sqlx::query(
             "INSERT INTO live_sessions (id, org_id, owner_id, name, type, speciality, estimated_duration, access, \
              facility_id, room_id, scheduled_start, state, started, ended, created, updated) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(s.id.to_string())
         .bind(s.org.to_string())
@@ -267,18 +267,17 @@ impl LiveSessionStore for SqliteStore {
     async fn move_live_session(&self, id: Id, to: SessionState, now: DateTime<Utc>) -> Result<LiveSession, StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let stamp = match to {
-            SessionState::Live => ", started = ?",
-            SessionState::Ended => ", ended = ?",
+            SessionState::Live => ", started = $2",
+            SessionState::Ended => ", ended = $2",
             SessionState::Scheduled => "",
         };
         let done = match to.comes_from() {
             None => None,
             Some(from) => Some(
                 sqlx::query(&format!(
-                    "UPDATE live_sessions SET state = ?, updated = ?{stamp} WHERE id = ? AND state = ?"
+                    "UPDATE live_sessions SET state = $1, updated = $2{stamp} WHERE id = $3 AND state = $4"
                 ))
                 .bind(to.as_str())
-                .bind(millis(now))
                 .bind(millis(now))
                 .bind(id.to_string())
                 .bind(from.as_str())
@@ -297,7 +296,7 @@ impl LiveSessionStore for SqliteStore {
     }
 
     async fn delete_live_session(&self, id: Id) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM live_sessions WHERE id = ?")
+        let done = sqlx::query("DELETE FROM live_sessions WHERE id = $1")
             .bind(id.to_string())
             .execute(&self.writer)
             .await
@@ -322,7 +321,7 @@ impl LiveSessionStore for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         require_open_session(&mut tx, session).await?;
         let sql = format!(
-            "UPDATE participants SET permissions = ?, updated = ? WHERE session_id = ? AND account_id = ? \
+            "UPDATE participants SET permissions = $1, updated = $2 WHERE session_id = $3 AND account_id = $4 \
              RETURNING {PARTICIPANT_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -341,7 +340,7 @@ impl LiveSessionStore for SqliteStore {
     async fn delete_participant(&self, session: Id, account: Id) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         require_open_session(&mut tx, session).await?;
-        let done = sqlx::query("DELETE FROM participants WHERE session_id = ? AND account_id = ?")
+        let done = sqlx::query("DELETE FROM participants WHERE session_id = $1 AND account_id = $2")
             .bind(session.to_string())
             .bind(account.to_string())
             .execute(&mut *tx)

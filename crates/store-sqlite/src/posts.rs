@@ -25,7 +25,7 @@ fn post_row(row: &sqlx::sqlite::SqliteRow) -> Result<Post, StoreError> {
 #[async_trait]
 impl PostStore for SqliteStore {
     async fn insert_post(&self, post: &Post) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO posts (id, org_id, creator, body, created) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO posts (id, org_id, creator, body, created) VALUES ($1, $2, $3, $4, $5)")
             .bind(post.id.to_string())
             .bind(post.org.to_string())
             .bind(post.creator.to_string())
@@ -47,7 +47,7 @@ impl PostStore for SqliteStore {
     }
 
     async fn post_by_id(&self, org: Id, id: Id) -> Result<Option<Post>, StoreError> {
-        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE org_id = ? AND id = ?");
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE org_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
@@ -58,7 +58,7 @@ impl PostStore for SqliteStore {
     }
 
     async fn delete_post(&self, org: Id, id: Id) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM posts WHERE org_id = ? AND id = ?")
+        let done = sqlx::query("DELETE FROM posts WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
             .execute(&self.writer)
