@@ -1,13 +1,20 @@
-//! The `ConnectionStore` impl on SQLite: connections between orgs, their join tokens and acceptance.
+//! The `ConnectionStore` impl on SQLite: connections between orgs, their join tokens and
+//! acceptance. The columns and row decoder are shared with PostgreSQL
+//! (`orgbase_store_sql::connections`). Where the SQL differs, and why: times are
+//! integer milliseconds and roles a JSON TEXT; booleans are `0`/`1` and a NULL-safe
+//! comparison is `IS NOT`; accepting reads the account's `verified` without a lock,
+//! because the single writer runs the whole acceptance alone (PostgreSQL locks the
+//! account row `FOR UPDATE`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::account::{Account, Email, Member};
-use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
+use orgbase_domain::connection::{Connection, ConnectionState};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::{Acceptance, ConnectionStore};
 use orgbase_domain::{Id, StoreError};
-use sqlx::{QueryBuilder, Row, SqliteConnection};
+use orgbase_store_sql::connections::{CONNECTION_COLUMNS, connection};
+use sqlx::{QueryBuilder, SqliteConnection};
 
 use crate::accounts::insert_account_row;
 use crate::members::insert_member_row;
@@ -45,28 +52,6 @@ pub(crate) async fn insert_connection_row(
     Ok(done.rows_affected() == 1)
 }
 
-const CONNECTION_COLUMNS: &str =
-    "id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated";
-
-fn connection_row(row: &sqlx::sqlite::SqliteRow) -> Result<Connection, StoreError> {
-    let roles: String = row.try_get("roles").map_err(backend)?;
-    let state: i64 = row.try_get("state").map_err(backend)?;
-    connection_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("email").map_err(backend)?,
-        row.try_get("name").map_err(backend)?,
-        serde_json::from_str(&roles).map_err(backend)?,
-        i16::try_from(state).map_err(backend)?,
-        row.try_get("token_hash").map_err(backend)?,
-        from_millis(row.try_get("expires").map_err(backend)?),
-        row.try_get("creator").map_err(backend)?,
-        row.try_get("account_id").map_err(backend)?,
-        from_millis(row.try_get("created").map_err(backend)?),
-        from_millis(row.try_get("updated").map_err(backend)?),
-    )
-}
-
 #[async_trait]
 impl ConnectionStore for SqliteStore {
     async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
@@ -101,7 +86,7 @@ impl ConnectionStore for SqliteStore {
         }
         push_keyset(&mut q, "connections", req);
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let items = rows.iter().map(connection_row).collect::<Result<Vec<_>, _>>()?;
+        let items = rows.iter().map(connection).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(items, req))
     }
 
@@ -113,13 +98,13 @@ impl ConnectionStore for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()
+        row.as_ref().map(connection).transpose()
     }
 
     async fn connection_by_token(&self, token_hash: &str) -> Result<Option<Connection>, StoreError> {
         let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = $1");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()
+        row.as_ref().map(connection).transpose()
     }
 
     async fn reissue_connection(
@@ -144,7 +129,7 @@ impl ConnectionStore for SqliteStore {
             .fetch_optional(&self.writer)
             .await
             .map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(connection).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn close_connection(
@@ -167,7 +152,7 @@ impl ConnectionStore for SqliteStore {
             .fetch_optional(&self.writer)
             .await
             .map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(connection).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn accept_connection(
@@ -244,7 +229,7 @@ impl ConnectionStore for SqliteStore {
             .await
             .map_err(backend)?
             .ok_or(StoreError::NotFound)?;
-        let connection = connection_row(&row)?;
+        let connection = connection(&row)?;
         let member = Member::new(connection.org, account.id, connection.roles, now);
         insert_member_row(&mut tx, &member).await?;
         tx.commit().await.map_err(backend)?;
