@@ -39,21 +39,3 @@ impl Post {
         json!({"_id": self.id, "object": "post", "org": self.org, "creator": self.creator, "body": self.body, "created": render_date(self.created)})
     }
 }
-
-/// Rebuilds a post from a stored row.
-pub fn post_from_row(
-    id: &str,
-    org: &str,
-    creator: &str,
-    body: String,
-    created: DateTime<Utc>,
-) -> Result<Post, crate::StoreError> {
-    let bad = || crate::StoreError::Backend(format!("stored post {id}: bad value"));
-    Ok(Post {
-        id: Id::parse(id).ok_or_else(bad)?,
-        org: Id::parse(org).ok_or_else(bad)?,
-        creator: Id::parse(creator).ok_or_else(bad)?,
-        body,
-        created,
-    })
-}
