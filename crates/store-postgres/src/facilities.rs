@@ -12,7 +12,9 @@ use orgbase_domain::facility::{self, Facility, PlaceChanges, Room};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::FacilityStore;
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::facilities::{FACILITY_COLUMNS, ROOM_COLUMNS, facility, place_update, room};
+use orgbase_store_sql::facilities::{
+    FACILITY_COLUMNS, ROOM_COLUMNS, facility, facility_insert, place_update, room, room_insert,
+};
 use sqlx::postgres::PgConnection;
 use sqlx::{Postgres, QueryBuilder};
 
@@ -47,18 +49,11 @@ async fn lock_for_delete(conn: &mut PgConnection, table: &str, org: Id, id: Id) 
 #[async_trait]
 impl FacilityStore for PgStore {
     async fn insert_facility(&self, f: &Facility) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO facilities (id, org_id, name, is_removable, created, updated) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(f.id.to_string())
-        .bind(f.org.to_string())
-        .bind(&f.name)
-        .bind(f.is_removable)
-        .bind(f.created)
-        .bind(f.updated)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
+        facility_insert::<Postgres, _>(f, |t| t)
+            .build()
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
         Ok(())
     }
 
@@ -112,20 +107,11 @@ impl FacilityStore for PgStore {
     }
 
     async fn insert_room(&self, r: &Room) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rooms (id, org_id, facility_id, name, is_removable, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(r.id.to_string())
-        .bind(r.org.to_string())
-        .bind(r.facility.to_string())
-        .bind(&r.name)
-        .bind(r.is_removable)
-        .bind(r.created)
-        .bind(r.updated)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
+        room_insert::<Postgres, _>(r, |t| t)
+            .build()
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
         Ok(())
     }
 

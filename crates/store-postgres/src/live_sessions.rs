@@ -16,10 +16,11 @@ use orgbase_domain::session::{
 use orgbase_domain::store::LiveSessionStore;
 use orgbase_domain::{Id, StoreError};
 use orgbase_store_sql::live_sessions::{
-    LIVE_SESSION_COLUMNS, PARTICIPANT_COLUMNS, live_session, participant, push_session_scope,
+    LIVE_SESSION_COLUMNS, PARTICIPANT_COLUMNS, live_session, participant, participant_insert, push_session_scope,
+    session_insert, session_update,
 };
-use sqlx::QueryBuilder;
 use sqlx::postgres::PgConnection;
+use sqlx::{Postgres, QueryBuilder};
 
 use crate::sql::{map_ref_err, push_keyset};
 use crate::{PgStore, backend};
@@ -84,20 +85,11 @@ async fn insert_participant_row(conn: &mut PgConnection, p: &Participant) -> Res
     if member.is_none() {
         return Err(StoreError::NotFound);
     }
-    sqlx::query(
-        "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(p.id.to_string())
-    .bind(p.session.to_string())
-    .bind(p.account.to_string())
-    .bind(p.home_org.to_string())
-    .bind(p.permissions.bits())
-    .bind(p.created)
-    .bind(p.updated)
-    .execute(conn)
-    .await
-    .map_err(|e| map_ref_err(e, "This account already takes part in the session."))?;
+    participant_insert::<Postgres, _>(p, |t| t)
+        .build()
+        .execute(conn)
+        .await
+        .map_err(|e| map_ref_err(e, "This account already takes part in the session."))?;
     Ok(())
 }
 
@@ -105,30 +97,11 @@ async fn insert_participant_row(conn: &mut PgConnection, p: &Participant) -> Res
 impl LiveSessionStore for PgStore {
     async fn insert_live_session(&self, s: &LiveSession) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO live_sessions (id, org_id, owner_id, name, type, speciality, estimated_duration, access, \
-             facility_id, room_id, scheduled_start, state, started, ended, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(s.id.to_string())
-        .bind(s.org.to_string())
-        .bind(s.owner.to_string())
-        .bind(&s.name)
-        .bind(&s.session_type)
-        .bind(&s.speciality)
-        .bind(&s.estimated_duration)
-        .bind(s.access.as_str())
-        .bind(s.facility.map(|f| f.to_string()))
-        .bind(s.room.map(|r| r.to_string()))
-        .bind(s.scheduled_start)
-        .bind(s.state.as_str())
-        .bind(s.started)
-        .bind(s.ended)
-        .bind(s.created)
-        .bind(s.updated)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_ref_err(e, "A session with this id already exists."))?;
+        session_insert::<Postgres, _>(s, |t| t)
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_ref_err(e, "A session with this id already exists."))?;
         for p in &s.participants {
             insert_participant_row(&mut tx, p).await?;
         }
@@ -163,30 +136,7 @@ impl LiveSessionStore for PgStore {
         now: DateTime<Utc>,
     ) -> Result<LiveSession, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let mut q = QueryBuilder::new("UPDATE live_sessions SET updated = ");
-        q.push_bind(now);
-        if let Some(name) = &changes.name {
-            q.push(", name = ").push_bind(name.clone());
-        }
-        if let Some(t) = &changes.session_type {
-            q.push(", type = ").push_bind(t.clone());
-        }
-        if let Some(s) = &changes.speciality {
-            q.push(", speciality = ").push_bind(s.clone());
-        }
-        if let Some(d) = &changes.estimated_duration {
-            q.push(", estimated_duration = ").push_bind(d.clone());
-        }
-        if let Some(a) = changes.access {
-            q.push(", access = ").push_bind(a.as_str());
-        }
-        if let Some((facility, room)) = changes.place {
-            q.push(", facility_id = ").push_bind(facility.map(|f| f.to_string()));
-            q.push(", room_id = ").push_bind(room.map(|r| r.to_string()));
-        }
-        if let Some(start) = changes.scheduled_start {
-            q.push(", scheduled_start = ").push_bind(start);
-        }
+        let mut q = session_update::<Postgres, _>(changes, now, changes.scheduled_start);
         q.push(" WHERE id = ").push_bind(id.to_string()).push(" AND state <> 'ended'");
         let done = q.build().execute(&mut *tx).await.map_err(|e| map_ref_err(e, "session"))?;
         if done.rows_affected() == 0 {

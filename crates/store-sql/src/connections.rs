@@ -1,9 +1,12 @@
 //! Connections (invitations into an org) as both databases store them: the column
-//! list and the row decoder.
+//! list, the row decoder and the insert, whose times and roles each backend binds
+//! its own way.
 
+use chrono::{DateTime, Utc};
 use orgbase_domain::account::Email;
 use orgbase_domain::connection::{Connection, ConnectionState};
 use orgbase_domain::{Id, StoreError};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::cells::Cells;
 use crate::extra_cells::ExtraCells;
@@ -33,4 +36,41 @@ pub fn connection<R: Cells + ExtraCells>(row: &R) -> Result<Connection, StoreErr
         created: row.time("created")?,
         updated: row.time("updated")?,
     })
+}
+
+/// `INSERT INTO connections (…) VALUES (…)`, with ` ON CONFLICT DO NOTHING` when
+/// `or_ignore`; `roles` is the roles as the dialect stores JSON, and `time` turns a
+/// time into what the dialect stores.
+pub fn connection_insert<'a, DB, J, T>(
+    c: &'a Connection,
+    roles: J,
+    time: impl Fn(DateTime<Utc>) -> T,
+    or_ignore: bool,
+) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    J: 'a + Encode<'a, DB> + Type<DB>,
+    T: 'a + Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    Option<String>: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    &'a Option<String>: Encode<'a, DB> + Type<DB>,
+    i16: Encode<'a, DB> + Type<DB>,
+{
+    let mut q = QueryBuilder::new(format!("INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ("));
+    let mut values = q.separated(", ");
+    values.push_bind(c.id.to_string());
+    values.push_bind(c.org.to_string());
+    values.push_bind(c.email.as_str());
+    values.push_bind(&c.name);
+    values.push_bind(roles);
+    values.push_bind(c.state.as_i16());
+    values.push_bind(&c.token_hash);
+    values.push_bind(time(c.expires));
+    values.push_bind(c.creator.map(|x| x.to_string()));
+    values.push_bind(c.account.map(|x| x.to_string()));
+    values.push_bind(time(c.created));
+    values.push_bind(time(c.updated));
+    q.push(if or_ignore { ") ON CONFLICT DO NOTHING" } else { ")" });
+    q
 }

@@ -1,6 +1,8 @@
 //! Facilities and their rooms as both databases store them: the column lists, the
-//! row decoders and the partial update of either.
+//! row decoders, the inserts and the partial update of either; each backend binds
+//! the times its own way.
 
+use chrono::{DateTime, Utc};
 use orgbase_domain::facility::{Facility, PlaceChanges, Room};
 use orgbase_domain::{Id, StoreError};
 use sqlx::{Database, Encode, QueryBuilder, Type};
@@ -71,5 +73,50 @@ where
     q.push(" WHERE org_id = ").push_bind(org.to_string());
     q.push(" AND id = ").push_bind(id.to_string());
     q.push(format_args!(" RETURNING {columns}"));
+    q
+}
+
+/// `INSERT INTO facilities (…) VALUES (…)`; `time` turns a time into what the
+/// dialect stores.
+pub fn facility_insert<'a, DB, T>(f: &'a Facility, time: impl Fn(DateTime<Utc>) -> T) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    T: 'a + Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    &'a String: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+{
+    let mut q = QueryBuilder::new(format!("INSERT INTO facilities ({FACILITY_COLUMNS}) VALUES ("));
+    let mut values = q.separated(", ");
+    values.push_bind(f.id.to_string());
+    values.push_bind(f.org.to_string());
+    values.push_bind(&f.name);
+    values.push_bind(f.is_removable);
+    values.push_bind(time(f.created));
+    values.push_bind(time(f.updated));
+    q.push(")");
+    q
+}
+
+/// `INSERT INTO rooms (…) VALUES (…)`; `time` turns a time into what the dialect
+/// stores.
+pub fn room_insert<'a, DB, T>(r: &'a Room, time: impl Fn(DateTime<Utc>) -> T) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    T: 'a + Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    &'a String: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+{
+    let mut q = QueryBuilder::new(format!("INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ("));
+    let mut values = q.separated(", ");
+    values.push_bind(r.id.to_string());
+    values.push_bind(r.org.to_string());
+    values.push_bind(r.facility.to_string());
+    values.push_bind(&r.name);
+    values.push_bind(r.is_removable);
+    values.push_bind(time(r.created));
+    values.push_bind(time(r.updated));
+    q.push(")");
     q
 }

@@ -1,9 +1,11 @@
 //! Live (video) sessions and their participants as both databases store them: the
-//! column lists, the row decoders and the filter of a session list (the scopes of
-//! `SessionScope`). Not login sessions: see `login_sessions`.
+//! column lists, the row decoders, the filter of a session list (the scopes of
+//! `SessionScope`), and the inserts and the partial update, whose times each backend
+//! binds its own way. Not login sessions: see `login_sessions`.
 
+use chrono::{DateTime, Utc};
 use orgbase_domain::session::{
-    LiveSession, Participant, Permissions, SessionAccess, SessionQuery, SessionScope, SessionState,
+    LiveSession, Participant, Permissions, SessionAccess, SessionChanges, SessionQuery, SessionScope, SessionState,
 };
 use orgbase_domain::{Id, StoreError};
 use sqlx::{Database, Encode, QueryBuilder, Type};
@@ -78,7 +80,7 @@ pub fn push_session_scope<'a, DB>(q: &mut QueryBuilder<'a, DB>, query: &SessionQ
 where
     DB: Database,
     String: Encode<'a, DB> + Type<DB>,
-    &'static str: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
 {
     let takes_part = "EXISTS (SELECT 1 FROM participants p WHERE p.session_id = live_sessions.id AND p.account_id = ";
     match query.scope {
@@ -102,4 +104,99 @@ where
     if let Some(participant) = query.participant {
         q.push(" AND ").push(takes_part).push_bind(participant.to_string()).push(")");
     }
+}
+
+/// `UPDATE live_sessions SET updated = $ …` with the changed columns, for the caller
+/// to add its WHERE. The times (`now` and the new `scheduled_start` of `changes`,
+/// given apart) are bound as the dialect stores a time.
+pub fn session_update<'a, DB, T>(changes: &SessionChanges, now: T, scheduled_start: Option<T>) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    T: 'a + Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    Option<String>: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut q = QueryBuilder::new("UPDATE live_sessions SET updated = ");
+    q.push_bind(now);
+    if let Some(name) = &changes.name {
+        q.push(", name = ").push_bind(name.clone());
+    }
+    if let Some(t) = &changes.session_type {
+        q.push(", type = ").push_bind(t.clone());
+    }
+    if let Some(s) = &changes.speciality {
+        q.push(", speciality = ").push_bind(s.clone());
+    }
+    if let Some(d) = &changes.estimated_duration {
+        q.push(", estimated_duration = ").push_bind(d.clone());
+    }
+    if let Some(a) = changes.access {
+        q.push(", access = ").push_bind(a.as_str());
+    }
+    if let Some((facility, room)) = changes.place {
+        q.push(", facility_id = ").push_bind(facility.map(|f| f.to_string()));
+        q.push(", room_id = ").push_bind(room.map(|r| r.to_string()));
+    }
+    if let Some(start) = scheduled_start {
+        q.push(", scheduled_start = ").push_bind(start);
+    }
+    q
+}
+
+/// `INSERT INTO live_sessions (…) VALUES (…)` for one session (not its
+/// participants); `time` turns a time into what the dialect stores.
+pub fn session_insert<'a, DB, T>(s: &'a LiveSession, time: impl Fn(DateTime<Utc>) -> T) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    T: 'a + Encode<'a, DB> + Type<DB>,
+    Option<T>: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    &'a String: Encode<'a, DB> + Type<DB>,
+    Option<String>: Encode<'a, DB> + Type<DB>,
+    &'a Option<String>: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut q = QueryBuilder::new(format!("INSERT INTO live_sessions ({LIVE_SESSION_COLUMNS}) VALUES ("));
+    let mut values = q.separated(", ");
+    values.push_bind(s.id.to_string());
+    values.push_bind(s.org.to_string());
+    values.push_bind(s.owner.to_string());
+    values.push_bind(&s.name);
+    values.push_bind(&s.session_type);
+    values.push_bind(&s.speciality);
+    values.push_bind(&s.estimated_duration);
+    values.push_bind(s.access.as_str());
+    values.push_bind(s.facility.map(|f| f.to_string()));
+    values.push_bind(s.room.map(|r| r.to_string()));
+    values.push_bind(time(s.scheduled_start));
+    values.push_bind(s.state.as_str());
+    values.push_bind(s.started.map(&time));
+    values.push_bind(s.ended.map(&time));
+    values.push_bind(time(s.created));
+    values.push_bind(time(s.updated));
+    q.push(")");
+    q
+}
+
+/// `INSERT INTO participants (…) VALUES (…)` for one participant; `time` turns a
+/// time into what the dialect stores.
+pub fn participant_insert<'a, DB, T>(p: &Participant, time: impl Fn(DateTime<Utc>) -> T) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    T: 'a + Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut q = QueryBuilder::new(format!("INSERT INTO participants ({PARTICIPANT_COLUMNS}) VALUES ("));
+    let mut values = q.separated(", ");
+    values.push_bind(p.id.to_string());
+    values.push_bind(p.session.to_string());
+    values.push_bind(p.account.to_string());
+    values.push_bind(p.home_org.to_string());
+    values.push_bind(p.permissions.bits());
+    values.push_bind(time(p.created));
+    values.push_bind(time(p.updated));
+    q.push(")");
+    q
 }

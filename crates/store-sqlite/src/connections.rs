@@ -13,8 +13,8 @@ use orgbase_domain::connection::{Connection, ConnectionState};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::{Acceptance, ConnectionStore};
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::connections::{CONNECTION_COLUMNS, connection};
-use sqlx::{QueryBuilder, SqliteConnection};
+use orgbase_store_sql::connections::{CONNECTION_COLUMNS, connection, connection_insert};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::accounts::insert_account_row;
 use crate::members::insert_member_row;
@@ -28,27 +28,12 @@ pub(crate) async fn insert_connection_row(
     c: &Connection,
     or_ignore: bool,
 ) -> Result<bool, StoreError> {
-    let conflict = if or_ignore { " ON CONFLICT DO NOTHING" } else { "" };
-    let sql = format!(
-        "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, \
-         created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12){conflict}"
-    );
-    let done = sqlx::query(&sql)
-        .bind(c.id.to_string())
-        .bind(c.org.to_string())
-        .bind(c.email.as_str())
-        .bind(&c.name)
-        .bind(serde_json::to_string(&c.roles).map_err(backend)?)
-        .bind(c.state.as_i16())
-        .bind(&c.token_hash)
-        .bind(millis(c.expires))
-        .bind(c.creator.map(|x| x.to_string()))
-        .bind(c.account.map(|x| x.to_string()))
-        .bind(millis(c.created))
-        .bind(millis(c.updated))
-        .execute(conn)
-        .await
-        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+    let done =
+        connection_insert::<Sqlite, _, _>(c, serde_json::to_string(&c.roles).map_err(backend)?, millis, or_ignore)
+            .build()
+            .execute(conn)
+            .await
+            .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
     Ok(done.rows_affected() == 1)
 }
 

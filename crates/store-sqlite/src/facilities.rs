@@ -11,7 +11,9 @@ use orgbase_domain::facility::{self, Facility, PlaceChanges, Room};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::FacilityStore;
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::facilities::{FACILITY_COLUMNS, ROOM_COLUMNS, facility, place_update, room};
+use orgbase_store_sql::facilities::{
+    FACILITY_COLUMNS, ROOM_COLUMNS, facility, facility_insert, place_update, room, room_insert,
+};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::sql::{map_ref_err, millis, push_keyset};
@@ -27,18 +29,11 @@ pub(crate) async fn exists(conn: &mut SqliteConnection, sql: &str, id: Id) -> Re
 #[async_trait]
 impl FacilityStore for SqliteStore {
     async fn insert_facility(&self, f: &Facility) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO facilities (id, org_id, name, is_removable, created, updated) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(f.id.to_string())
-        .bind(f.org.to_string())
-        .bind(&f.name)
-        .bind(f.is_removable)
-        .bind(millis(f.created))
-        .bind(millis(f.updated))
-        .execute(&self.writer)
-        .await
-        .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
+        facility_insert::<Sqlite, _>(f, millis)
+            .build()
+            .execute(&self.writer)
+            .await
+            .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
         Ok(())
     }
 
@@ -103,20 +98,11 @@ impl FacilityStore for SqliteStore {
     }
 
     async fn insert_room(&self, r: &Room) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rooms (id, org_id, facility_id, name, is_removable, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(r.id.to_string())
-        .bind(r.org.to_string())
-        .bind(r.facility.to_string())
-        .bind(&r.name)
-        .bind(r.is_removable)
-        .bind(millis(r.created))
-        .bind(millis(r.updated))
-        .execute(&self.writer)
-        .await
-        .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
+        room_insert::<Sqlite, _>(r, millis)
+            .build()
+            .execute(&self.writer)
+            .await
+            .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
         Ok(())
     }
 
