@@ -25,6 +25,11 @@ impl Email {
         Ok(Self(normalised))
     }
 
+    /// An address read back from the store, which only ever holds parsed ones.
+    pub fn from_stored(address: String) -> Self {
+        Self(address)
+    }
+
     /// The address as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -274,80 +279,6 @@ pub struct Session {
     pub last_seen: DateTime<Utc>,
     /// When it lapses unless used.
     pub expires: DateTime<Utc>,
-}
-
-fn bad(what: &str, id: &str) -> crate::StoreError {
-    crate::StoreError::Backend(format!("stored {what} {id}: bad value"))
-}
-
-/// Rebuilds an account from a stored row.
-#[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
-pub fn account_from_row(
-    id: &str,
-    email: &str,
-    first: String,
-    last: String,
-    password_hash: Option<String>,
-    verified: bool,
-    created: DateTime<Utc>,
-    updated: DateTime<Utc>,
-) -> Result<Account, crate::StoreError> {
-    Ok(Account {
-        id: Id::parse(id).ok_or_else(|| bad("account", id))?,
-        email: Email(email.to_owned()),
-        name: PersonName { first, last },
-        password_hash,
-        verified,
-        created,
-        updated,
-    })
-}
-
-/// Rebuilds a member with its account's email and name from a stored join.
-pub fn member_entry_from_row(member: Member, email: &str, first: String, last: String) -> MemberEntry {
-    MemberEntry { member, email: Email(email.to_owned()), name: PersonName { first, last } }
-}
-
-/// Rebuilds a member from a stored row.
-pub fn member_from_row(
-    id: &str,
-    org: &str,
-    account: &str,
-    roles: Value,
-    state: &str,
-    created: DateTime<Utc>,
-    updated: DateTime<Utc>,
-) -> Result<Member, crate::StoreError> {
-    Ok(Member {
-        id: Id::parse(id).ok_or_else(|| bad("member", id))?,
-        org: Id::parse(org).ok_or_else(|| bad("member org", id))?,
-        account: Id::parse(account).ok_or_else(|| bad("member account", id))?,
-        roles: serde_json::from_value(roles).map_err(|_| bad("member roles", id))?,
-        state: MemberState::parse(state).ok_or_else(|| bad("member state", id))?,
-        created,
-        updated,
-    })
-}
-
-/// Rebuilds a session from a stored row.
-pub fn session_from_row(
-    id: &str,
-    token_hash: String,
-    account: &str,
-    org: &str,
-    created: DateTime<Utc>,
-    last_seen: DateTime<Utc>,
-    expires: DateTime<Utc>,
-) -> Result<Session, crate::StoreError> {
-    Ok(Session {
-        id: Id::parse(id).ok_or_else(|| bad("session", id))?,
-        token_hash,
-        account: Id::parse(account).ok_or_else(|| bad("session account", id))?,
-        org: Id::parse(org).ok_or_else(|| bad("session org", id))?,
-        created,
-        last_seen,
-        expires,
-    })
 }
 
 #[cfg(test)]

@@ -173,35 +173,6 @@ pub fn parse_origin(path: &str, s: &str) -> Result<String, crate::FieldError> {
     Ok(url.origin().ascii_serialization())
 }
 
-/// Rebuilds an app from a stored row.
-#[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
-pub fn app_from_row(
-    id: &str,
-    org: &str,
-    name: String,
-    key: String,
-    secret: String,
-    enabled: bool,
-    cors_origins: serde_json::Value,
-    created: DateTime<Utc>,
-    require_signature_v2: bool,
-    act_as: Option<serde_json::Value>,
-) -> Result<App, crate::StoreError> {
-    let bad = |what: &str| crate::StoreError::Backend(format!("stored app {id}: bad {what}"));
-    Ok(App {
-        id: Id::parse(id).ok_or_else(|| bad("id"))?,
-        org: Id::parse(org).ok_or_else(|| bad("org"))?,
-        name,
-        key,
-        secret,
-        enabled,
-        cors_origins: serde_json::from_value(cors_origins).map_err(|_| bad("cors origins"))?,
-        created,
-        require_signature_v2,
-        act_as: ActAs::from_stored(act_as).ok_or_else(|| bad("act_as"))?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

@@ -1005,34 +1005,6 @@ fn insert_path(out: &mut Map<String, Value>, parts: &[&str], value: Value) {
     }
 }
 
-/// Rebuilds an org from a stored row; a row that fails to parse is a backend error
-/// (the database holds something orgbase did not write).
-#[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
-pub fn org_from_row(
-    id: &str,
-    code: &str,
-    state: &str,
-    version: i64,
-    created: DateTime<Utc>,
-    updated: DateTime<Utc>,
-    updater: Option<&str>,
-    props: Value,
-    schema: Value,
-) -> Result<Org, crate::StoreError> {
-    let bad = |what: &str| crate::StoreError::Backend(format!("stored org {id}: bad {what}"));
-    Ok(Org {
-        id: Id::parse(id).ok_or_else(|| bad("id"))?,
-        code: OrgCode::parse(code).map_err(|_| bad("code"))?,
-        state: OrgState::parse(state).ok_or_else(|| bad("state"))?,
-        version,
-        created,
-        updated,
-        updater: updater.map(|u| Id::parse(u).ok_or_else(|| bad("updater"))).transpose()?,
-        props: OrgProps::from_value(props).map_err(|_| bad("props"))?,
-        schema: serde_json::from_value(schema).map_err(|_| bad("custom properties"))?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

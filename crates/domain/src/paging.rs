@@ -157,14 +157,10 @@ impl PageRequest {
         matches!(self.cursor, Some(Cursor::Before(_)))
     }
 
-    /// The SQL direction to read rows in.
-    pub fn sql_direction(&self) -> &'static str {
-        if self.sort.descending != self.backwards() { "DESC" } else { "ASC" }
-    }
-
-    /// The comparison that selects rows past the cursor, in reading direction.
-    pub fn sql_comparison(&self) -> &'static str {
-        if self.sort.descending != self.backwards() { "<" } else { ">" }
+    /// True when rows are read in descending order of the sort field: a descending
+    /// sort read forwards, or an ascending one read backwards.
+    pub fn descending(&self) -> bool {
+        self.sort.descending != self.backwards()
     }
 
     /// The cursor's id, if any.
@@ -196,7 +192,7 @@ mod tests {
         let req = params(&[]).validate(&["_id", "code"]).unwrap();
         assert_eq!(req.limit, 20);
         assert_eq!(req.sort, Sort { field: "_id", descending: false });
-        assert_eq!(req.sql_direction(), "ASC");
+        assert!(!req.descending());
     }
 
     #[test]
@@ -215,8 +211,8 @@ mod tests {
         let req = params(&[("endingBefore", &id.to_string()), ("sort", "-code"), ("limit", "2")])
             .validate(&["_id", "code"])
             .unwrap();
-        assert_eq!(req.sql_direction(), "ASC");
-        assert_eq!(req.sql_comparison(), ">");
+        assert!(req.backwards());
+        assert!(!req.descending());
         let page = Page::from_rows(vec![1, 2, 3], &req);
         assert_eq!(page, Page { data: vec![2, 1], has_more: true });
     }

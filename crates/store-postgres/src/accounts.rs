@@ -1,33 +1,22 @@
-//! The `AccountStore` impl on PostgreSQL: accounts, passwords and the one-time reset and verify tokens.
+//! The `AccountStore` impl on PostgreSQL: accounts, passwords and the one-time
+//! reset and verify tokens. `IS DISTINCT FROM` is the null-safe inequality.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::account::{Account, Email, Member, account_from_row};
+use orgbase_domain::account::{Account, Email, Member};
 use orgbase_domain::store::AccountStore;
 use orgbase_domain::{Id, StoreError};
+use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
+use orgbase_store_sql::cells::Cells;
 use sqlx::Row;
-use sqlx::postgres::{PgConnection, PgRow};
 
+use crate::Conn;
 use crate::members::insert_member_row;
+use crate::sql::stored_time;
 use crate::{PgStore, backend, map_err};
 
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, verified, created, updated";
-
-pub(crate) fn account_row(row: &PgRow) -> Result<Account, StoreError> {
-    account_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("email").map_err(backend)?,
-        row.try_get("name_first").map_err(backend)?,
-        row.try_get("name_last").map_err(backend)?,
-        row.try_get("password_hash").map_err(backend)?,
-        row.try_get("verified").map_err(backend)?,
-        row.try_get("created").map_err(backend)?,
-        row.try_get("updated").map_err(backend)?,
-    )
-}
-
 /// Inserts an account row.
-pub(crate) async fn insert_account_row(conn: &mut PgConnection, a: &Account) -> Result<(), StoreError> {
+pub(crate) async fn insert_account_row(conn: &mut Conn, a: &Account) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -38,8 +27,8 @@ pub(crate) async fn insert_account_row(conn: &mut PgConnection, a: &Account) -> 
     .bind(&a.name.last)
     .bind(&a.password_hash)
     .bind(a.verified)
-    .bind(a.created)
-    .bind(a.updated)
+    .bind(stored_time(a.created))
+    .bind(stored_time(a.updated))
     .execute(conn)
     .await
     .map_err(|e| map_err(e, "An account with this email already exists."))?;
@@ -49,8 +38,8 @@ pub(crate) async fn insert_account_row(conn: &mut PgConnection, a: &Account) -> 
 #[async_trait]
 impl AccountStore for PgStore {
     async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         insert_account_row(&mut tx, account).await?;
         if let Some(member) = member {
             insert_member_row(&mut tx, member).await?;
@@ -60,7 +49,7 @@ impl AccountStore for PgStore {
 
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
-        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&self.pool).await.map_err(backend)?;
+        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(self.reader()).await.map_err(backend)?;
         row.as_ref().map(account_row).transpose()
     }
 
@@ -70,7 +59,7 @@ impl AccountStore for PgStore {
         }
         let read_in = self.cache.generation();
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(backend)?;
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(self.reader()).await.map_err(backend)?;
         let account = row.as_ref().map(account_row).transpose()?;
         if let (Some(cache), Some(account)) = (self.cached(), &account) {
             cache.put_account(read_in, account);
@@ -85,15 +74,15 @@ impl AccountStore for PgStore {
         keep: Option<Id>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // A reset token mailed before the change must not undo it.
         let done = sqlx::query(
             "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
              WHERE id = $3",
         )
         .bind(hash)
-        .bind(now)
+        .bind(stored_time(now))
         .bind(account.to_string())
         .execute(&mut *tx)
         .await
@@ -145,13 +134,13 @@ impl PgStore {
         token_hash: &str,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         let sql = format!("UPDATE accounts SET {kind}_token_hash = $1, {kind}_expires = $2 WHERE id = $3");
         sqlx::query(&sql)
             .bind(token_hash)
-            .bind(expires)
+            .bind(stored_time(expires))
             .bind(account.to_string())
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(backend)?;
         Ok(())
@@ -164,13 +153,10 @@ impl PgStore {
     ) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
         let sql =
             format!("SELECT {ACCOUNT_COLUMNS}, {kind}_expires AS expires FROM accounts WHERE {kind}_token_hash = $1");
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await.map_err(backend)?;
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.reader()).await.map_err(backend)?;
         match row {
             None => Ok(None),
-            Some(row) => {
-                let expires: DateTime<Utc> = row.try_get("expires").map_err(backend)?;
-                Ok(Some((account_row(&row)?, expires)))
-            }
+            Some(row) => Ok(Some((account_row(&row)?, row.time("expires")?))),
         }
     }
 
@@ -184,8 +170,8 @@ impl PgStore {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Id>, StoreError> {
-        let _changing = self.cache.changing();
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let sql = format!(
             "UPDATE accounts SET password_hash = $1, verified = TRUE, reset_token_hash = NULL, \
              reset_expires = NULL, verify_token_hash = NULL, verify_expires = NULL, updated = $2 \
@@ -193,9 +179,9 @@ impl PgStore {
         );
         let row = sqlx::query(&sql)
             .bind(hash)
-            .bind(now)
+            .bind(stored_time(now))
             .bind(token_hash)
-            .bind(now)
+            .bind(stored_time(now))
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;

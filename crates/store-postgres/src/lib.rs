@@ -26,10 +26,17 @@ use async_trait::async_trait;
 use orgbase_domain::StoreError;
 use orgbase_domain::store::Store;
 use orgbase_store_cache::Cache;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use crate::listener::{heartbeat, listen_for_changes, subscribe};
-use crate::orgs::{ORG_COLUMNS, org_row};
+
+// The aggregate files map driver errors with these, under the crate root.
+pub(crate) use orgbase_store_sql::error::{backend, map_err};
+
+/// The database this crate speaks, and its connection, under the names the
+/// aggregate files share with `store-sqlite`.
+type Db = sqlx::Postgres;
+type Conn = PgConnection;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -42,51 +49,6 @@ pub struct PgStore {
     listening: Arc<AtomicBool>,
     /// Changes to an org queue here and are written a batch per transaction.
     org_writes: Arc<org_writes::OrgWrites>,
-}
-
-/// A backend failure, classified: a full disk and a database that cannot be
-/// reached now are told apart from other failures, so that clients are told to
-/// come back later rather than that something broke.
-fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
-    let message = e.to_string();
-    match (&e as &dyn std::any::Any).downcast_ref::<sqlx::Error>() {
-        Some(e) => classify(e, message),
-        None => StoreError::Backend(message),
-    }
-}
-
-/// Sorts a driver error by its SQLSTATE (<https://www.postgresql.org/docs/current/errcodes-appendix.html>):
-/// `53100` disk_full is [`StoreError::StorageFull`]; the other insufficient
-/// resources (`53xxx`: out of memory, too many connections), a server shutting down
-/// or starting up (`57P01`–`57P03`), connection exceptions (`08xxx`), a lost or
-/// refused connection (I/O, TLS) and a pool that timed out or closed are
-/// [`StoreError::Unavailable`]; anything else is a plain backend failure.
-fn classify(e: &sqlx::Error, message: String) -> StoreError {
-    match e {
-        sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("53100") => StoreError::StorageFull(message),
-            Some(code)
-                if code.starts_with("53") || code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") =>
-            {
-                StoreError::Unavailable(message)
-            }
-            _ => StoreError::Backend(message),
-        },
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(message),
-        _ => StoreError::Backend(message),
-    }
-}
-
-/// Maps a driver error, turning unique-constraint violations into `Exists`.
-fn map_err(e: sqlx::Error, what: &str) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Exists(what.to_owned()),
-        _ => backend(e),
-    }
 }
 
 impl PgStore {
@@ -114,6 +76,23 @@ impl PgStore {
     /// database).
     fn cached(&self) -> Option<&Cache> {
         self.listening.load(Ordering::SeqCst).then_some(&*self.cache)
+    }
+
+    /// The pool reads go to.
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The pool writes go to: the same pool; transactions and row locks keep
+    /// concurrent writes apart.
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Held by a write that changes what the cache's auth part keeps: empties it
+    /// when dropped, after the commit.
+    fn changing(&self) -> orgbase_store_cache::Changing<'_> {
+        self.cache.changing()
     }
 
     /// Closes the pool.

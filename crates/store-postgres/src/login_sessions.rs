@@ -1,28 +1,18 @@
-//! The `SessionStore` impl on PostgreSQL: login sessions (not live sessions, see `live_sessions`) and the request nonces.
+//! The `SessionStore` impl on PostgreSQL: login sessions (not live sessions, see
+//! `live_sessions`) and the request nonces. Writes go straight to the pool (there
+//! is no single writer to batch behind); `purge_expired` also deletes the
+//! rate-limit rows that no longer limit anything (see `rate_limits.rs`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::account::{Session, session_from_row};
+use orgbase_domain::account::Session;
 use orgbase_domain::store::SessionStore;
 use orgbase_domain::{Id, StoreError};
+use orgbase_store_sql::login_sessions::{SESSION_COLUMNS, login_session_row};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
+use crate::sql::stored_time;
 use crate::{PgStore, backend};
-
-const SESSION_COLUMNS: &str = "id, token_hash, account_id, org_id, created, last_seen, expires";
-
-fn session_row(row: &PgRow) -> Result<Session, StoreError> {
-    session_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("token_hash").map_err(backend)?,
-        row.try_get("account_id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("created").map_err(backend)?,
-        row.try_get("last_seen").map_err(backend)?,
-        row.try_get("expires").map_err(backend)?,
-    )
-}
 
 #[async_trait]
 impl SessionStore for PgStore {
@@ -35,10 +25,10 @@ impl SessionStore for PgStore {
         .bind(&s.token_hash)
         .bind(s.account.to_string())
         .bind(s.org.to_string())
-        .bind(s.created)
-        .bind(s.last_seen)
-        .bind(s.expires)
-        .execute(&self.pool)
+        .bind(stored_time(s.created))
+        .bind(stored_time(s.last_seen))
+        .bind(stored_time(s.expires))
+        .execute(self.writer())
         .await
         .map_err(backend)?;
         Ok(())
@@ -50,8 +40,8 @@ impl SessionStore for PgStore {
         }
         let read_in = self.cache.generation();
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1");
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await.map_err(backend)?;
-        let session = row.as_ref().map(session_row).transpose()?;
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.reader()).await.map_err(backend)?;
+        let session = row.as_ref().map(login_session_row).transpose()?;
         if let (Some(cache), Some(session)) = (self.cached(), &session) {
             cache.put_session(read_in, session);
         }
@@ -61,10 +51,10 @@ impl SessionStore for PgStore {
     async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError> {
         // Concurrent requests of one session may all touch it; only the first moves it.
         sqlx::query("UPDATE sessions SET last_seen = $1, expires = $2 WHERE id = $3 AND last_seen < $1")
-            .bind(last_seen)
-            .bind(expires)
+            .bind(stored_time(last_seen))
+            .bind(stored_time(expires))
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(backend)?;
         self.cache.forget_session(id);
@@ -74,7 +64,7 @@ impl SessionStore for PgStore {
     async fn delete_session(&self, id: Id) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(backend)?;
         self.cache.forget_session(id);
@@ -88,9 +78,9 @@ impl SessionStore for PgStore {
         now: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         sqlx::query("DELETE FROM request_nonces WHERE seen < $1")
-            .bind(forget_before)
+            .bind(stored_time(forget_before))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -98,7 +88,7 @@ impl SessionStore for PgStore {
             sqlx::query("INSERT INTO request_nonces (app_id, nonce, seen) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(app.to_string())
                 .bind(nonce)
-                .bind(now)
+                .bind(stored_time(now))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
@@ -108,8 +98,8 @@ impl SessionStore for PgStore {
 
     async fn purge_expired(&self, now: DateTime<Utc>, nonces_before: DateTime<Utc>) -> Result<u64, StoreError> {
         let sessions = sqlx::query("DELETE FROM sessions WHERE expires <= $1 RETURNING id")
-            .bind(now)
-            .fetch_all(&self.pool)
+            .bind(stored_time(now))
+            .fetch_all(self.writer())
             .await
             .map_err(backend)?;
         for row in &sessions {
@@ -119,13 +109,13 @@ impl SessionStore for PgStore {
             }
         }
         let nonces = sqlx::query("DELETE FROM request_nonces WHERE seen < $1")
-            .bind(nonces_before)
-            .execute(&self.pool)
+            .bind(stored_time(nonces_before))
+            .execute(self.writer())
             .await
             .map_err(backend)?;
         let limits = sqlx::query("DELETE FROM rate_limits WHERE tat < $1")
             .bind(now.timestamp_millis())
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(backend)?;
         Ok(sessions.len() as u64 + nonces.rows_affected() + limits.rows_affected())

@@ -1,38 +1,33 @@
-//! The `MemberStore` impl on PostgreSQL: memberships, the members list and its filters, and the guard that keeps an org's last admin.
+//! The `MemberStore` impl on PostgreSQL: memberships, the members list (its query
+//! is `orgbase_store_sql::members`) and the guard that keeps an org's last admin.
+//!
+//! Where the SQL differs from SQLite's, and why: several nodes write at once, so a
+//! change that could remove the last admin first locks the org's row
+//! (`lock_org`), and two admins demoting each other cannot both pass the guard;
+//! SQLite's single writer connection gives that for free. Roles are `jsonb`, so
+//! the guard asks `roles ?| $2::text[]` (any of the admin roles) and the list
+//! `roles @> …`, where SQLite walks `json_each(roles)`. Times are `timestamptz`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::account::{Member, MemberEntry, MemberState, member_entry_from_row, member_from_row};
+use orgbase_domain::account::{Member, MemberEntry, MemberState};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::session::Permissions;
 use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberStore};
 use orgbase_domain::{Id, StoreError};
-use sqlx::postgres::{PgConnection, PgRow};
+use orgbase_store_sql::members::{MEMBER_COLUMNS, MEMBER_JOIN_COLUMNS, member_entry_row, member_row, members_query};
 use sqlx::types::Json;
-use sqlx::{QueryBuilder, Row};
 
-use crate::accounts::{ACCOUNT_COLUMNS, account_row, insert_account_row};
+use crate::accounts::insert_account_row;
 use crate::connections::insert_connection_row;
+use crate::sql::stored_time;
+use crate::{Conn, Db};
 use crate::{PgStore, backend, map_err};
+use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
 
-const MEMBER_COLUMNS: &str = "id, org_id, account_id, roles, state, created, updated";
-
-fn member_row(row: &PgRow) -> Result<Member, StoreError> {
-    let Json(roles): Json<serde_json::Value> = row.try_get("roles").map_err(backend)?;
-    member_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("account_id").map_err(backend)?,
-        roles,
-        row.try_get("state").map_err(backend)?,
-        row.try_get("created").map_err(backend)?,
-        row.try_get("updated").map_err(backend)?,
-    )
-}
-
-pub(crate) async fn insert_member_row(conn: &mut PgConnection, m: &Member) -> Result<(), StoreError> {
+pub(crate) async fn insert_member_row(conn: &mut Conn, m: &Member) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -41,8 +36,8 @@ pub(crate) async fn insert_member_row(conn: &mut PgConnection, m: &Member) -> Re
     .bind(m.account.to_string())
     .bind(Json(&m.roles))
     .bind(m.state.as_str())
-    .bind(m.created)
-    .bind(m.updated)
+    .bind(stored_time(m.created))
+    .bind(stored_time(m.updated))
     .execute(conn)
     .await
     .map_err(|e| map_err(e, "This account is already a member of the org."))?;
@@ -52,7 +47,7 @@ pub(crate) async fn insert_member_row(conn: &mut PgConnection, m: &Member) -> Re
 /// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
 /// inside the caller's transaction.
 pub(crate) async fn link_row(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     org: Id,
     request: &LinkRequest,
     now: DateTime<Utc>,
@@ -91,8 +86,8 @@ pub(crate) async fn link_row(
 #[async_trait]
 impl MemberStore for PgStore {
     async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let _changing = self.changing();
+        let mut conn = self.writer().acquire().await.map_err(backend)?;
         insert_member_row(&mut conn, member).await
     }
 
@@ -105,7 +100,7 @@ impl MemberStore for PgStore {
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(account.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await
             .map_err(backend)?;
         let member = row.as_ref().map(member_row).transpose()?;
@@ -125,40 +120,9 @@ impl MemberStore for PgStore {
             return Ok(page);
         }
         let read_in = self.cache.generation();
-        let mut q = QueryBuilder::new(format!(
-            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = "
-        ));
-        q.push_bind(org.to_string());
-        if let Some(role) = filter.role {
-            q.push(" AND m.roles @> jsonb_build_array(");
-            q.push_bind(role.to_string());
-            q.push("::text)");
-        }
-        if let Some(state) = filter.state {
-            q.push(" AND m.state = ");
-            q.push_bind(state.as_str());
-        }
-        if let Some(search) = &filter.search {
-            let pattern = format!("{}%", like_escape(&search.to_lowercase()));
-            q.push(" AND (a.email ILIKE ");
-            q.push_bind(pattern.clone());
-            q.push(" ESCAPE '\\' OR a.name_first ILIKE ");
-            q.push_bind(pattern.clone());
-            q.push(" ESCAPE '\\' OR a.name_last ILIKE ");
-            q.push_bind(pattern);
-            q.push(" ESCAPE '\\')");
-        }
-        if let Some(id) = req.cursor_id() {
-            q.push(format_args!(" AND m.id {} ", req.sql_comparison()));
-            q.push_bind(id.to_string());
-        }
-        let dir = req.sql_direction();
-        q.push(format_args!(" ORDER BY m.id {dir} LIMIT "));
-        q.push_bind(i64::from(req.limit) + 1);
-        q.push(" OFFSET ");
-        q.push_bind(i64::from(req.skip));
-        let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
-        let items = rows.iter().map(member_join_row).collect::<Result<Vec<_>, _>>()?;
+        let mut q = members_query::<Db>(org, filter, req);
+        let rows = q.build().fetch_all(self.reader()).await.map_err(backend)?;
+        let items = rows.iter().map(member_entry_row).collect::<Result<Vec<_>, _>>()?;
         let page = Arc::new(Page::from_rows(items, req));
         if let Some(cache) = self.cached() {
             cache.put_member_page(read_in, org, filter, req, &page);
@@ -173,10 +137,10 @@ impl MemberStore for PgStore {
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await
             .map_err(backend)?;
-        row.as_ref().map(member_join_row).transpose()
+        row.as_ref().map(member_entry_row).transpose()
     }
 
     async fn update_member(
@@ -188,10 +152,10 @@ impl MemberStore for PgStore {
         admins: Admins<'_>,
         now: DateTime<Utc>,
     ) -> Result<Member, StoreError> {
-        let _changing = self.cache.changing();
+        let _changing = self.changing();
         // Locking the org row serialises member changes per org, so two admins
         // demoting each other cannot both pass the guard below.
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         lock_org(&mut tx, org).await?;
         let roles_json = roles.map(|r| Json(r.to_vec()));
         let sql = format!(
@@ -201,7 +165,7 @@ impl MemberStore for PgStore {
         let row = sqlx::query(&sql)
             .bind(roles_json)
             .bind(state.map(MemberState::as_str))
-            .bind(now)
+            .bind(stored_time(now))
             .bind(org.to_string())
             .bind(id.to_string())
             .fetch_optional(&mut *tx)
@@ -218,8 +182,8 @@ impl MemberStore for PgStore {
     }
 
     async fn link_member(&self, org: Id, request: &LinkRequest, now: DateTime<Utc>) -> Result<Linked, StoreError> {
-        let _changing = self.cache.changing();
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let linked = link_row(&mut tx, org, request, now).await?;
         tx.commit().await.map_err(backend)?;
         Ok(linked)
@@ -231,8 +195,8 @@ impl MemberStore for PgStore {
         rows: &[LinkRequest],
         now: DateTime<Utc>,
     ) -> Result<Vec<Linked>, StoreError> {
-        let _changing = self.cache.changing();
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let mut linked = Vec::with_capacity(rows.len());
         for row in rows {
             linked.push(link_row(&mut tx, org, row, now).await?);
@@ -242,8 +206,8 @@ impl MemberStore for PgStore {
     }
 
     async fn delete_member(&self, org: Id, id: Id, admins: Admins<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let _changing = self.cache.changing();
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let _changing = self.changing();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         lock_org(&mut tx, org).await?;
         let account: String =
             sqlx::query_scalar("DELETE FROM members WHERE org_id = $1 AND id = $2 RETURNING account_id")
@@ -261,17 +225,13 @@ impl MemberStore for PgStore {
 
     async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError> {
         let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created, id");
-        let rows = sqlx::query(&sql).bind(account.to_string()).fetch_all(&self.pool).await.map_err(backend)?;
+        let rows = sqlx::query(&sql).bind(account.to_string()).fetch_all(self.reader()).await.map_err(backend)?;
         rows.iter().map(member_row).collect()
     }
 }
 
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
 /// Takes the org's row lock for the rest of the transaction.
-async fn lock_org(conn: &mut PgConnection, org: Id) -> Result<(), StoreError> {
+async fn lock_org(conn: &mut Conn, org: Id) -> Result<(), StoreError> {
     sqlx::query("SELECT id FROM orgs WHERE id = $1 FOR UPDATE")
         .bind(org.to_string())
         .execute(conn)
@@ -281,7 +241,7 @@ async fn lock_org(conn: &mut PgConnection, org: Id) -> Result<(), StoreError> {
 }
 
 /// Fails when no active member of the org holds one of `admin_roles`.
-async fn guard_admins(conn: &mut PgConnection, org: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+async fn guard_admins(conn: &mut Conn, org: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
     let roles: Vec<String> = admin_roles.iter().map(Id::to_string).collect();
     let (count,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM members WHERE org_id = $1 AND state = 'active' AND roles ?| $2::text[]")
@@ -302,7 +262,7 @@ async fn guard_admins(conn: &mut PgConnection, org: Id, admin_roles: &[Id]) -> R
 /// participations in the org's sessions, and those that came in through the org,
 /// go. Ended sessions pass too, so that an owner is always a participant.
 async fn leave_sessions(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     org: Id,
     account: Id,
     admins: Admins<'_>,
@@ -328,15 +288,15 @@ async fn leave_sessions(
             .bind(&heir)
             .bind(org.to_string())
             .bind(Permissions::ALL.bits())
-            .bind(now)
-            .bind(now)
+            .bind(stored_time(now))
+            .bind(stored_time(now))
             .execute(&mut *conn)
             .await
             .map_err(backend)?;
         }
         sqlx::query("UPDATE live_sessions SET owner_id = $1, updated = $2 WHERE org_id = $3 AND owner_id = $4")
             .bind(&heir)
-            .bind(now)
+            .bind(stored_time(now))
             .bind(org.to_string())
             .bind(account.to_string())
             .execute(&mut *conn)
@@ -359,7 +319,7 @@ async fn leave_sessions(
 /// it is an active administrator other than the leaver, otherwise the first such
 /// administrator to have joined. The last-administrator guard ran first, so one
 /// exists.
-async fn heir(conn: &mut PgConnection, org: Id, leaver: Id, admins: Admins<'_>) -> Result<String, StoreError> {
+async fn heir(conn: &mut Conn, org: Id, leaver: Id, admins: Admins<'_>) -> Result<String, StoreError> {
     let roles: Vec<String> = admins.roles.iter().map(Id::to_string).collect();
     let heir: Option<String> = sqlx::query_scalar(
         "SELECT account_id FROM members WHERE org_id = $1 AND state = 'active' AND account_id <> $2 \
@@ -373,16 +333,4 @@ async fn heir(conn: &mut PgConnection, org: Id, leaver: Id, admins: Admins<'_>) 
     .await
     .map_err(backend)?;
     heir.ok_or_else(|| StoreError::Invariant("The org must keep at least one active Administrator.".into()))
-}
-
-const MEMBER_JOIN_COLUMNS: &str =
-    "m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, a.name_last";
-
-fn member_join_row(row: &PgRow) -> Result<MemberEntry, StoreError> {
-    Ok(member_entry_from_row(
-        member_row(row)?,
-        row.try_get("email").map_err(backend)?,
-        row.try_get("name_first").map_err(backend)?,
-        row.try_get("name_last").map_err(backend)?,
-    ))
 }

@@ -22,7 +22,9 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 use tokio::sync::oneshot;
 
-use crate::{ORG_COLUMNS, backend, org_row};
+use orgbase_store_sql::orgs::{ORG_COLUMNS, org_row};
+
+use crate::backend;
 
 /// A change waiting for its org's next transaction.
 struct Queued {

@@ -1,4 +1,7 @@
-//! The `RateLimitStore` impl on PostgreSQL.
+//! The `RateLimitStore` impl on PostgreSQL: a generic cell rate algorithm over the
+//! `rate_limits` table (key → theoretical arrival time, ms), shared by every node,
+//! as one upsert that only moves the time when the request is allowed. SQLite keeps
+//! the same state in memory, having one serving node.
 
 use std::time::Duration;
 
@@ -26,7 +29,7 @@ impl RateLimitStore for PgStore {
         .bind(now_ms)
         .bind(quota.interval_ms)
         .bind(quota.tolerance_ms())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await
         .map_err(backend)?;
         if counted.is_some() {
@@ -34,7 +37,7 @@ impl RateLimitStore for PgStore {
         }
         let tat = sqlx::query_scalar::<_, i64>("SELECT tat FROM rate_limits WHERE key = $1")
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await
             .map_err(backend)?;
         Ok(Some(tat.map_or(Duration::from_millis(1), |tat| quota.wait(tat, now_ms)).max(Duration::from_millis(1))))

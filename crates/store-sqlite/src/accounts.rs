@@ -1,36 +1,26 @@
-//! The `AccountStore` impl on SQLite: accounts, passwords and the one-time reset and verify tokens.
+//! The `AccountStore` impl on SQLite: accounts, passwords and the one-time reset
+//! and verify tokens. The single writer connection serialises these writes, so no
+//! row lock is taken; `IS NOT` is SQLite's null-safe inequality.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::account::{Account, Email, Member, account_from_row};
+use orgbase_domain::account::{Account, Email, Member};
 use orgbase_domain::store::AccountStore;
 use orgbase_domain::{Id, StoreError};
-use sqlx::{Row, SqliteConnection};
+use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
+use orgbase_store_sql::cells::Cells;
+use sqlx::Row;
 
+use crate::Conn;
 use crate::members::insert_member_row;
-use crate::sql::{from_millis, millis};
+use crate::sql::stored_time;
 use crate::{SqliteStore, backend, map_err};
 
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, verified, created, updated";
-
-pub(crate) fn account_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
-    account_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("email").map_err(backend)?,
-        row.try_get("name_first").map_err(backend)?,
-        row.try_get("name_last").map_err(backend)?,
-        row.try_get("password_hash").map_err(backend)?,
-        row.try_get("verified").map_err(backend)?,
-        from_millis(row.try_get("created").map_err(backend)?),
-        from_millis(row.try_get("updated").map_err(backend)?),
-    )
-}
-
 /// Inserts an account row.
-pub(crate) async fn insert_account_row(conn: &mut SqliteConnection, a: &Account) -> Result<(), StoreError> {
+pub(crate) async fn insert_account_row(conn: &mut Conn, a: &Account) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(a.id.to_string())
     .bind(a.email.as_str())
@@ -38,8 +28,8 @@ pub(crate) async fn insert_account_row(conn: &mut SqliteConnection, a: &Account)
     .bind(&a.name.last)
     .bind(&a.password_hash)
     .bind(a.verified)
-    .bind(millis(a.created))
-    .bind(millis(a.updated))
+    .bind(stored_time(a.created))
+    .bind(stored_time(a.updated))
     .execute(conn)
     .await
     .map_err(|e| map_err(e, "An account with this email already exists."))?;
@@ -50,7 +40,7 @@ pub(crate) async fn insert_account_row(conn: &mut SqliteConnection, a: &Account)
 impl AccountStore for SqliteStore {
     async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
         let _changing = self.changing();
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         insert_account_row(&mut tx, account).await?;
         if let Some(member) = member {
             insert_member_row(&mut tx, member).await?;
@@ -59,21 +49,23 @@ impl AccountStore for SqliteStore {
     }
 
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?");
-        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&self.reader).await.map_err(backend)?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
+        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(self.reader()).await.map_err(backend)?;
         row.as_ref().map(account_row).transpose()
     }
 
     async fn account_by_id(&self, id: Id) -> Result<Option<Account>, StoreError> {
-        if let Some(account) = self.cache.account(id) {
+        if let Some(account) = self.cached().and_then(|c| c.account(id)) {
             return Ok(Some(account));
         }
         let read_in = self.cache.generation();
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?");
-        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.reader).await.map_err(backend)?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(self.reader()).await.map_err(backend)?;
         let account = row.as_ref().map(account_row).transpose()?;
         if let Some(account) = &account {
-            self.cache.put_account(read_in, account);
+            if let Some(cache) = self.cached() {
+                cache.put_account(read_in, account);
+            }
         }
         Ok(account)
     }
@@ -86,14 +78,14 @@ impl AccountStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _changing = self.changing();
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // A reset token mailed before the change must not undo it.
         let done = sqlx::query(
-            "UPDATE accounts SET password_hash = ?, reset_token_hash = NULL, reset_expires = NULL, updated = ? \
-             WHERE id = ?",
+            "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
+             WHERE id = $3",
         )
         .bind(hash)
-        .bind(millis(now))
+        .bind(stored_time(now))
         .bind(account.to_string())
         .execute(&mut *tx)
         .await
@@ -101,7 +93,7 @@ impl AccountStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("DELETE FROM sessions WHERE account_id = ? AND id IS NOT ?")
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS NOT $2")
             .bind(account.to_string())
             .bind(keep.map(|k| k.to_string()))
             .execute(&mut *tx)
@@ -146,12 +138,12 @@ impl SqliteStore {
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _changing = self.changing();
-        let sql = format!("UPDATE accounts SET {kind}_token_hash = ?, {kind}_expires = ? WHERE id = ?");
+        let sql = format!("UPDATE accounts SET {kind}_token_hash = $1, {kind}_expires = $2 WHERE id = $3");
         sqlx::query(&sql)
             .bind(token_hash)
-            .bind(millis(expires))
+            .bind(stored_time(expires))
             .bind(account.to_string())
-            .execute(&self.writer)
+            .execute(self.writer())
             .await
             .map_err(backend)?;
         Ok(())
@@ -163,14 +155,11 @@ impl SqliteStore {
         token_hash: &str,
     ) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
         let sql =
-            format!("SELECT {ACCOUNT_COLUMNS}, {kind}_expires AS expires FROM accounts WHERE {kind}_token_hash = ?");
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
+            format!("SELECT {ACCOUNT_COLUMNS}, {kind}_expires AS expires FROM accounts WHERE {kind}_token_hash = $1");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.reader()).await.map_err(backend)?;
         match row {
             None => Ok(None),
-            Some(row) => {
-                let expires: i64 = row.try_get("expires").map_err(backend)?;
-                Ok(Some((account_row(&row)?, from_millis(expires))))
-            }
+            Some(row) => Ok(Some((account_row(&row)?, row.time("expires")?))),
         }
     }
 
@@ -185,23 +174,23 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Id>, StoreError> {
         let _changing = self.changing();
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let sql = format!(
-            "UPDATE accounts SET password_hash = ?, verified = 1, reset_token_hash = NULL, \
-             reset_expires = NULL, verify_token_hash = NULL, verify_expires = NULL, updated = ? \
-             WHERE {kind}_token_hash = ? AND {kind}_expires > ? RETURNING id"
+            "UPDATE accounts SET password_hash = $1, verified = 1, reset_token_hash = NULL, \
+             reset_expires = NULL, verify_token_hash = NULL, verify_expires = NULL, updated = $2 \
+             WHERE {kind}_token_hash = $3 AND {kind}_expires > $4 RETURNING id"
         );
         let row = sqlx::query(&sql)
             .bind(hash)
-            .bind(millis(now))
+            .bind(stored_time(now))
             .bind(token_hash)
-            .bind(millis(now))
+            .bind(stored_time(now))
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let id: String = row.try_get("id").map_err(backend)?;
-        sqlx::query("DELETE FROM sessions WHERE account_id = ?").bind(&id).execute(&mut *tx).await.map_err(backend)?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Id::parse(&id))
     }

@@ -14,6 +14,7 @@ mod facilities;
 mod live_sessions;
 mod login_sessions;
 mod members;
+mod org_writes;
 mod orgs;
 mod posts;
 mod rate_limits;
@@ -32,8 +33,15 @@ use orgbase_domain::{DomainError, StoreError};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::orgs::StagedOrgs;
+use crate::org_writes::StagedOrgs;
 use crate::watcher::watch_external_changes;
+// The aggregate files map driver errors with these, under the crate root.
+pub(crate) use orgbase_store_sql::error::{backend, map_err};
+
+/// The database this crate speaks, and its connection, under the names the
+/// aggregate files share with `store-postgres`.
+type Db = sqlx::Sqlite;
+type Conn = SqliteConnection;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -47,52 +55,6 @@ pub struct SqliteStore {
     /// Rate-limit state (key → theoretical arrival time, ms): in memory, since a
     /// SQLite database has one serving node.
     rate_limits: Arc<Mutex<HashMap<String, i64>>>,
-}
-
-/// A backend failure, classified: a full disk and a database that cannot be
-/// reached now are told apart from other failures, so that clients are told to
-/// come back later rather than that something broke.
-fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
-    let message = e.to_string();
-    match (&e as &dyn std::any::Any).downcast_ref::<sqlx::Error>() {
-        Some(e) => classify(e, message),
-        None => StoreError::Backend(message),
-    }
-}
-
-/// SQLite's primary result codes that [`classify`] tells apart
-/// (<https://www.sqlite.org/rescode.html>).
-const SQLITE_BUSY: i64 = 5;
-const SQLITE_FULL: i64 = 13;
-
-/// Sorts a driver error: `SQLITE_FULL` (a full disk or a capped database) is
-/// [`StoreError::StorageFull`]; a pool that timed out or closed, a crashed worker,
-/// an I/O error opening the file, or a database locked by another process past the
-/// busy timeout is [`StoreError::Unavailable`]; anything else is a plain backend
-/// failure.
-fn classify(e: &sqlx::Error, message: String) -> StoreError {
-    match e {
-        sqlx::Error::Database(db) => {
-            // The extended result code; its low byte is the primary code.
-            match db.code().and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff) {
-                Some(SQLITE_FULL) => StoreError::StorageFull(message),
-                Some(SQLITE_BUSY) => StoreError::Unavailable(message),
-                _ => StoreError::Backend(message),
-            }
-        }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Io(_) => {
-            StoreError::Unavailable(message)
-        }
-        _ => StoreError::Backend(message),
-    }
-}
-
-/// Maps a driver error, turning unique-constraint violations into `Exists`.
-fn map_err(e: sqlx::Error, what: &str) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Exists(what.to_owned()),
-        _ => backend(e),
-    }
 }
 
 /// A store error back out of a batched write's [`DomainError`].
@@ -197,6 +159,22 @@ impl SqliteStore {
         tokio::spawn(watch_external_changes(writer.clone(), Arc::downgrade(&cache)));
         let batcher = Arc::new(batch::Batcher::start(writer.clone()));
         Ok(Self { batcher, writer, reader, cache, rate_limits: Arc::default() })
+    }
+
+    /// The cache: always on, since every write of this process goes through it and
+    /// the watcher empties it when another process writes.
+    fn cached(&self) -> Option<&orgbase_store_cache::Cache> {
+        Some(&self.cache)
+    }
+
+    /// The pool reads go to: read-only connections beside the writer.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// The pool writes go to: the one writer connection.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     fn changing(&self) -> Changing {

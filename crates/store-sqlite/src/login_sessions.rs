@@ -1,62 +1,55 @@
-//! The `SessionStore` impl on SQLite: login sessions (not live sessions, see `live_sessions`) and the request nonces.
+//! The `SessionStore` impl on SQLite: login sessions (not live sessions, see
+//! `live_sessions`) and the request nonces. Touching and deleting a session go
+//! through the group-commit batcher, so a burst of requests of one session shares
+//! one commit; `purge_expired` also drops the in-memory rate-limit keys that no
+//! longer limit anything (see `rate_limits.rs`).
 
 use std::sync::{Arc, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::account::{Session, session_from_row};
+use orgbase_domain::account::Session;
 use orgbase_domain::store::SessionStore;
 use orgbase_domain::{Id, StoreError};
-use sqlx::Row;
+use orgbase_store_sql::login_sessions::{SESSION_COLUMNS, login_session_row};
 
-use crate::sql::{from_millis, millis};
+use crate::sql::millis;
+use crate::sql::stored_time;
 use crate::{SqliteStore, backend, store_error};
-
-const SESSION_COLUMNS: &str = "id, token_hash, account_id, org_id, created, last_seen, expires";
-
-fn session_row(row: &sqlx::sqlite::SqliteRow) -> Result<Session, StoreError> {
-    session_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("token_hash").map_err(backend)?,
-        row.try_get("account_id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        from_millis(row.try_get("created").map_err(backend)?),
-        from_millis(row.try_get("last_seen").map_err(backend)?),
-        from_millis(row.try_get("expires").map_err(backend)?),
-    )
-}
 
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, account_id, org_id, created, last_seen, expires) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(s.id.to_string())
         .bind(&s.token_hash)
         .bind(s.account.to_string())
         .bind(s.org.to_string())
-        .bind(millis(s.created))
-        .bind(millis(s.last_seen))
-        .bind(millis(s.expires))
-        .execute(&self.writer)
+        .bind(stored_time(s.created))
+        .bind(stored_time(s.last_seen))
+        .bind(stored_time(s.expires))
+        .execute(self.writer())
         .await
         .map_err(backend)?;
         Ok(())
     }
 
     async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
-        if let Some(session) = self.cache.session(token_hash) {
+        if let Some(session) = self.cached().and_then(|c| c.session(token_hash)) {
             return Ok(Some(session));
         }
         let read_in = self.cache.generation();
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?");
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.reader()).await.map_err(backend)?;
         // Unknown tokens are not kept: anyone can present any number of them.
-        let session = row.as_ref().map(session_row).transpose()?;
+        let session = row.as_ref().map(login_session_row).transpose()?;
         if let Some(session) = &session {
-            self.cache.put_session(read_in, session);
+            if let Some(cache) = self.cached() {
+                cache.put_session(read_in, session);
+            }
         }
         Ok(session)
     }
@@ -69,14 +62,16 @@ impl SessionStore for SqliteStore {
             .write(
                 move |conn, _| {
                     Box::pin(async move {
-                        sqlx::query("UPDATE sessions SET last_seen = ?, expires = ? WHERE id = ? AND last_seen < ?")
-                            .bind(millis(last_seen))
-                            .bind(millis(expires))
-                            .bind(id.to_string())
-                            .bind(millis(last_seen))
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(backend)?;
+                        sqlx::query(
+                            "UPDATE sessions SET last_seen = $1, expires = $2 WHERE id = $3 AND last_seen < $4",
+                        )
+                        .bind(stored_time(last_seen))
+                        .bind(stored_time(expires))
+                        .bind(id.to_string())
+                        .bind(stored_time(last_seen))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
                         Ok(())
                     })
                 },
@@ -94,7 +89,7 @@ impl SessionStore for SqliteStore {
             .write(
                 move |conn, _| {
                     Box::pin(async move {
-                        let sql = sqlx::query("DELETE FROM sessions WHERE id = ?").bind(id.to_string());
+                        let sql = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id.to_string());
                         sql.execute(&mut *conn).await.map_err(backend)?;
                         Ok(())
                     })
@@ -112,17 +107,17 @@ impl SessionStore for SqliteStore {
         now: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        sqlx::query("DELETE FROM request_nonces WHERE seen < ?")
-            .bind(millis(forget_before))
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        sqlx::query("DELETE FROM request_nonces WHERE seen < $1")
+            .bind(stored_time(forget_before))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
         let done =
-            sqlx::query("INSERT INTO request_nonces (app_id, nonce, seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            sqlx::query("INSERT INTO request_nonces (app_id, nonce, seen) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(app.to_string())
                 .bind(nonce)
-                .bind(millis(now))
+                .bind(stored_time(now))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
@@ -131,14 +126,14 @@ impl SessionStore for SqliteStore {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>, nonces_before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let sessions = sqlx::query_scalar::<_, String>("DELETE FROM sessions WHERE expires <= ? RETURNING id")
-            .bind(millis(now))
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let sessions = sqlx::query_scalar::<_, String>("DELETE FROM sessions WHERE expires <= $1 RETURNING id")
+            .bind(stored_time(now))
             .fetch_all(&mut *tx)
             .await
             .map_err(backend)?;
-        let nonces = sqlx::query("DELETE FROM request_nonces WHERE seen < ?")
-            .bind(millis(nonces_before))
+        let nonces = sqlx::query("DELETE FROM request_nonces WHERE seen < $1")
+            .bind(stored_time(nonces_before))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;

@@ -1,47 +1,42 @@
-//! The `MemberStore` impl on SQLite: memberships, the members list and its filters, and the guard that keeps an org's last admin.
+//! The `MemberStore` impl on SQLite: memberships, the members list (its query is
+//! `orgbase_store_sql::members`) and the guard that keeps an org's last admin.
+//!
+//! Where the SQL differs from PostgreSQL's, and why: the single writer connection
+//! serialises every write, so the last-admin guard needs no lock, where
+//! PostgreSQL locks the org's row first. Roles are a JSON array in TEXT, so a role
+//! is matched through `json_each(roles)`, where PostgreSQL uses `jsonb` operators
+//! (`?|`, `@>`). Times are integer milliseconds.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::account::{Member, MemberEntry, MemberState, member_entry_from_row, member_from_row};
+use orgbase_domain::account::{Member, MemberEntry, MemberState};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::session::Permissions;
 use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberStore};
 use orgbase_domain::{Id, StoreError};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use orgbase_store_sql::members::{MEMBER_COLUMNS, MEMBER_JOIN_COLUMNS, member_entry_row, member_row, members_query};
+use sqlx::{QueryBuilder, Sqlite};
 
-use crate::accounts::{ACCOUNT_COLUMNS, account_row, insert_account_row};
+use crate::accounts::insert_account_row;
 use crate::connections::insert_connection_row;
-use crate::sql::{from_millis, millis};
+use crate::sql::stored_time;
+use crate::{Conn, Db};
 use crate::{SqliteStore, backend, map_err};
+use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
 
-const MEMBER_COLUMNS: &str = "id, org_id, account_id, roles, state, created, updated";
-
-fn member_row(row: &sqlx::sqlite::SqliteRow) -> Result<Member, StoreError> {
-    let roles: String = row.try_get("roles").map_err(backend)?;
-    member_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("account_id").map_err(backend)?,
-        serde_json::from_str(&roles).map_err(backend)?,
-        row.try_get("state").map_err(backend)?,
-        from_millis(row.try_get("created").map_err(backend)?),
-        from_millis(row.try_get("updated").map_err(backend)?),
-    )
-}
-
-pub(crate) async fn insert_member_row(conn: &mut SqliteConnection, m: &Member) -> Result<(), StoreError> {
+pub(crate) async fn insert_member_row(conn: &mut Conn, m: &Member) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(m.id.to_string())
     .bind(m.org.to_string())
     .bind(m.account.to_string())
     .bind(serde_json::to_string(&m.roles).map_err(backend)?)
     .bind(m.state.as_str())
-    .bind(millis(m.created))
-    .bind(millis(m.updated))
+    .bind(stored_time(m.created))
+    .bind(stored_time(m.updated))
     .execute(conn)
     .await
     .map_err(|e| map_err(e, "This account is already a member of the org."))?;
@@ -51,12 +46,12 @@ pub(crate) async fn insert_member_row(conn: &mut SqliteConnection, m: &Member) -
 /// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
 /// inside the caller's transaction.
 pub(crate) async fn link_row(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     org: Id,
     request: &LinkRequest,
     now: DateTime<Utc>,
 ) -> Result<Linked, StoreError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?");
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
     let row =
         sqlx::query(&sql).bind(request.account.email.as_str()).fetch_optional(&mut *conn).await.map_err(backend)?;
     let account = match row.as_ref().map(account_row).transpose()? {
@@ -67,7 +62,7 @@ pub(crate) async fn link_row(
         }
         Some(existing) => existing,
     };
-    let member: Option<(String,)> = sqlx::query_as("SELECT id FROM members WHERE org_id = ? AND account_id = ?")
+    let member: Option<(String,)> = sqlx::query_as("SELECT id FROM members WHERE org_id = $1 AND account_id = $2")
         .bind(org.to_string())
         .bind(account.id.to_string())
         .fetch_optional(&mut *conn)
@@ -90,24 +85,26 @@ pub(crate) async fn link_row(
 impl MemberStore for SqliteStore {
     async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
         let _changing = self.changing();
-        let mut conn = self.writer.acquire().await.map_err(backend)?;
+        let mut conn = self.writer().acquire().await.map_err(backend)?;
         insert_member_row(&mut conn, member).await
     }
 
     async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError> {
-        if let Some(member) = self.cache.member(org, account) {
+        if let Some(member) = self.cached().and_then(|c| c.member(org, account)) {
             return Ok(member);
         }
         let read_in = self.cache.generation();
-        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = ? AND account_id = ?");
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = $1 AND account_id = $2");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(account.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_optional(self.reader())
             .await
             .map_err(backend)?;
         let member = row.as_ref().map(member_row).transpose()?;
-        self.cache.put_member(read_in, org, account, member.as_ref());
+        if let Some(cache) = self.cached() {
+            cache.put_member(read_in, org, account, member.as_ref());
+        }
         Ok(member)
     }
 
@@ -117,60 +114,31 @@ impl MemberStore for SqliteStore {
         filter: &MemberFilter,
         req: &PageRequest,
     ) -> Result<Arc<Page<MemberEntry>>, StoreError> {
-        if let Some(page) = self.cache.member_page(org, filter, req) {
+        if let Some(page) = self.cached().and_then(|c| c.member_page(org, filter, req)) {
             return Ok(page);
         }
         let read_in = self.cache.generation();
-        let mut q = QueryBuilder::new(format!(
-            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = "
-        ));
-        q.push_bind(org.to_string());
-        if let Some(role) = filter.role {
-            q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value = ");
-            q.push_bind(role.to_string());
-            q.push(")");
-        }
-        if let Some(state) = filter.state {
-            q.push(" AND m.state = ");
-            q.push_bind(state.as_str());
-        }
-        if let Some(search) = &filter.search {
-            let pattern = format!("{}%", like_escape(&search.to_lowercase()));
-            q.push(" AND (a.email LIKE ");
-            q.push_bind(pattern.clone());
-            q.push(" ESCAPE '\\' OR lower(a.name_first) LIKE ");
-            q.push_bind(pattern.clone());
-            q.push(" ESCAPE '\\' OR lower(a.name_last) LIKE ");
-            q.push_bind(pattern);
-            q.push(" ESCAPE '\\')");
-        }
-        if let Some(id) = req.cursor_id() {
-            q.push(format_args!(" AND m.id {} ", req.sql_comparison()));
-            q.push_bind(id.to_string());
-        }
-        let dir = req.sql_direction();
-        q.push(format_args!(" ORDER BY m.id {dir} LIMIT "));
-        q.push_bind(i64::from(req.limit) + 1);
-        q.push(" OFFSET ");
-        q.push_bind(i64::from(req.skip));
-        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let items = rows.iter().map(member_join_row).collect::<Result<Vec<_>, _>>()?;
+        let mut q = members_query::<Db>(org, filter, req);
+        let rows = q.build().fetch_all(self.reader()).await.map_err(backend)?;
+        let items = rows.iter().map(member_entry_row).collect::<Result<Vec<_>, _>>()?;
         let page = Arc::new(Page::from_rows(items, req));
-        self.cache.put_member_page(read_in, org, filter, req, &page);
+        if let Some(cache) = self.cached() {
+            cache.put_member_page(read_in, org, filter, req, &page);
+        }
         Ok(page)
     }
 
     async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError> {
         let sql = format!(
-            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND m.id = ?"
+            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND m.id = $2"
         );
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_optional(self.reader())
             .await
             .map_err(backend)?;
-        row.as_ref().map(member_join_row).transpose()
+        row.as_ref().map(member_entry_row).transpose()
     }
 
     async fn update_member(
@@ -185,16 +153,16 @@ impl MemberStore for SqliteStore {
         let _changing = self.changing();
         // The single writer connection serialises this transaction with every other
         // write, so the guard below sees the final state.
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let roles_json = roles.map(serde_json::to_string).transpose().map_err(backend)?;
         let sql = format!(
-            "UPDATE members SET roles = COALESCE(?, roles), state = COALESCE(?, state), updated = ? \
-             WHERE org_id = ? AND id = ? RETURNING {MEMBER_COLUMNS}"
+            "UPDATE members SET roles = COALESCE($1, roles), state = COALESCE($2, state), updated = $3 \
+             WHERE org_id = $4 AND id = $5 RETURNING {MEMBER_COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(roles_json)
             .bind(state.map(MemberState::as_str))
-            .bind(millis(now))
+            .bind(stored_time(now))
             .bind(org.to_string())
             .bind(id.to_string())
             .fetch_optional(&mut *tx)
@@ -212,7 +180,7 @@ impl MemberStore for SqliteStore {
 
     async fn link_member(&self, org: Id, request: &LinkRequest, now: DateTime<Utc>) -> Result<Linked, StoreError> {
         let _changing = self.changing();
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let linked = link_row(&mut tx, org, request, now).await?;
         tx.commit().await.map_err(backend)?;
         Ok(linked)
@@ -225,7 +193,7 @@ impl MemberStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Linked>, StoreError> {
         let _changing = self.changing();
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let mut linked = Vec::with_capacity(rows.len());
         for row in rows {
             linked.push(link_row(&mut tx, org, row, now).await?);
@@ -236,9 +204,9 @@ impl MemberStore for SqliteStore {
 
     async fn delete_member(&self, org: Id, id: Id, admins: Admins<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
         let _changing = self.changing();
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let account: String =
-            sqlx::query_scalar("DELETE FROM members WHERE org_id = ? AND id = ? RETURNING account_id")
+            sqlx::query_scalar("DELETE FROM members WHERE org_id = $1 AND id = $2 RETURNING account_id")
                 .bind(org.to_string())
                 .bind(id.to_string())
                 .fetch_optional(&mut *tx)
@@ -252,18 +220,14 @@ impl MemberStore for SqliteStore {
     }
 
     async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError> {
-        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = ? ORDER BY created, id");
-        let rows = sqlx::query(&sql).bind(account.to_string()).fetch_all(&self.reader).await.map_err(backend)?;
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created, id");
+        let rows = sqlx::query(&sql).bind(account.to_string()).fetch_all(self.reader()).await.map_err(backend)?;
         rows.iter().map(member_row).collect()
     }
 }
 
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
 /// Fails when no active member of the org holds one of `admin_roles`.
-async fn guard_admins(conn: &mut SqliteConnection, org: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+async fn guard_admins(conn: &mut Conn, org: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
     let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM members m WHERE m.state = 'active' AND m.org_id = ");
     q.push_bind(org.to_string());
     q.push(" AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value IN (");
@@ -285,13 +249,13 @@ async fn guard_admins(conn: &mut SqliteConnection, org: Id, admin_roles: &[Id]) 
 /// participations in the org's sessions, and those that came in through the org,
 /// go. Ended sessions pass too, so that an owner is always a participant.
 async fn leave_sessions(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     org: Id,
     account: Id,
     admins: Admins<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let owned: Vec<String> = sqlx::query_scalar("SELECT id FROM live_sessions WHERE org_id = ? AND owner_id = ?")
+    let owned: Vec<String> = sqlx::query_scalar("SELECT id FROM live_sessions WHERE org_id = $1 AND owner_id = $2")
         .bind(org.to_string())
         .bind(account.to_string())
         .fetch_all(&mut *conn)
@@ -302,7 +266,7 @@ async fn leave_sessions(
         for session in &owned {
             sqlx::query(
                 "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, account_id) DO UPDATE \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (session_id, account_id) DO UPDATE \
                  SET home_org_id = excluded.home_org_id, permissions = excluded.permissions, updated = excluded.updated",
             )
             .bind(Id::generate(now).to_string())
@@ -310,15 +274,15 @@ async fn leave_sessions(
             .bind(&heir)
             .bind(org.to_string())
             .bind(Permissions::ALL.bits())
-            .bind(millis(now))
-            .bind(millis(now))
+            .bind(stored_time(now))
+            .bind(stored_time(now))
             .execute(&mut *conn)
             .await
             .map_err(backend)?;
         }
-        sqlx::query("UPDATE live_sessions SET owner_id = ?, updated = ? WHERE org_id = ? AND owner_id = ?")
+        sqlx::query("UPDATE live_sessions SET owner_id = $1, updated = $2 WHERE org_id = $3 AND owner_id = $4")
             .bind(&heir)
-            .bind(millis(now))
+            .bind(stored_time(now))
             .bind(org.to_string())
             .bind(account.to_string())
             .execute(&mut *conn)
@@ -326,11 +290,10 @@ async fn leave_sessions(
             .map_err(backend)?;
     }
     sqlx::query(
-        "DELETE FROM participants WHERE account_id = ? \
-         AND (home_org_id = ? OR session_id IN (SELECT id FROM live_sessions WHERE org_id = ?))",
+        "DELETE FROM participants WHERE account_id = $1 \
+         AND (home_org_id = $2 OR session_id IN (SELECT id FROM live_sessions WHERE org_id = $2))",
     )
     .bind(account.to_string())
-    .bind(org.to_string())
     .bind(org.to_string())
     .execute(&mut *conn)
     .await
@@ -342,7 +305,7 @@ async fn leave_sessions(
 /// it is an active administrator other than the leaver, otherwise the first such
 /// administrator to have joined. The last-administrator guard ran first, so one
 /// exists.
-async fn heir(conn: &mut SqliteConnection, org: Id, leaver: Id, admins: Admins<'_>) -> Result<String, StoreError> {
+async fn heir(conn: &mut Conn, org: Id, leaver: Id, admins: Admins<'_>) -> Result<String, StoreError> {
     let mut q =
         QueryBuilder::<Sqlite>::new("SELECT m.account_id FROM members m WHERE m.state = 'active' AND m.org_id = ");
     q.push_bind(org.to_string());
@@ -357,16 +320,4 @@ async fn heir(conn: &mut SqliteConnection, org: Id, leaver: Id, admins: Admins<'
     let heir: Option<(String,)> = q.build_query_as().fetch_optional(conn).await.map_err(backend)?;
     heir.map(|(id,)| id)
         .ok_or_else(|| StoreError::Invariant("The org must keep at least one active Administrator.".into()))
-}
-
-const MEMBER_JOIN_COLUMNS: &str =
-    "m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, a.name_last";
-
-fn member_join_row(row: &sqlx::sqlite::SqliteRow) -> Result<MemberEntry, StoreError> {
-    Ok(member_entry_from_row(
-        member_row(row)?,
-        row.try_get("email").map_err(backend)?,
-        row.try_get("name_first").map_err(backend)?,
-        row.try_get("name_last").map_err(backend)?,
-    ))
 }

@@ -1,4 +1,7 @@
-//! The `RateLimitStore` impl on SQLite.
+//! The `RateLimitStore` impl on SQLite: a generic cell rate algorithm over an
+//! in-memory map (key → theoretical arrival time, ms), since a SQLite database has
+//! one serving node; PostgreSQL keeps the same state in a table, shared by its
+//! nodes.
 
 use std::sync::PoisonError;
 use std::time::Duration;

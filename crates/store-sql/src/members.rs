@@ -1,0 +1,127 @@
+//! A member row, alone or joined with its account: columns and decoders, and the
+//! members list's filter, written once over [`Dialect`].
+
+use orgbase_domain::account::{Email, Member, MemberEntry, MemberState, PersonName};
+use orgbase_domain::paging::PageRequest;
+use orgbase_domain::store::MemberFilter;
+use orgbase_domain::{Id, StoreError};
+use sqlx::QueryBuilder;
+
+use crate::accounts::bad;
+use crate::cells::Cells;
+use crate::dialect::Dialect;
+use crate::paging::{comparison, direction, push_limit};
+use crate::text::like_escape;
+
+/// The columns [`member_row`] reads, in table order.
+pub const MEMBER_COLUMNS: &str = "id, org_id, account_id, roles, state, created, updated";
+
+/// The columns [`member_entry_row`] reads, from `members m JOIN accounts a`.
+pub const MEMBER_JOIN_COLUMNS: &str =
+    "m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, a.name_last";
+
+/// Rebuilds a member from a row of [`MEMBER_COLUMNS`].
+pub fn member_row(row: &impl Cells) -> Result<Member, StoreError> {
+    let id = row.text("id")?;
+    let (org, account, roles) = (row.text("org_id")?, row.text("account_id")?, row.json("roles")?);
+    let (state, created, updated) = (row.text("state")?, row.time("created")?, row.time("updated")?);
+    Ok(Member {
+        id: Id::parse(id).ok_or_else(|| bad("member", id))?,
+        org: Id::parse(org).ok_or_else(|| bad("member org", id))?,
+        account: Id::parse(account).ok_or_else(|| bad("member account", id))?,
+        roles: serde_json::from_value(roles).map_err(|_| bad("member roles", id))?,
+        state: MemberState::parse(state).ok_or_else(|| bad("member state", id))?,
+        created,
+        updated,
+    })
+}
+
+/// Rebuilds a member with its account's email and name from a row of
+/// [`MEMBER_JOIN_COLUMNS`].
+pub fn member_entry_row(row: &impl Cells) -> Result<MemberEntry, StoreError> {
+    Ok(MemberEntry {
+        member: member_row(row)?,
+        email: Email::from_stored(row.string("email")?),
+        name: PersonName { first: row.string("name_first")?, last: row.string("name_last")? },
+    })
+}
+
+/// Starts the members list query: an org's members joined with their accounts,
+/// narrowed by the filter, then paged by member id.
+pub fn members_query<'a, DB: Dialect>(org: Id, filter: &MemberFilter, req: &PageRequest) -> QueryBuilder<'a, DB> {
+    let mut q = QueryBuilder::new(format!(
+        "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = "
+    ));
+    DB::bind_text(&mut q, org.to_string());
+    if let Some(role) = filter.role {
+        q.push(" AND ");
+        DB::push_holds(&mut q, "m.roles", role.to_string());
+    }
+    if let Some(state) = filter.state {
+        q.push(" AND m.state = ");
+        DB::bind_text(&mut q, state.as_str().to_owned());
+    }
+    if let Some(search) = &filter.search {
+        // Emails are stored lowercase; names are not.
+        let pattern = format!("{}%", like_escape(&search.to_lowercase()));
+        q.push(" AND (");
+        DB::push_prefix(&mut q, "a.email", true, pattern.clone());
+        q.push(" OR ");
+        DB::push_prefix(&mut q, "a.name_first", false, pattern.clone());
+        q.push(" OR ");
+        DB::push_prefix(&mut q, "a.name_last", false, pattern);
+        q.push(")");
+    }
+    if let Some(id) = req.cursor_id() {
+        q.push(format_args!(" AND m.id {} ", comparison(req)));
+        DB::bind_text(&mut q, id.to_string());
+    }
+    q.push(format_args!(" ORDER BY m.id {}", direction(req)));
+    push_limit(&mut q, req);
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
+
+    use orgbase_domain::paging::PageParams;
+    use sqlx::{Postgres, Sqlite};
+
+    use super::*;
+
+    fn filter() -> MemberFilter {
+        MemberFilter { role: Some(Id::from_u96(1)), state: Some(MemberState::Active), search: Some("Ad_".into()) }
+    }
+
+    fn request() -> PageRequest {
+        let params = PageParams { starting_after: Some(Id::from_u96(2).to_string()), ..PageParams::default() };
+        params.validate(&["_id"]).unwrap()
+    }
+
+    #[test]
+    fn the_sqlite_members_query_walks_json_each_and_lowercases_names() {
+        let q = members_query::<Sqlite>(Id::from_u96(3), &filter(), &request());
+        assert_eq!(
+            q.sql(),
+            "SELECT m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, \
+             a.name_last FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? \
+             AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value = ?) AND m.state = ? \
+             AND (a.email LIKE ? ESCAPE '\\' OR lower(a.name_first) LIKE ? ESCAPE '\\' \
+             OR lower(a.name_last) LIKE ? ESCAPE '\\') AND m.id > ? ORDER BY m.id ASC LIMIT ? OFFSET ?"
+        );
+    }
+
+    #[test]
+    fn the_postgres_members_query_uses_containment_and_ilike() {
+        let q = members_query::<Postgres>(Id::from_u96(3), &filter(), &request());
+        assert_eq!(
+            q.sql(),
+            "SELECT m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, \
+             a.name_last FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 \
+             AND m.roles @> jsonb_build_array($2::text) AND m.state = $3 \
+             AND (a.email ILIKE $4 ESCAPE '\\' OR a.name_first ILIKE $5 ESCAPE '\\' \
+             OR a.name_last ILIKE $6 ESCAPE '\\') AND m.id > $7 ORDER BY m.id ASC LIMIT $8 OFFSET $9"
+        );
+    }
+}
