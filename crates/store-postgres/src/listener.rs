@@ -1,4 +1,6 @@
-//! The `LISTEN` listener: other nodes' changes, announced by the notify triggers, evict the cache entries they touch.
+//! The `LISTEN` listener: other nodes' changes, announced by the notify triggers
+//! of migration 0006, evict the cache entries they touch. While the connection is
+//! down or silent, the store reads past the cache.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

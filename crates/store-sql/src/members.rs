@@ -83,8 +83,6 @@ pub fn members_query<'a, DB: Dialect>(org: Id, filter: &MemberFilter, req: &Page
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
-
     use orgbase_domain::paging::PageParams;
     use sqlx::{Postgres, Sqlite};
 

@@ -52,8 +52,6 @@ pub fn push_limit<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, req: &PageRequest) 
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
-
     use orgbase_domain::Id;
     use orgbase_domain::paging::PageParams;
     use sqlx::Sqlite;

@@ -62,10 +62,8 @@ impl AccountStore for SqliteStore {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
         let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(self.reader()).await.map_err(backend)?;
         let account = row.as_ref().map(account_row).transpose()?;
-        if let Some(account) = &account {
-            if let Some(cache) = self.cached() {
-                cache.put_account(read_in, account);
-            }
+        if let (Some(cache), Some(account)) = (self.cached(), &account) {
+            cache.put_account(read_in, account);
         }
         Ok(account)
     }

@@ -44,10 +44,8 @@ impl AppStore for SqliteStore {
         let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE key = $1");
         let row = sqlx::query(&sql).bind(key).fetch_optional(self.reader()).await.map_err(backend)?;
         let app = row.as_ref().map(app_row).transpose()?.map(Arc::new);
-        if let Some(app) = &app {
-            if let Some(cache) = self.cached() {
-                cache.put_app(read_in, Arc::clone(app));
-            }
+        if let (Some(cache), Some(app)) = (self.cached(), &app) {
+            cache.put_app(read_in, Arc::clone(app));
         }
         Ok(app)
     }

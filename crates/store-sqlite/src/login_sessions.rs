@@ -46,10 +46,8 @@ impl SessionStore for SqliteStore {
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.reader()).await.map_err(backend)?;
         // Unknown tokens are not kept: anyone can present any number of them.
         let session = row.as_ref().map(login_session_row).transpose()?;
-        if let Some(session) = &session {
-            if let Some(cache) = self.cached() {
-                cache.put_session(read_in, session);
-            }
+        if let (Some(cache), Some(session)) = (self.cached(), &session) {
+            cache.put_session(read_in, session);
         }
         Ok(session)
     }

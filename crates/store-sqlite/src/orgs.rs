@@ -57,10 +57,8 @@ impl OrgStore for SqliteStore {
         let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE code = $1");
         let row = sqlx::query(&sql).bind(code).fetch_optional(self.reader()).await.map_err(backend)?;
         let org = row.as_ref().map(org_row).transpose()?.map(Arc::new);
-        if let Some(org) = &org {
-            if let Some(cache) = self.cached() {
-                cache.put_org(read_in, Arc::clone(org));
-            }
+        if let (Some(cache), Some(org)) = (self.cached(), &org) {
+            cache.put_org(read_in, Arc::clone(org));
         }
         Ok(org)
     }

@@ -1,4 +1,5 @@
-//! The external-change watcher: empties the cache when another process commits to the database file.
+//! The external-change watcher: empties the cache when another process (the CLI,
+//! say) commits to the database file.
 
 use std::sync::Weak;
 use std::time::Duration;
