@@ -2,7 +2,6 @@
 //! email with roles; the holder of the token accepts (becoming a member) or declines.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use crate::email::Email;
 use crate::{Id, secret};
@@ -100,37 +99,4 @@ impl Connection {
         };
         (connection, token)
     }
-}
-
-/// Rebuilds a connection from a stored row.
-#[expect(clippy::too_many_arguments, reason = "one argument per stored column")]
-pub fn connection_from_row(
-    id: &str,
-    org: &str,
-    email: &str,
-    name: Option<String>,
-    roles: Value,
-    state: i16,
-    token_hash: Option<String>,
-    expires: DateTime<Utc>,
-    creator: Option<&str>,
-    account: Option<&str>,
-    created: DateTime<Utc>,
-    updated: DateTime<Utc>,
-) -> Result<Connection, crate::StoreError> {
-    let bad = || crate::StoreError::Backend(format!("stored connection {id}: bad value"));
-    Ok(Connection {
-        id: Id::parse(id).ok_or_else(bad)?,
-        org: Id::parse(org).ok_or_else(bad)?,
-        email: Email::parse("email", email).map_err(|_| bad())?,
-        name,
-        roles: serde_json::from_value(roles).map_err(|_| bad())?,
-        state: ConnectionState::from_i16(state).ok_or_else(bad)?,
-        token_hash,
-        expires,
-        creator: creator.map(|c| Id::parse(c).ok_or_else(bad)).transpose()?,
-        account: account.map(|c| Id::parse(c).ok_or_else(bad)).transpose()?,
-        created,
-        updated,
-    })
 }

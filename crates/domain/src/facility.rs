@@ -122,50 +122,6 @@ pub fn resolve_place(facility: Option<Id>, room: Option<&Room>) -> Result<(Optio
     }
 }
 
-fn bad(what: &str, id: &str) -> crate::StoreError {
-    crate::StoreError::Backend(format!("stored {what} {id}: bad value"))
-}
-
-/// Rebuilds a facility from a stored row.
-pub fn facility_from_row(
-    id: &str,
-    org: &str,
-    name: String,
-    is_removable: bool,
-    created: DateTime<Utc>,
-    updated: DateTime<Utc>,
-) -> Result<Facility, crate::StoreError> {
-    Ok(Facility {
-        id: Id::parse(id).ok_or_else(|| bad("facility", id))?,
-        org: Id::parse(org).ok_or_else(|| bad("facility org", id))?,
-        name,
-        is_removable,
-        created,
-        updated,
-    })
-}
-
-/// Rebuilds a room from a stored row.
-pub fn room_from_row(
-    id: &str,
-    org: &str,
-    facility: &str,
-    name: String,
-    is_removable: bool,
-    created: DateTime<Utc>,
-    updated: DateTime<Utc>,
-) -> Result<Room, crate::StoreError> {
-    Ok(Room {
-        id: Id::parse(id).ok_or_else(|| bad("room", id))?,
-        org: Id::parse(org).ok_or_else(|| bad("room org", id))?,
-        facility: Id::parse(facility).ok_or_else(|| bad("room facility", id))?,
-        name,
-        is_removable,
-        created,
-        updated,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,21 +35,3 @@ impl Post {
         Ok(Self { id: Id::generate(now), org, creator, body: body.to_owned(), created: now })
     }
 }
-
-/// Rebuilds a post from a stored row.
-pub fn post_from_row(
-    id: &str,
-    org: &str,
-    creator: &str,
-    body: String,
-    created: DateTime<Utc>,
-) -> Result<Post, crate::StoreError> {
-    let bad = || crate::StoreError::Backend(format!("stored post {id}: bad value"));
-    Ok(Post {
-        id: Id::parse(id).ok_or_else(bad)?,
-        org: Id::parse(org).ok_or_else(bad)?,
-        creator: Id::parse(creator).ok_or_else(bad)?,
-        body,
-        created,
-    })
-}

@@ -1,16 +1,25 @@
-//! The `ConnectionStore` impl on PostgreSQL: connections between orgs, their join tokens and acceptance.
+//! The `ConnectionStore` impl on PostgreSQL: connections between orgs, their join tokens
+//! and acceptance. The columns and row decoder are shared with SQLite
+//! (`orgbase_store_sql::connections`). Where the SQL differs, and why: times are
+//! `timestamptz` and roles JSONB; booleans are `TRUE`/`NOT`, a NULL-safe comparison is
+//! `IS DISTINCT FROM`, and a parameter that is only tested for NULL needs a type
+//! (`$2::text`); accepting locks the account row `FOR UPDATE`, so that two
+//! acceptances for one unverified account cannot both verify it and keep their own
+//! sessions (SQLite's single writer orders them); the pending-connection answer is
+//! cached only while this node listens for changes.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::account::{Account, Member};
-use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
+use orgbase_domain::connection::{Connection, ConnectionState};
 use orgbase_domain::email::Email;
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::{Acceptance, ConnectionStore};
 use orgbase_domain::{Id, StoreError};
-use sqlx::postgres::{PgConnection, PgRow};
+use orgbase_store_sql::connections::{CONNECTION_COLUMNS, connection, connection_insert};
+use sqlx::postgres::PgConnection;
 use sqlx::types::Json;
-use sqlx::{QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder};
 
 use crate::accounts::insert_account_row;
 use crate::members::insert_member_row;
@@ -24,50 +33,12 @@ pub(crate) async fn insert_connection_row(
     c: &Connection,
     or_ignore: bool,
 ) -> Result<bool, StoreError> {
-    let conflict = if or_ignore { " ON CONFLICT DO NOTHING" } else { "" };
-    let sql = format!(
-        "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, \
-         created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12){conflict}"
-    );
-    let done = sqlx::query(&sql)
-        .bind(c.id.to_string())
-        .bind(c.org.to_string())
-        .bind(c.email.as_str())
-        .bind(&c.name)
-        .bind(Json(&c.roles))
-        .bind(c.state.as_i16())
-        .bind(&c.token_hash)
-        .bind(c.expires)
-        .bind(c.creator.map(|x| x.to_string()))
-        .bind(c.account.map(|x| x.to_string()))
-        .bind(c.created)
-        .bind(c.updated)
+    let done = connection_insert::<Postgres, _, _>(c, Json(&c.roles), |t| t, or_ignore)
+        .build()
         .execute(conn)
         .await
         .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
     Ok(done.rows_affected() == 1)
-}
-
-const CONNECTION_COLUMNS: &str =
-    "id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated";
-
-fn connection_row(row: &PgRow) -> Result<Connection, StoreError> {
-    let Json(roles): Json<serde_json::Value> = row.try_get("roles").map_err(backend)?;
-    let state: i16 = row.try_get("state").map_err(backend)?;
-    connection_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("email").map_err(backend)?,
-        row.try_get("name").map_err(backend)?,
-        roles,
-        state,
-        row.try_get("token_hash").map_err(backend)?,
-        row.try_get("expires").map_err(backend)?,
-        row.try_get("creator").map_err(backend)?,
-        row.try_get("account_id").map_err(backend)?,
-        row.try_get("created").map_err(backend)?,
-        row.try_get("updated").map_err(backend)?,
-    )
 }
 
 #[async_trait]
@@ -104,7 +75,7 @@ impl ConnectionStore for PgStore {
         }
         push_keyset(&mut q, "connections", req);
         let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
-        let items = rows.iter().map(connection_row).collect::<Result<Vec<_>, _>>()?;
+        let items = rows.iter().map(connection).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(items, req))
     }
 
@@ -116,13 +87,13 @@ impl ConnectionStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()
+        row.as_ref().map(connection).transpose()
     }
 
     async fn connection_by_token(&self, token_hash: &str) -> Result<Option<Connection>, StoreError> {
         let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = $1");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await.map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()
+        row.as_ref().map(connection).transpose()
     }
 
     async fn reissue_connection(
@@ -147,7 +118,7 @@ impl ConnectionStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(connection).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn close_connection(
@@ -170,7 +141,7 @@ impl ConnectionStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(connection).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn accept_connection(
@@ -247,7 +218,7 @@ impl ConnectionStore for PgStore {
             .await
             .map_err(backend)?
             .ok_or(StoreError::NotFound)?;
-        let connection = connection_row(&row)?;
+        let connection = connection(&row)?;
         let member = Member::new(connection.org, account.id, connection.roles, now);
         insert_member_row(&mut tx, &member).await?;
         tx.commit().await.map_err(backend)?;

@@ -1,65 +1,25 @@
-//! The `FacilityStore` impl on PostgreSQL: facilities and their rooms.
+//! The `FacilityStore` impl on PostgreSQL: facilities and their rooms. The columns, row
+//! decoders and the partial update are shared with SQLite
+//! (`orgbase_store_sql::facilities`). Where the SQL differs, and why: times are
+//! `timestamptz`, and a delete first locks the facility or room row `FOR UPDATE`
+//! (`lock_for_delete`): a session that would take it meanwhile needs a share lock on
+//! that row for its foreign key, so it waits until the delete is done, and the
+//! "in use" check cannot be overtaken (SQLite's single writer gives this for free).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from_row, room_from_row};
+use orgbase_domain::facility::{self, Facility, PlaceChanges, Room};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::FacilityStore;
 use orgbase_domain::{Id, StoreError};
-use sqlx::postgres::{PgConnection, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row};
+use orgbase_store_sql::facilities::{
+    FACILITY_COLUMNS, ROOM_COLUMNS, facility, facility_insert, place_update, room, room_insert,
+};
+use sqlx::postgres::PgConnection;
+use sqlx::{Postgres, QueryBuilder};
 
 use crate::sql::{map_ref_err, push_keyset};
 use crate::{PgStore, backend};
-
-const FACILITY_COLUMNS: &str = "id, org_id, name, is_removable, created, updated";
-const ROOM_COLUMNS: &str = "id, org_id, facility_id, name, is_removable, created, updated";
-
-fn facility_row(row: &PgRow) -> Result<Facility, StoreError> {
-    facility_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("name").map_err(backend)?,
-        row.try_get("is_removable").map_err(backend)?,
-        row.try_get("created").map_err(backend)?,
-        row.try_get("updated").map_err(backend)?,
-    )
-}
-
-fn room_row(row: &PgRow) -> Result<Room, StoreError> {
-    room_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("facility_id").map_err(backend)?,
-        row.try_get("name").map_err(backend)?,
-        row.try_get("is_removable").map_err(backend)?,
-        row.try_get("created").map_err(backend)?,
-        row.try_get("updated").map_err(backend)?,
-    )
-}
-
-/// `UPDATE {table} SET … WHERE org_id = $ AND id = $ RETURNING {columns}`.
-fn place_update<'a>(
-    table: &str,
-    columns: &str,
-    org: Id,
-    id: Id,
-    changes: &'a PlaceChanges,
-    now: DateTime<Utc>,
-) -> QueryBuilder<'a, Postgres> {
-    let mut q = QueryBuilder::new(format!("UPDATE {table} SET updated = "));
-    q.push_bind(now);
-    if let Some(name) = &changes.name {
-        q.push(", name = ").push_bind(name);
-    }
-    if let Some(removable) = changes.is_removable {
-        q.push(", is_removable = ").push_bind(removable);
-    }
-    q.push(" WHERE org_id = ").push_bind(org.to_string());
-    q.push(" AND id = ").push_bind(id.to_string());
-    q.push(format_args!(" RETURNING {columns}"));
-    q
-}
 
 /// True when a query that selects `1` finds a row.
 pub(crate) async fn exists(conn: &mut PgConnection, sql: &str, id: Id) -> Result<bool, StoreError> {
@@ -89,18 +49,11 @@ async fn lock_for_delete(conn: &mut PgConnection, table: &str, org: Id, id: Id) 
 #[async_trait]
 impl FacilityStore for PgStore {
     async fn insert_facility(&self, f: &Facility) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO facilities (id, org_id, name, is_removable, created, updated) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(f.id.to_string())
-        .bind(f.org.to_string())
-        .bind(&f.name)
-        .bind(f.is_removable)
-        .bind(f.created)
-        .bind(f.updated)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
+        facility_insert::<Postgres, _>(f, |t| t)
+            .build()
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
         Ok(())
     }
 
@@ -112,7 +65,7 @@ impl FacilityStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(facility_row).transpose()
+        row.as_ref().map(facility).transpose()
     }
 
     async fn list_facilities(&self, org: Id, req: &PageRequest) -> Result<Page<Facility>, StoreError> {
@@ -120,7 +73,7 @@ impl FacilityStore for PgStore {
         q.push_bind(org.to_string());
         push_keyset(&mut q, "facilities", req);
         let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
-        Ok(Page::from_rows(rows.iter().map(facility_row).collect::<Result<Vec<_>, _>>()?, req))
+        Ok(Page::from_rows(rows.iter().map(facility).collect::<Result<Vec<_>, _>>()?, req))
     }
 
     async fn update_facility(
@@ -130,9 +83,9 @@ impl FacilityStore for PgStore {
         changes: &PlaceChanges,
         now: DateTime<Utc>,
     ) -> Result<Facility, StoreError> {
-        let mut q = place_update("facilities", FACILITY_COLUMNS, org, id, changes, now);
+        let mut q = place_update::<Postgres, _>("facilities", FACILITY_COLUMNS, org, id, changes, now);
         let row = q.build().fetch_optional(&self.pool).await.map_err(backend)?;
-        row.as_ref().map(facility_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(facility).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn delete_facility(&self, org: Id, id: Id) -> Result<(), StoreError> {
@@ -154,20 +107,11 @@ impl FacilityStore for PgStore {
     }
 
     async fn insert_room(&self, r: &Room) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rooms (id, org_id, facility_id, name, is_removable, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(r.id.to_string())
-        .bind(r.org.to_string())
-        .bind(r.facility.to_string())
-        .bind(&r.name)
-        .bind(r.is_removable)
-        .bind(r.created)
-        .bind(r.updated)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
+        room_insert::<Postgres, _>(r, |t| t)
+            .build()
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
         Ok(())
     }
 
@@ -179,7 +123,7 @@ impl FacilityStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(room_row).transpose()
+        row.as_ref().map(room).transpose()
     }
 
     async fn list_rooms(&self, org: Id, facility: Id, req: &PageRequest) -> Result<Page<Room>, StoreError> {
@@ -188,7 +132,7 @@ impl FacilityStore for PgStore {
         q.push(" AND facility_id = ").push_bind(facility.to_string());
         push_keyset(&mut q, "rooms", req);
         let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
-        Ok(Page::from_rows(rows.iter().map(room_row).collect::<Result<Vec<_>, _>>()?, req))
+        Ok(Page::from_rows(rows.iter().map(room).collect::<Result<Vec<_>, _>>()?, req))
     }
 
     async fn update_room(
@@ -198,9 +142,9 @@ impl FacilityStore for PgStore {
         changes: &PlaceChanges,
         now: DateTime<Utc>,
     ) -> Result<Room, StoreError> {
-        let mut q = place_update("rooms", ROOM_COLUMNS, org, id, changes, now);
+        let mut q = place_update::<Postgres, _>("rooms", ROOM_COLUMNS, org, id, changes, now);
         let row = q.build().fetch_optional(&self.pool).await.map_err(backend)?;
-        row.as_ref().map(room_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(room).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn delete_room(&self, org: Id, id: Id) -> Result<(), StoreError> {

@@ -1,56 +1,29 @@
-//! The `LiveSessionStore` impl on PostgreSQL: live (video) sessions and their participants; not login sessions, see `login_sessions`.
+//! The `LiveSessionStore` impl on PostgreSQL: live (video) sessions and their
+//! participants; not login sessions, see `login_sessions`. The columns, row decoders
+//! and the scope filter of a list are shared with SQLite
+//! (`orgbase_store_sql::live_sessions`). Where the SQL differs, and why: times are
+//! `timestamptz`; the participants of a page are read with `= ANY($1)`, one bound
+//! array; writers run side by side, so the state of a session and the member row of
+//! a new participant are read `FOR SHARE`, which makes a racing start, end, removal
+//! or suspension wait for the transaction (SQLite's single writer orders them).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::session::{
-    self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionScope, SessionState,
-    attach_participants, live_session_from_row, participant_from_row,
+    self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionState, attach_participants,
 };
 use orgbase_domain::store::LiveSessionStore;
 use orgbase_domain::{Id, StoreError};
-use sqlx::postgres::{PgConnection, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row};
+use orgbase_store_sql::live_sessions::{
+    LIVE_SESSION_COLUMNS, PARTICIPANT_COLUMNS, live_session, participant, participant_insert, push_session_scope,
+    session_insert, session_update,
+};
+use sqlx::postgres::PgConnection;
+use sqlx::{Postgres, QueryBuilder};
 
 use crate::sql::{map_ref_err, push_keyset};
 use crate::{PgStore, backend};
-
-const LIVE_SESSION_COLUMNS: &str = "id, org_id, owner_id, name, type, speciality, estimated_duration, access, \
-     facility_id, room_id, scheduled_start, state, started, ended, created, updated";
-const PARTICIPANT_COLUMNS: &str = "id, session_id, account_id, home_org_id, permissions, created, updated";
-
-fn live_session_row(row: &PgRow) -> Result<LiveSession, StoreError> {
-    live_session_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("owner_id").map_err(backend)?,
-        row.try_get("name").map_err(backend)?,
-        row.try_get("type").map_err(backend)?,
-        row.try_get("speciality").map_err(backend)?,
-        row.try_get("estimated_duration").map_err(backend)?,
-        row.try_get("access").map_err(backend)?,
-        row.try_get("facility_id").map_err(backend)?,
-        row.try_get("room_id").map_err(backend)?,
-        row.try_get("scheduled_start").map_err(backend)?,
-        row.try_get("state").map_err(backend)?,
-        row.try_get("started").map_err(backend)?,
-        row.try_get("ended").map_err(backend)?,
-        row.try_get("created").map_err(backend)?,
-        row.try_get("updated").map_err(backend)?,
-    )
-}
-
-fn participant_row(row: &PgRow) -> Result<Participant, StoreError> {
-    participant_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("session_id").map_err(backend)?,
-        row.try_get("account_id").map_err(backend)?,
-        row.try_get("home_org_id").map_err(backend)?,
-        row.try_get("permissions").map_err(backend)?,
-        row.try_get("created").map_err(backend)?,
-        row.try_get("updated").map_err(backend)?,
-    )
-}
 
 /// Attaches their participants to sessions, in one query.
 async fn with_participants(
@@ -63,7 +36,7 @@ async fn with_participants(
     let ids: Vec<String> = sessions.iter().map(|s| s.id.to_string()).collect();
     let sql = format!("SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE session_id = ANY($1)");
     let rows = sqlx::query(&sql).bind(&ids).fetch_all(&mut *conn).await.map_err(backend)?;
-    let participants = rows.iter().map(participant_row).collect::<Result<Vec<_>, _>>()?;
+    let participants = rows.iter().map(participant).collect::<Result<Vec<_>, _>>()?;
     attach_participants(&mut sessions, participants);
     Ok(sessions)
 }
@@ -71,7 +44,7 @@ async fn with_participants(
 async fn fetch_live_session(conn: &mut PgConnection, id: Id) -> Result<Option<LiveSession>, StoreError> {
     let sql = format!("SELECT {LIVE_SESSION_COLUMNS} FROM live_sessions WHERE id = $1");
     let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(backend)?;
-    let Some(session) = row.as_ref().map(live_session_row).transpose()? else { return Ok(None) };
+    let Some(session) = row.as_ref().map(live_session).transpose()? else { return Ok(None) };
     Ok(with_participants(conn, vec![session]).await?.pop())
 }
 
@@ -112,85 +85,23 @@ async fn insert_participant_row(conn: &mut PgConnection, p: &Participant) -> Res
     if member.is_none() {
         return Err(StoreError::NotFound);
     }
-    sqlx::query(
-        "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(p.id.to_string())
-    .bind(p.session.to_string())
-    .bind(p.account.to_string())
-    .bind(p.home_org.to_string())
-    .bind(p.permissions.bits())
-    .bind(p.created)
-    .bind(p.updated)
-    .execute(conn)
-    .await
-    .map_err(|e| map_ref_err(e, "This account already takes part in the session."))?;
+    participant_insert::<Postgres, _>(p, |t| t)
+        .build()
+        .execute(conn)
+        .await
+        .map_err(|e| map_ref_err(e, "This account already takes part in the session."))?;
     Ok(())
-}
-
-/// A participation the account can still use: it is an active member of the
-/// owning org, or of the org it came in through, and that org is enabled
-/// (`SessionScope::Participant`). The account id is bound after it.
-const REACHES: &str = "EXISTS (SELECT 1 FROM participants p \
-     JOIN members m ON m.account_id = p.account_id AND m.state = 'active' \
-     AND m.org_id IN (live_sessions.org_id, p.home_org_id) \
-     JOIN orgs o ON o.id = m.org_id AND o.state = 'enabled' \
-     WHERE p.session_id = live_sessions.id AND p.account_id = ";
-
-fn push_session_scope(q: &mut QueryBuilder<'_, Postgres>, query: &SessionQuery) {
-    let takes_part = "EXISTS (SELECT 1 FROM participants p WHERE p.session_id = live_sessions.id AND p.account_id = ";
-    match query.scope {
-        SessionScope::Org(org) => {
-            q.push(" AND org_id = ").push_bind(org.to_string());
-        }
-        SessionScope::OrgMember { org, account } => {
-            q.push(" AND org_id = ").push_bind(org.to_string());
-            q.push(" AND (access = 'ORGANISATION' OR ").push(takes_part).push_bind(account.to_string()).push("))");
-        }
-        SessionScope::Participant(account) => {
-            q.push(" AND ").push(REACHES).push_bind(account.to_string()).push(")");
-        }
-    }
-    if let Some(state) = query.state {
-        q.push(" AND state = ").push_bind(state.as_str());
-    }
-    if let Some(owner) = query.owner {
-        q.push(" AND owner_id = ").push_bind(owner.to_string());
-    }
-    if let Some(participant) = query.participant {
-        q.push(" AND ").push(takes_part).push_bind(participant.to_string()).push(")");
-    }
 }
 
 #[async_trait]
 impl LiveSessionStore for PgStore {
     async fn insert_live_session(&self, s: &LiveSession) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO live_sessions (id, org_id, owner_id, name, type, speciality, estimated_duration, access, \
-             facility_id, room_id, scheduled_start, state, started, ended, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(s.id.to_string())
-        .bind(s.org.to_string())
-        .bind(s.owner.to_string())
-        .bind(&s.name)
-        .bind(&s.session_type)
-        .bind(&s.speciality)
-        .bind(&s.estimated_duration)
-        .bind(s.access.as_str())
-        .bind(s.facility.map(|f| f.to_string()))
-        .bind(s.room.map(|r| r.to_string()))
-        .bind(s.scheduled_start)
-        .bind(s.state.as_str())
-        .bind(s.started)
-        .bind(s.ended)
-        .bind(s.created)
-        .bind(s.updated)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_ref_err(e, "A session with this id already exists."))?;
+        session_insert::<Postgres, _>(s, |t| t)
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_ref_err(e, "A session with this id already exists."))?;
         for p in &s.participants {
             insert_participant_row(&mut tx, p).await?;
         }
@@ -212,7 +123,7 @@ impl LiveSessionStore for PgStore {
         push_keyset(&mut q, "live_sessions", req);
         let mut conn = self.pool.acquire().await.map_err(backend)?;
         let rows = q.build().fetch_all(&mut *conn).await.map_err(backend)?;
-        let sessions = rows.iter().map(live_session_row).collect::<Result<Vec<_>, _>>()?;
+        let sessions = rows.iter().map(live_session).collect::<Result<Vec<_>, _>>()?;
         let page = Page::from_rows(sessions, req);
         let data = with_participants(&mut conn, page.data).await?;
         Ok(Page { data, has_more: page.has_more })
@@ -225,30 +136,7 @@ impl LiveSessionStore for PgStore {
         now: DateTime<Utc>,
     ) -> Result<LiveSession, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let mut q = QueryBuilder::new("UPDATE live_sessions SET updated = ");
-        q.push_bind(now);
-        if let Some(name) = &changes.name {
-            q.push(", name = ").push_bind(name.clone());
-        }
-        if let Some(t) = &changes.session_type {
-            q.push(", type = ").push_bind(t.clone());
-        }
-        if let Some(s) = &changes.speciality {
-            q.push(", speciality = ").push_bind(s.clone());
-        }
-        if let Some(d) = &changes.estimated_duration {
-            q.push(", estimated_duration = ").push_bind(d.clone());
-        }
-        if let Some(a) = changes.access {
-            q.push(", access = ").push_bind(a.as_str());
-        }
-        if let Some((facility, room)) = changes.place {
-            q.push(", facility_id = ").push_bind(facility.map(|f| f.to_string()));
-            q.push(", room_id = ").push_bind(room.map(|r| r.to_string()));
-        }
-        if let Some(start) = changes.scheduled_start {
-            q.push(", scheduled_start = ").push_bind(start);
-        }
+        let mut q = session_update::<Postgres, _>(changes, now, changes.scheduled_start);
         q.push(" WHERE id = ").push_bind(id.to_string()).push(" AND state <> 'ended'");
         let done = q.build().execute(&mut *tx).await.map_err(|e| map_ref_err(e, "session"))?;
         if done.rows_affected() == 0 {
@@ -328,7 +216,7 @@ impl LiveSessionStore for PgStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
-        let participant = row.as_ref().map(participant_row).transpose()?.ok_or(StoreError::NotFound)?;
+        let participant = row.as_ref().map(participant).transpose()?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(backend)?;
         Ok(participant)
     }

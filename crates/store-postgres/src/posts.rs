@@ -1,27 +1,17 @@
-//! The `PostStore` impl on PostgreSQL: an org's posts.
+//! The `PostStore` impl on PostgreSQL: an org's posts. The columns and row decoder are
+//! shared with SQLite (`orgbase_store_sql::posts`); only the time differs (`timestamptz`
+//! here, integer milliseconds there).
 
 use async_trait::async_trait;
 use orgbase_domain::paging::{Page, PageRequest};
-use orgbase_domain::post::{Post, post_from_row};
+use orgbase_domain::post::Post;
 use orgbase_domain::store::PostStore;
 use orgbase_domain::{Id, StoreError};
-use sqlx::postgres::PgRow;
-use sqlx::{QueryBuilder, Row};
+use orgbase_store_sql::posts::{POST_COLUMNS, post};
+use sqlx::QueryBuilder;
 
 use crate::sql::push_keyset;
 use crate::{PgStore, backend};
-
-const POST_COLUMNS: &str = "id, org_id, creator, body, created";
-
-fn post_row(row: &PgRow) -> Result<Post, StoreError> {
-    post_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("creator").map_err(backend)?,
-        row.try_get("body").map_err(backend)?,
-        row.try_get("created").map_err(backend)?,
-    )
-}
 
 #[async_trait]
 impl PostStore for PgStore {
@@ -43,7 +33,7 @@ impl PostStore for PgStore {
         q.push_bind(org.to_string());
         push_keyset(&mut q, "posts", req);
         let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
-        let posts = rows.iter().map(post_row).collect::<Result<Vec<_>, _>>()?;
+        let posts = rows.iter().map(post).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(posts, req))
     }
 
@@ -55,7 +45,7 @@ impl PostStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(post_row).transpose()
+        row.as_ref().map(post).transpose()
     }
 
     async fn delete_post(&self, org: Id, id: Id) -> Result<bool, StoreError> {

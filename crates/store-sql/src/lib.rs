@@ -1,7 +1,9 @@
 //! What the SQLite and PostgreSQL stores share, written once: reading the cells of a
 //! row ([`cells`]), the row decoders and column lists of each aggregate, keyset
 //! paging ([`paging`]), LIKE escaping ([`text`]), the members list filter
-//! ([`members`]) and the classification of driver errors ([`error`]).
+//! ([`members`]) and the classification of driver errors ([`error`]). The inserts
+//! and partial updates of connections, live sessions and facilities are built here
+//! too, each backend giving how it binds a time.
 //!
 //! The few places where the two dialects differ inside shared SQL (binding a time,
 //! matching a role in a JSON array, a case-insensitive prefix match) are the
@@ -11,10 +13,15 @@
 pub mod accounts;
 pub mod apps;
 pub mod cells;
+pub mod connections;
 pub mod dialect;
 pub mod error;
+pub mod extra_cells;
+pub mod facilities;
+pub mod live_sessions;
 pub mod login_sessions;
 pub mod members;
 pub mod orgs;
 pub mod paging;
+pub mod posts;
 pub mod text;

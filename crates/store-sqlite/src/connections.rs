@@ -1,14 +1,21 @@
-//! The `ConnectionStore` impl on SQLite: connections between orgs, their join tokens and acceptance.
+//! The `ConnectionStore` impl on SQLite: connections between orgs, their join tokens and
+//! acceptance. The columns and row decoder are shared with PostgreSQL
+//! (`orgbase_store_sql::connections`). Where the SQL differs, and why: times are
+//! integer milliseconds and roles a JSON TEXT; booleans are `0`/`1` and a NULL-safe
+//! comparison is `IS NOT`; accepting reads the account's `verified` without a lock,
+//! because the single writer runs the whole acceptance alone (PostgreSQL locks the
+//! account row `FOR UPDATE`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::account::{Account, Member};
-use orgbase_domain::connection::{Connection, ConnectionState, connection_from_row};
+use orgbase_domain::connection::{Connection, ConnectionState};
 use orgbase_domain::email::Email;
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::{Acceptance, ConnectionStore};
 use orgbase_domain::{Id, StoreError};
-use sqlx::{QueryBuilder, Row, SqliteConnection};
+use orgbase_store_sql::connections::{CONNECTION_COLUMNS, connection, connection_insert};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::accounts::insert_account_row;
 use crate::members::insert_member_row;
@@ -22,50 +29,13 @@ pub(crate) async fn insert_connection_row(
     c: &Connection,
     or_ignore: bool,
 ) -> Result<bool, StoreError> {
-    let conflict = if or_ignore { " ON CONFLICT DO NOTHING" } else { "" };
-    let sql = format!(
-        "INSERT INTO connections (id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, \
-         created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){conflict}"
-    );
-    let done = sqlx::query(&sql)
-        .bind(c.id.to_string())
-        .bind(c.org.to_string())
-        .bind(c.email.as_str())
-        .bind(&c.name)
-        .bind(serde_json::to_string(&c.roles).map_err(backend)?)
-        .bind(c.state.as_i16())
-        .bind(&c.token_hash)
-        .bind(millis(c.expires))
-        .bind(c.creator.map(|x| x.to_string()))
-        .bind(c.account.map(|x| x.to_string()))
-        .bind(millis(c.created))
-        .bind(millis(c.updated))
-        .execute(conn)
-        .await
-        .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
+    let done =
+        connection_insert::<Sqlite, _, _>(c, serde_json::to_string(&c.roles).map_err(backend)?, millis, or_ignore)
+            .build()
+            .execute(conn)
+            .await
+            .map_err(|e| map_err(e, "A pending connection for this email already exists."))?;
     Ok(done.rows_affected() == 1)
-}
-
-const CONNECTION_COLUMNS: &str =
-    "id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated";
-
-fn connection_row(row: &sqlx::sqlite::SqliteRow) -> Result<Connection, StoreError> {
-    let roles: String = row.try_get("roles").map_err(backend)?;
-    let state: i64 = row.try_get("state").map_err(backend)?;
-    connection_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("email").map_err(backend)?,
-        row.try_get("name").map_err(backend)?,
-        serde_json::from_str(&roles).map_err(backend)?,
-        i16::try_from(state).map_err(backend)?,
-        row.try_get("token_hash").map_err(backend)?,
-        from_millis(row.try_get("expires").map_err(backend)?),
-        row.try_get("creator").map_err(backend)?,
-        row.try_get("account_id").map_err(backend)?,
-        from_millis(row.try_get("created").map_err(backend)?),
-        from_millis(row.try_get("updated").map_err(backend)?),
-    )
 }
 
 #[async_trait]
@@ -74,7 +44,7 @@ impl ConnectionStore for SqliteStore {
         let _changing = self.changing();
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let member: Option<(String,)> = sqlx::query_as(
-            "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? AND a.email = ?",
+            "SELECT m.id FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND a.email = $2",
         )
         .bind(c.org.to_string())
         .bind(c.email.as_str())
@@ -102,25 +72,25 @@ impl ConnectionStore for SqliteStore {
         }
         push_keyset(&mut q, "connections", req);
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let items = rows.iter().map(connection_row).collect::<Result<Vec<_>, _>>()?;
+        let items = rows.iter().map(connection).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(items, req))
     }
 
     async fn connection_by_id(&self, org: Id, id: Id) -> Result<Option<Connection>, StoreError> {
-        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = ? AND id = ?");
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await
             .map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()
+        row.as_ref().map(connection).transpose()
     }
 
     async fn connection_by_token(&self, token_hash: &str) -> Result<Option<Connection>, StoreError> {
-        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = ?");
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE token_hash = $1");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()
+        row.as_ref().map(connection).transpose()
     }
 
     async fn reissue_connection(
@@ -133,7 +103,7 @@ impl ConnectionStore for SqliteStore {
     ) -> Result<Connection, StoreError> {
         let _changing = self.changing();
         let sql = format!(
-            "UPDATE connections SET token_hash = ?, expires = ?, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
+            "UPDATE connections SET token_hash = $1, expires = $2, updated = $3 WHERE org_id = $4 AND id = $5 AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -145,7 +115,7 @@ impl ConnectionStore for SqliteStore {
             .fetch_optional(&self.writer)
             .await
             .map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(connection).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn close_connection(
@@ -157,7 +127,7 @@ impl ConnectionStore for SqliteStore {
     ) -> Result<Connection, StoreError> {
         let _changing = self.changing();
         let sql = format!(
-            "UPDATE connections SET state = ?, token_hash = NULL, updated = ? WHERE org_id = ? AND id = ? AND state = 0 \
+            "UPDATE connections SET state = $1, token_hash = NULL, updated = $2 WHERE org_id = $3 AND id = $4 AND state = 0 \
              RETURNING {CONNECTION_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -168,7 +138,7 @@ impl ConnectionStore for SqliteStore {
             .fetch_optional(&self.writer)
             .await
             .map_err(backend)?;
-        row.as_ref().map(connection_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(connection).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn accept_connection(
@@ -183,7 +153,7 @@ impl ConnectionStore for SqliteStore {
         match how {
             Acceptance::Register => insert_account_row(&mut tx, &account.clone().verified()).await?,
             Acceptance::Existing { keep } => {
-                let was: Option<(bool,)> = sqlx::query_as("SELECT verified FROM accounts WHERE id = ?")
+                let was: Option<(bool,)> = sqlx::query_as("SELECT verified FROM accounts WHERE id = $1")
                     .bind(account.id.to_string())
                     .fetch_optional(&mut *tx)
                     .await
@@ -193,13 +163,13 @@ impl ConnectionStore for SqliteStore {
                     Some((true,)) => {}
                     Some((false,)) => {
                         // Whoever else held a session of the unverified account loses it.
-                        sqlx::query("DELETE FROM sessions WHERE account_id = ? AND id IS NOT ?")
+                        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS NOT $2")
                             .bind(account.id.to_string())
                             .bind(keep.map(|k| k.to_string()))
                             .execute(&mut *tx)
                             .await
                             .map_err(backend)?;
-                        sqlx::query("UPDATE accounts SET verified = 1, updated = ? WHERE id = ?")
+                        sqlx::query("UPDATE accounts SET verified = 1, updated = $1 WHERE id = $2")
                             .bind(millis(now))
                             .bind(account.id.to_string())
                             .execute(&mut *tx)
@@ -210,9 +180,9 @@ impl ConnectionStore for SqliteStore {
             }
             Acceptance::Reclaim { password_hash, name } => {
                 let done = sqlx::query(
-                    "UPDATE accounts SET password_hash = ?, name_first = ?, name_last = ?, verified = 1, \
+                    "UPDATE accounts SET password_hash = $1, name_first = $2, name_last = $3, verified = 1, \
                      verify_token_hash = NULL, verify_expires = NULL, reset_token_hash = NULL, reset_expires = NULL, \
-                     updated = ? WHERE id = ? AND verified = 0",
+                     updated = $4 WHERE id = $5 AND verified = 0",
                 )
                 .bind(password_hash)
                 .bind(&name.first)
@@ -225,7 +195,7 @@ impl ConnectionStore for SqliteStore {
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict("This account was verified meanwhile: log in to accept.".into()));
                 }
-                sqlx::query("DELETE FROM sessions WHERE account_id = ?")
+                sqlx::query("DELETE FROM sessions WHERE account_id = $1")
                     .bind(account.id.to_string())
                     .execute(&mut *tx)
                     .await
@@ -233,8 +203,8 @@ impl ConnectionStore for SqliteStore {
             }
         }
         let sql = format!(
-            "UPDATE connections SET state = 1, token_hash = NULL, account_id = ?, updated = ? \
-             WHERE token_hash = ? AND state = 0 AND expires > ? RETURNING {CONNECTION_COLUMNS}"
+            "UPDATE connections SET state = 1, token_hash = NULL, account_id = $1, updated = $2 \
+             WHERE token_hash = $3 AND state = 0 AND expires > $4 RETURNING {CONNECTION_COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(account.id.to_string())
@@ -245,7 +215,7 @@ impl ConnectionStore for SqliteStore {
             .await
             .map_err(backend)?
             .ok_or(StoreError::NotFound)?;
-        let connection = connection_row(&row)?;
+        let connection = connection(&row)?;
         let member = Member::new(connection.org, account.id, connection.roles, now);
         insert_member_row(&mut tx, &member).await?;
         tx.commit().await.map_err(backend)?;
@@ -265,7 +235,7 @@ impl ConnectionStore for SqliteStore {
         let read_in = self.cache.generation();
         // The latest expiry is kept, so that the answer stays right as time passes.
         let (latest,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MAX(expires) FROM connections WHERE org_id = ? AND state = 0 AND (? IS NULL OR email = ?)",
+            "SELECT MAX(expires) FROM connections WHERE org_id = $1 AND state = 0 AND ($2 IS NULL OR email = $3)",
         )
         .bind(org.to_string())
         .bind(email_key)

@@ -1,64 +1,23 @@
-//! The `FacilityStore` impl on SQLite: facilities and their rooms.
+//! The `FacilityStore` impl on SQLite: facilities and their rooms. The columns, row
+//! decoders and the partial update are shared with PostgreSQL
+//! (`orgbase_store_sql::facilities`). Where the SQL differs, and why: times are bound
+//! as integer milliseconds, and a delete reads `is_removable` without a lock, because
+//! the single writer runs it alone, so no session can take the facility or room
+//! between the checks and the delete (PostgreSQL locks the row `FOR UPDATE`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::facility::{self, Facility, PlaceChanges, Room, facility_from_row, room_from_row};
+use orgbase_domain::facility::{self, Facility, PlaceChanges, Room};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::FacilityStore;
 use orgbase_domain::{Id, StoreError};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use orgbase_store_sql::facilities::{
+    FACILITY_COLUMNS, ROOM_COLUMNS, facility, facility_insert, place_update, room, room_insert,
+};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::sql::{from_millis, map_ref_err, millis, push_keyset};
+use crate::sql::{map_ref_err, millis, push_keyset};
 use crate::{SqliteStore, backend};
-
-const FACILITY_COLUMNS: &str = "id, org_id, name, is_removable, created, updated";
-const ROOM_COLUMNS: &str = "id, org_id, facility_id, name, is_removable, created, updated";
-
-fn facility_row(row: &sqlx::sqlite::SqliteRow) -> Result<Facility, StoreError> {
-    facility_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("name").map_err(backend)?,
-        row.try_get("is_removable").map_err(backend)?,
-        from_millis(row.try_get("created").map_err(backend)?),
-        from_millis(row.try_get("updated").map_err(backend)?),
-    )
-}
-
-fn room_row(row: &sqlx::sqlite::SqliteRow) -> Result<Room, StoreError> {
-    room_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("facility_id").map_err(backend)?,
-        row.try_get("name").map_err(backend)?,
-        row.try_get("is_removable").map_err(backend)?,
-        from_millis(row.try_get("created").map_err(backend)?),
-        from_millis(row.try_get("updated").map_err(backend)?),
-    )
-}
-
-/// `UPDATE {table} SET … WHERE org_id = ? AND id = ? RETURNING {columns}`.
-fn place_update<'a>(
-    table: &str,
-    columns: &str,
-    org: Id,
-    id: Id,
-    changes: &'a PlaceChanges,
-    now: DateTime<Utc>,
-) -> QueryBuilder<'a, Sqlite> {
-    let mut q = QueryBuilder::new(format!("UPDATE {table} SET updated = "));
-    q.push_bind(millis(now));
-    if let Some(name) = &changes.name {
-        q.push(", name = ").push_bind(name);
-    }
-    if let Some(removable) = changes.is_removable {
-        q.push(", is_removable = ").push_bind(removable);
-    }
-    q.push(" WHERE org_id = ").push_bind(org.to_string());
-    q.push(" AND id = ").push_bind(id.to_string());
-    q.push(format_args!(" RETURNING {columns}"));
-    q
-}
 
 /// True when a query that selects `1` finds a row.
 pub(crate) async fn exists(conn: &mut SqliteConnection, sql: &str, id: Id) -> Result<bool, StoreError> {
@@ -70,30 +29,23 @@ pub(crate) async fn exists(conn: &mut SqliteConnection, sql: &str, id: Id) -> Re
 #[async_trait]
 impl FacilityStore for SqliteStore {
     async fn insert_facility(&self, f: &Facility) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO facilities (id, org_id, name, is_removable, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(f.id.to_string())
-        .bind(f.org.to_string())
-        .bind(&f.name)
-        .bind(f.is_removable)
-        .bind(millis(f.created))
-        .bind(millis(f.updated))
-        .execute(&self.writer)
-        .await
-        .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
+        facility_insert::<Sqlite, _>(f, millis)
+            .build()
+            .execute(&self.writer)
+            .await
+            .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
         Ok(())
     }
 
     async fn facility(&self, org: Id, id: Id) -> Result<Option<Facility>, StoreError> {
-        let sql = format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = ? AND id = ?");
+        let sql = format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await
             .map_err(backend)?;
-        row.as_ref().map(facility_row).transpose()
+        row.as_ref().map(facility).transpose()
     }
 
     async fn list_facilities(&self, org: Id, req: &PageRequest) -> Result<Page<Facility>, StoreError> {
@@ -101,7 +53,7 @@ impl FacilityStore for SqliteStore {
         q.push_bind(org.to_string());
         push_keyset(&mut q, "facilities", req);
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        Ok(Page::from_rows(rows.iter().map(facility_row).collect::<Result<Vec<_>, _>>()?, req))
+        Ok(Page::from_rows(rows.iter().map(facility).collect::<Result<Vec<_>, _>>()?, req))
     }
 
     async fn update_facility(
@@ -111,15 +63,15 @@ impl FacilityStore for SqliteStore {
         changes: &PlaceChanges,
         now: DateTime<Utc>,
     ) -> Result<Facility, StoreError> {
-        let mut q = place_update("facilities", FACILITY_COLUMNS, org, id, changes, now);
+        let mut q = place_update::<Sqlite, _>("facilities", FACILITY_COLUMNS, org, id, changes, millis(now));
         let row = q.build().fetch_optional(&self.writer).await.map_err(backend)?;
-        row.as_ref().map(facility_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(facility).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn delete_facility(&self, org: Id, id: Id) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let removable: Option<bool> =
-            sqlx::query_scalar("SELECT is_removable FROM facilities WHERE org_id = ? AND id = ?")
+            sqlx::query_scalar("SELECT is_removable FROM facilities WHERE org_id = $1 AND id = $2")
                 .bind(org.to_string())
                 .bind(id.to_string())
                 .fetch_optional(&mut *tx)
@@ -130,14 +82,14 @@ impl FacilityStore for SqliteStore {
             Some(false) => return Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
             Some(true) => {}
         }
-        if exists(&mut tx, "SELECT 1 FROM rooms WHERE facility_id = ? AND NOT is_removable LIMIT 1", id).await? {
+        if exists(&mut tx, "SELECT 1 FROM rooms WHERE facility_id = $1 AND NOT is_removable LIMIT 1", id).await? {
             return Err(StoreError::Conflict(facility::ROOM_NOT_REMOVABLE.into()));
         }
-        let in_use = "SELECT 1 FROM live_sessions WHERE facility_id = ? AND state <> 'ended' LIMIT 1";
+        let in_use = "SELECT 1 FROM live_sessions WHERE facility_id = $1 AND state <> 'ended' LIMIT 1";
         if exists(&mut tx, in_use, id).await? {
             return Err(StoreError::Conflict(facility::IN_USE.into()));
         }
-        sqlx::query("DELETE FROM facilities WHERE id = ?")
+        sqlx::query("DELETE FROM facilities WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await
@@ -146,32 +98,23 @@ impl FacilityStore for SqliteStore {
     }
 
     async fn insert_room(&self, r: &Room) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rooms (id, org_id, facility_id, name, is_removable, created, updated) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(r.id.to_string())
-        .bind(r.org.to_string())
-        .bind(r.facility.to_string())
-        .bind(&r.name)
-        .bind(r.is_removable)
-        .bind(millis(r.created))
-        .bind(millis(r.updated))
-        .execute(&self.writer)
-        .await
-        .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
+        room_insert::<Sqlite, _>(r, millis)
+            .build()
+            .execute(&self.writer)
+            .await
+            .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
         Ok(())
     }
 
     async fn room(&self, org: Id, id: Id) -> Result<Option<Room>, StoreError> {
-        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = ? AND id = ?");
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await
             .map_err(backend)?;
-        row.as_ref().map(room_row).transpose()
+        row.as_ref().map(room).transpose()
     }
 
     async fn list_rooms(&self, org: Id, facility: Id, req: &PageRequest) -> Result<Page<Room>, StoreError> {
@@ -180,7 +123,7 @@ impl FacilityStore for SqliteStore {
         q.push(" AND facility_id = ").push_bind(facility.to_string());
         push_keyset(&mut q, "rooms", req);
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        Ok(Page::from_rows(rows.iter().map(room_row).collect::<Result<Vec<_>, _>>()?, req))
+        Ok(Page::from_rows(rows.iter().map(room).collect::<Result<Vec<_>, _>>()?, req))
     }
 
     async fn update_room(
@@ -190,28 +133,29 @@ impl FacilityStore for SqliteStore {
         changes: &PlaceChanges,
         now: DateTime<Utc>,
     ) -> Result<Room, StoreError> {
-        let mut q = place_update("rooms", ROOM_COLUMNS, org, id, changes, now);
+        let mut q = place_update::<Sqlite, _>("rooms", ROOM_COLUMNS, org, id, changes, millis(now));
         let row = q.build().fetch_optional(&self.writer).await.map_err(backend)?;
-        row.as_ref().map(room_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(room).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn delete_room(&self, org: Id, id: Id) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let removable: Option<bool> = sqlx::query_scalar("SELECT is_removable FROM rooms WHERE org_id = ? AND id = ?")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let removable: Option<bool> =
+            sqlx::query_scalar("SELECT is_removable FROM rooms WHERE org_id = $1 AND id = $2")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
         match removable {
             None => return Err(StoreError::NotFound),
             Some(false) => return Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
             Some(true) => {}
         }
-        if exists(&mut tx, "SELECT 1 FROM live_sessions WHERE room_id = ? AND state <> 'ended' LIMIT 1", id).await? {
+        if exists(&mut tx, "SELECT 1 FROM live_sessions WHERE room_id = $1 AND state <> 'ended' LIMIT 1", id).await? {
             return Err(StoreError::Conflict(facility::IN_USE.into()));
         }
-        sqlx::query("DELETE FROM rooms WHERE id = ?").bind(id.to_string()).execute(&mut *tx).await.map_err(backend)?;
+        sqlx::query("DELETE FROM rooms WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await.map_err(backend)?;
         tx.commit().await.map_err(backend)
     }
 }

@@ -1,58 +1,28 @@
-//! The `LiveSessionStore` impl on SQLite: live (video) sessions and their participants; not login sessions, see `login_sessions`.
+//! The `LiveSessionStore` impl on SQLite: live (video) sessions and their participants;
+//! not login sessions, see `login_sessions`. The columns, row decoders and the scope
+//! filter of a list are shared with PostgreSQL (`orgbase_store_sql::live_sessions`).
+//! Where the SQL differs, and why: times are bound as integer milliseconds; the
+//! participants of a page are read with `IN (…)`, as SQLite has no array to bind;
+//! no row is locked, because the single writer runs each write transaction alone,
+//! so the state and membership checks made in one cannot be overtaken (PostgreSQL
+//! takes `FOR SHARE` on the session and the member row instead).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::session::{
-    self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionScope, SessionState,
-    attach_participants, live_session_from_row, participant_from_row,
+    self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionState, attach_participants,
 };
 use orgbase_domain::store::LiveSessionStore;
 use orgbase_domain::{Id, StoreError};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use orgbase_store_sql::live_sessions::{
+    LIVE_SESSION_COLUMNS, PARTICIPANT_COLUMNS, live_session, participant, participant_insert, push_session_scope,
+    session_insert, session_update,
+};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::sql::{from_millis, map_ref_err, millis, push_keyset};
+use crate::sql::{map_ref_err, millis, push_keyset};
 use crate::{SqliteStore, backend};
-
-const LIVE_SESSION_COLUMNS: &str = "id, org_id, owner_id, name, type, speciality, estimated_duration, access, \
-     facility_id, room_id, scheduled_start, state, started, ended, created, updated";
-const PARTICIPANT_COLUMNS: &str = "id, session_id, account_id, home_org_id, permissions, created, updated";
-
-fn live_session_row(row: &sqlx::sqlite::SqliteRow) -> Result<LiveSession, StoreError> {
-    let opt_time = |name: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(row.try_get::<Option<i64>, _>(name).map_err(backend)?.map(from_millis))
-    };
-    live_session_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("org_id").map_err(backend)?,
-        row.try_get("owner_id").map_err(backend)?,
-        row.try_get("name").map_err(backend)?,
-        row.try_get("type").map_err(backend)?,
-        row.try_get("speciality").map_err(backend)?,
-        row.try_get("estimated_duration").map_err(backend)?,
-        row.try_get("access").map_err(backend)?,
-        row.try_get("facility_id").map_err(backend)?,
-        row.try_get("room_id").map_err(backend)?,
-        from_millis(row.try_get("scheduled_start").map_err(backend)?),
-        row.try_get("state").map_err(backend)?,
-        opt_time("started")?,
-        opt_time("ended")?,
-        from_millis(row.try_get("created").map_err(backend)?),
-        from_millis(row.try_get("updated").map_err(backend)?),
-    )
-}
-
-fn participant_row(row: &sqlx::sqlite::SqliteRow) -> Result<Participant, StoreError> {
-    participant_from_row(
-        row.try_get("id").map_err(backend)?,
-        row.try_get("session_id").map_err(backend)?,
-        row.try_get("account_id").map_err(backend)?,
-        row.try_get("home_org_id").map_err(backend)?,
-        row.try_get("permissions").map_err(backend)?,
-        from_millis(row.try_get("created").map_err(backend)?),
-        from_millis(row.try_get("updated").map_err(backend)?),
-    )
-}
 
 /// Attaches their participants to sessions, in one query.
 async fn with_participants(
@@ -69,21 +39,21 @@ async fn with_participants(
     }
     q.push(")");
     let rows = q.build().fetch_all(&mut *conn).await.map_err(backend)?;
-    let participants = rows.iter().map(participant_row).collect::<Result<Vec<_>, _>>()?;
+    let participants = rows.iter().map(participant).collect::<Result<Vec<_>, _>>()?;
     attach_participants(&mut sessions, participants);
     Ok(sessions)
 }
 
 async fn fetch_live_session(conn: &mut SqliteConnection, id: Id) -> Result<Option<LiveSession>, StoreError> {
-    let sql = format!("SELECT {LIVE_SESSION_COLUMNS} FROM live_sessions WHERE id = ?");
+    let sql = format!("SELECT {LIVE_SESSION_COLUMNS} FROM live_sessions WHERE id = $1");
     let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(backend)?;
-    let Some(session) = row.as_ref().map(live_session_row).transpose()? else { return Ok(None) };
+    let Some(session) = row.as_ref().map(live_session).transpose()? else { return Ok(None) };
     Ok(with_participants(conn, vec![session]).await?.pop())
 }
 
 /// The state of a session, for the reason of a refused change.
 async fn live_session_state(conn: &mut SqliteConnection, id: Id) -> Result<SessionState, StoreError> {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM live_sessions WHERE id = ?")
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM live_sessions WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await
@@ -107,7 +77,7 @@ async fn insert_participant_row(conn: &mut SqliteConnection, p: &Participant) ->
     // any removal, which either came first (refused here) or comes after (and
     // takes the participation away with it).
     let member: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM members WHERE org_id = ? AND account_id = ? AND state = 'active'")
+        sqlx::query_scalar("SELECT 1 FROM members WHERE org_id = $1 AND account_id = $2 AND state = 'active'")
             .bind(p.home_org.to_string())
             .bind(p.account.to_string())
             .fetch_optional(&mut *conn)
@@ -116,85 +86,23 @@ async fn insert_participant_row(conn: &mut SqliteConnection, p: &Participant) ->
     if member.is_none() {
         return Err(StoreError::NotFound);
     }
-    sqlx::query(
-        "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(p.id.to_string())
-    .bind(p.session.to_string())
-    .bind(p.account.to_string())
-    .bind(p.home_org.to_string())
-    .bind(p.permissions.bits())
-    .bind(millis(p.created))
-    .bind(millis(p.updated))
-    .execute(conn)
-    .await
-    .map_err(|e| map_ref_err(e, "This account already takes part in the session."))?;
+    participant_insert::<Sqlite, _>(p, millis)
+        .build()
+        .execute(conn)
+        .await
+        .map_err(|e| map_ref_err(e, "This account already takes part in the session."))?;
     Ok(())
-}
-
-/// A participation the account can still use: it is an active member of the
-/// owning org, or of the org it came in through, and that org is enabled
-/// (`SessionScope::Participant`). The account id is bound after it.
-const REACHES: &str = "EXISTS (SELECT 1 FROM participants p \
-     JOIN members m ON m.account_id = p.account_id AND m.state = 'active' \
-     AND m.org_id IN (live_sessions.org_id, p.home_org_id) \
-     JOIN orgs o ON o.id = m.org_id AND o.state = 'enabled' \
-     WHERE p.session_id = live_sessions.id AND p.account_id = ";
-
-fn push_session_scope(q: &mut QueryBuilder<'_, Sqlite>, query: &SessionQuery) {
-    let takes_part = "EXISTS (SELECT 1 FROM participants p WHERE p.session_id = live_sessions.id AND p.account_id = ";
-    match query.scope {
-        SessionScope::Org(org) => {
-            q.push(" AND org_id = ").push_bind(org.to_string());
-        }
-        SessionScope::OrgMember { org, account } => {
-            q.push(" AND org_id = ").push_bind(org.to_string());
-            q.push(" AND (access = 'ORGANISATION' OR ").push(takes_part).push_bind(account.to_string()).push("))");
-        }
-        SessionScope::Participant(account) => {
-            q.push(" AND ").push(REACHES).push_bind(account.to_string()).push(")");
-        }
-    }
-    if let Some(state) = query.state {
-        q.push(" AND state = ").push_bind(state.as_str());
-    }
-    if let Some(owner) = query.owner {
-        q.push(" AND owner_id = ").push_bind(owner.to_string());
-    }
-    if let Some(participant) = query.participant {
-        q.push(" AND ").push(takes_part).push_bind(participant.to_string()).push(")");
-    }
 }
 
 #[async_trait]
 impl LiveSessionStore for SqliteStore {
     async fn insert_live_session(&self, s: &LiveSession) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO live_sessions (id, org_id, owner_id, name, type, speciality, estimated_duration, access, \
-             facility_id, room_id, scheduled_start, state, started, ended, created, updated) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(s.id.to_string())
-        .bind(s.org.to_string())
-        .bind(s.owner.to_string())
-        .bind(&s.name)
-        .bind(&s.session_type)
-        .bind(&s.speciality)
-        .bind(&s.estimated_duration)
-        .bind(s.access.as_str())
-        .bind(s.facility.map(|f| f.to_string()))
-        .bind(s.room.map(|r| r.to_string()))
-        .bind(millis(s.scheduled_start))
-        .bind(s.state.as_str())
-        .bind(s.started.map(millis))
-        .bind(s.ended.map(millis))
-        .bind(millis(s.created))
-        .bind(millis(s.updated))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_ref_err(e, "A session with this id already exists."))?;
+        session_insert::<Sqlite, _>(s, millis)
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_ref_err(e, "A session with this id already exists."))?;
         for p in &s.participants {
             insert_participant_row(&mut tx, p).await?;
         }
@@ -216,7 +124,7 @@ impl LiveSessionStore for SqliteStore {
         push_keyset(&mut q, "live_sessions", req);
         let mut conn = self.reader.acquire().await.map_err(backend)?;
         let rows = q.build().fetch_all(&mut *conn).await.map_err(backend)?;
-        let sessions = rows.iter().map(live_session_row).collect::<Result<Vec<_>, _>>()?;
+        let sessions = rows.iter().map(live_session).collect::<Result<Vec<_>, _>>()?;
         let page = Page::from_rows(sessions, req);
         let data = with_participants(&mut conn, page.data).await?;
         Ok(Page { data, has_more: page.has_more })
@@ -229,30 +137,7 @@ impl LiveSessionStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<LiveSession, StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let mut q = QueryBuilder::new("UPDATE live_sessions SET updated = ");
-        q.push_bind(millis(now));
-        if let Some(name) = &changes.name {
-            q.push(", name = ").push_bind(name.clone());
-        }
-        if let Some(t) = &changes.session_type {
-            q.push(", type = ").push_bind(t.clone());
-        }
-        if let Some(s) = &changes.speciality {
-            q.push(", speciality = ").push_bind(s.clone());
-        }
-        if let Some(d) = &changes.estimated_duration {
-            q.push(", estimated_duration = ").push_bind(d.clone());
-        }
-        if let Some(a) = changes.access {
-            q.push(", access = ").push_bind(a.as_str());
-        }
-        if let Some((facility, room)) = changes.place {
-            q.push(", facility_id = ").push_bind(facility.map(|f| f.to_string()));
-            q.push(", room_id = ").push_bind(room.map(|r| r.to_string()));
-        }
-        if let Some(start) = changes.scheduled_start {
-            q.push(", scheduled_start = ").push_bind(millis(start));
-        }
+        let mut q = session_update::<Sqlite, _>(changes, millis(now), changes.scheduled_start.map(millis));
         q.push(" WHERE id = ").push_bind(id.to_string()).push(" AND state <> 'ended'");
         let done = q.build().execute(&mut *tx).await.map_err(|e| map_ref_err(e, "session"))?;
         if done.rows_affected() == 0 {
@@ -267,18 +152,17 @@ impl LiveSessionStore for SqliteStore {
     async fn move_live_session(&self, id: Id, to: SessionState, now: DateTime<Utc>) -> Result<LiveSession, StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let stamp = match to {
-            SessionState::Live => ", started = ?",
-            SessionState::Ended => ", ended = ?",
+            SessionState::Live => ", started = $2",
+            SessionState::Ended => ", ended = $2",
             SessionState::Scheduled => "",
         };
         let done = match to.comes_from() {
             None => None,
             Some(from) => Some(
                 sqlx::query(&format!(
-                    "UPDATE live_sessions SET state = ?, updated = ?{stamp} WHERE id = ? AND state = ?"
+                    "UPDATE live_sessions SET state = $1, updated = $2{stamp} WHERE id = $3 AND state = $4"
                 ))
                 .bind(to.as_str())
-                .bind(millis(now))
                 .bind(millis(now))
                 .bind(id.to_string())
                 .bind(from.as_str())
@@ -297,7 +181,7 @@ impl LiveSessionStore for SqliteStore {
     }
 
     async fn delete_live_session(&self, id: Id) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM live_sessions WHERE id = ?")
+        let done = sqlx::query("DELETE FROM live_sessions WHERE id = $1")
             .bind(id.to_string())
             .execute(&self.writer)
             .await
@@ -322,7 +206,7 @@ impl LiveSessionStore for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         require_open_session(&mut tx, session).await?;
         let sql = format!(
-            "UPDATE participants SET permissions = ?, updated = ? WHERE session_id = ? AND account_id = ? \
+            "UPDATE participants SET permissions = $1, updated = $2 WHERE session_id = $3 AND account_id = $4 \
              RETURNING {PARTICIPANT_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -333,7 +217,7 @@ impl LiveSessionStore for SqliteStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
-        let participant = row.as_ref().map(participant_row).transpose()?.ok_or(StoreError::NotFound)?;
+        let participant = row.as_ref().map(participant).transpose()?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(backend)?;
         Ok(participant)
     }
@@ -341,7 +225,7 @@ impl LiveSessionStore for SqliteStore {
     async fn delete_participant(&self, session: Id, account: Id) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         require_open_session(&mut tx, session).await?;
-        let done = sqlx::query("DELETE FROM participants WHERE session_id = ? AND account_id = ?")
+        let done = sqlx::query("DELETE FROM participants WHERE session_id = $1 AND account_id = $2")
             .bind(session.to_string())
             .bind(account.to_string())
             .execute(&mut *tx)
