@@ -1,6 +1,9 @@
 //! The orgbase server: the HTTP API (axum), its error mapping, OpenAPI, config,
 //! telemetry and the `orgbase` command line. Business rules live in
 //! `orgbase-domain`; SQL lives in the `store-*` crates.
+//!
+//! While [`serve`] runs, a task purges expired login sessions, signed-request
+//! nonces and rate-limit state every minute.
 
 pub mod around;
 pub mod auth;

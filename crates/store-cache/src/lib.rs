@@ -11,6 +11,9 @@
 //! process on the SQLite file, another node on PostgreSQL) reach the cache through
 //! the store: [`Cache::clear`], [`Cache::forget_org`], [`Cache::clear_auth`],
 //! [`Cache::forget_session`].
+//!
+//! Memory stays bounded: each map starts over past 50,000 entries, and the kept
+//! member pages start over past 20,000 members in all.
 
 use std::collections::HashMap;
 use std::hash::Hash;
