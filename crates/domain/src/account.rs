@@ -174,7 +174,7 @@ impl MemberEntry {
 
 /// A login session. The token itself is never stored: only its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct LoginSession {
     /// The id.
     pub id: Id,
     /// SHA-256 hex of the token.

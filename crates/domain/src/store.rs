@@ -8,17 +8,17 @@ use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 
-use crate::account::{Account, Member, MemberEntry, MemberState, PersonName, Session};
+use crate::account::{Account, LoginSession, Member, MemberEntry, MemberState, PersonName};
 use crate::app::App;
 use crate::connection::{Connection, ConnectionState};
 use crate::email::Email;
 use crate::facility::{Facility, PlaceChanges, Room};
+use crate::live_session::{LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionState};
 use crate::org::{Org, OrgProps, OrgState};
 use crate::paging::{Page, PageRequest};
 use crate::post::Post;
 use crate::rate::Quota;
 use crate::schema::CustomProperty;
-use crate::session::{LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionState};
 use crate::{DomainError, Id, StoreError};
 
 /// A change to an org, computed from its current state: the new writable properties
@@ -296,15 +296,20 @@ pub trait ConnectionStore: Send + Sync {
 
 /// Login sessions and the nonces of signed requests.
 #[async_trait]
-pub trait SessionStore: Send + Sync {
+pub trait LoginSessionStore: Send + Sync {
     /// Inserts a session.
-    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    async fn insert_login_session(&self, session: &LoginSession) -> Result<(), StoreError>;
     /// The session whose token has this digest.
-    async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+    async fn login_session_by_token_hash(&self, token_hash: &str) -> Result<Option<LoginSession>, StoreError>;
     /// Slides a session's expiry forward; a touch older than the last one changes nothing.
-    async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn touch_login_session(
+        &self,
+        id: Id,
+        last_seen: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Revokes a session.
-    async fn delete_session(&self, id: Id) -> Result<(), StoreError>;
+    async fn delete_login_session(&self, id: Id) -> Result<(), StoreError>;
     /// Records the nonce of a signed request. `false` when the app already used it
     /// (a replay). Nonces seen before `forget_before` are pruned on the way.
     async fn record_nonce(
@@ -349,7 +354,7 @@ pub trait PostStore: Send + Sync {
     async fn delete_post(&self, org: Id, id: Id) -> Result<bool, StoreError>;
 }
 
-/// Live sessions (seed 000's video sessions; login sessions are [`SessionStore`])
+/// Live sessions (seed 000's video sessions; login sessions are [`LoginSessionStore`])
 /// and their participants. Sessions are read with their participants.
 #[async_trait]
 pub trait LiveSessionStore: Send + Sync {
@@ -446,7 +451,7 @@ pub trait Store:
     + AccountStore
     + MemberStore
     + ConnectionStore
-    + SessionStore
+    + LoginSessionStore
     + RateLimitStore
     + PostStore
     + LiveSessionStore

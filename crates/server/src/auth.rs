@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
-use orgbase_domain::account::{Account, MemberState, Session};
+use orgbase_domain::account::{Account, LoginSession, MemberState};
 use orgbase_domain::app::App;
 use orgbase_domain::email::Email;
 use orgbase_domain::org::Org;
@@ -69,7 +69,7 @@ pub async fn session_caller(state: &AppState, org: &Org, headers: &HeaderMap) ->
         return Ok(Caller::Public { problem: None });
     };
     let refused = |problem| Ok(Caller::Public { problem: Some(problem) });
-    let Some(session) = state.store.session_by_token_hash(&secret::digest(&token)).await? else {
+    let Some(session) = state.store.login_session_by_token_hash(&secret::digest(&token)).await? else {
         return refused(AuthProblem::NotLoggedIn);
     };
     if session.org != org.id {
@@ -78,12 +78,12 @@ pub async fn session_caller(state: &AppState, org: &Org, headers: &HeaderMap) ->
     let now = state.clock.now();
     let (_, max_end) = session_lifetimes(org, session.created);
     if session.expires <= now || max_end <= now {
-        state.store.delete_session(session.id).await?;
+        state.store.delete_login_session(session.id).await?;
         return refused(AuthProblem::Expired);
     }
     if now - session.last_seen >= Duration::seconds(TOUCH_INTERVAL_SECONDS) {
         let (ttl, max_end) = session_lifetimes(org, session.created);
-        state.store.touch_session(session.id, now, (now + ttl).min(max_end)).await?;
+        state.store.touch_login_session(session.id, now, (now + ttl).min(max_end)).await?;
     }
     let Some(account) = state.store.account_by_id(session.account).await? else {
         return refused(AuthProblem::NotLoggedIn);
@@ -94,7 +94,7 @@ pub async fn session_caller(state: &AppState, org: &Org, headers: &HeaderMap) ->
     }
     let member = state.store.member_of(org.id, account.id).await?.filter(|m| m.state == MemberState::Active);
     let connected = member.is_none() && state.store.has_pending_connection(org.id, Some(&account.email), now).await?;
-    let proof = Proof::Session { session, token, cookie };
+    let proof = Proof::LoginSession { session, token, cookie };
     Ok(Caller::Account { account: Arc::new(account), member: member.map(Arc::new), connected, proof })
 }
 
@@ -107,11 +107,15 @@ fn session_lifetimes(org: &Org, created: DateTime<Utc>) -> (Duration, DateTime<U
 }
 
 /// Starts a session for `account` in `org` and returns it with its token.
-pub async fn start_session(state: &AppState, org: &Org, account: &Account) -> Result<(Session, String), Fault> {
+pub async fn start_login_session(
+    state: &AppState,
+    org: &Org,
+    account: &Account,
+) -> Result<(LoginSession, String), Fault> {
     let token = secret::token();
     let now = state.clock.now();
     let (ttl, max_end) = session_lifetimes(org, now);
-    let session = Session {
+    let session = LoginSession {
         id: Id::generate(now),
         token_hash: secret::digest(&token),
         account: account.id,
@@ -120,7 +124,7 @@ pub async fn start_session(state: &AppState, org: &Org, account: &Account) -> Re
         last_seen: now,
         expires: (now + ttl).min(max_end),
     };
-    state.store.insert_session(&session).await?;
+    state.store.insert_login_session(&session).await?;
     Ok((session, token))
 }
 

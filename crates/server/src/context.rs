@@ -16,7 +16,7 @@ use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use orgbase_domain::Id;
 use orgbase_domain::access::{Operation, Subject, Target, decide};
-use orgbase_domain::account::{Account, Member, MemberState, Session};
+use orgbase_domain::account::{Account, LoginSession, Member, MemberState};
 use orgbase_domain::app::App;
 use orgbase_domain::level::Level;
 use orgbase_domain::org::{Org, OrgState};
@@ -39,9 +39,9 @@ pub enum AuthProblem {
 #[derive(Debug, Clone)]
 pub enum Proof {
     /// A login session, by `md.sid` cookie or bearer token.
-    Session {
+    LoginSession {
         /// The session.
-        session: Session,
+        session: LoginSession,
         /// The session token as presented (for the CSRF token).
         token: String,
         /// True when it came as a cookie (writes then need the CSRF header).
@@ -94,9 +94,9 @@ impl Caller {
     }
 
     /// The login session, when the caller used one.
-    pub fn session(&self) -> Option<&Session> {
+    pub fn session(&self) -> Option<&LoginSession> {
         match self {
-            Self::Account { proof: Proof::Session { session, .. }, .. } => Some(session),
+            Self::Account { proof: Proof::LoginSession { session, .. }, .. } => Some(session),
             _ => None,
         }
     }
@@ -326,7 +326,7 @@ async fn resolve(
     let route = matched.map_or("", MatchedPath::as_str);
     let exempt = CSRF_EXEMPT.iter().any(|suffix| route.ends_with(suffix));
     let csrf = match &caller {
-        Caller::Account { proof: Proof::Session { token, cookie, .. }, .. } => {
+        Caller::Account { proof: Proof::LoginSession { token, cookie, .. }, .. } => {
             let expected = auth::csrf_token(token);
             let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
             if *cookie && !safe && !exempt && !auth::csrf_matches(req.headers(), &expected) {

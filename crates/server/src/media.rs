@@ -7,13 +7,13 @@
 //! is made at first start and kept in `{data_dir}/media-signing.key` (mode 0600),
 //! so restarts keep it; a media server (or a second node) must then be given the
 //! same key. This module owns the key and the claims, not who may have a token
-//! (`domain::session::can`).
+//! (`domain::live_session::can`).
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use orgbase_domain::session::{LiveSession, Participant, Permissions};
+use orgbase_domain::live_session::{LiveSession, Participant, Permissions};
 use orgbase_domain::{Id, secret};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;

@@ -10,7 +10,7 @@
 //! read that raced a write cannot keep what it read before the write. Changes made elsewhere (another
 //! process on the SQLite file, another node on PostgreSQL) reach the cache through
 //! the store: [`Cache::clear`], [`Cache::forget_org`], [`Cache::clear_auth`],
-//! [`Cache::forget_session`].
+//! [`Cache::forget_login_session`].
 //!
 //! Memory stays bounded: each map starts over past 50,000 entries, and the kept
 //! member pages start over past 20,000 members in all.
@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use orgbase_domain::Id;
-use orgbase_domain::account::{Account, Member, MemberEntry, Session};
+use orgbase_domain::account::{Account, LoginSession, Member, MemberEntry};
 use orgbase_domain::app::App;
 use orgbase_domain::org::Org;
 use orgbase_domain::paging::{Page, PageRequest};
@@ -57,7 +57,7 @@ pub struct Cache {
 /// What an authenticated request reads.
 #[derive(Debug, Default)]
 struct AuthCache {
-    sessions: HashMap<String, Session>,
+    sessions: HashMap<String, LoginSession>,
     session_hashes: HashMap<Id, String>,
     accounts: HashMap<Id, Account>,
     members: HashMap<(Id, Id), Option<Member>>,
@@ -183,12 +183,12 @@ impl Cache {
     }
 
     /// The session with this token digest, if kept.
-    pub fn session(&self, token_hash: &str) -> Option<Session> {
+    pub fn login_session(&self, token_hash: &str) -> Option<LoginSession> {
         self.auth().sessions.get(token_hash).cloned()
     }
 
     /// Keeps a session read in `read_in`.
-    pub fn put_session(&self, read_in: Generation, session: &Session) {
+    pub fn put_login_session(&self, read_in: Generation, session: &LoginSession) {
         let mut auth = self.auth();
         if self.current(read_in) {
             if auth.sessions.len() >= MAX_ENTRIES {
@@ -201,7 +201,7 @@ impl Cache {
 
     /// Forgets one session (touched or deleted), once the write has committed; reads
     /// in flight keep nothing.
-    pub fn forget_session(&self, id: Id) {
+    pub fn forget_login_session(&self, id: Id) {
         self.bump();
         let mut auth = self.auth();
         if let Some(hash) = auth.session_hashes.remove(&id) {

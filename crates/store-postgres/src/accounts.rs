@@ -91,7 +91,7 @@ impl AccountStore for PgStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2")
+        sqlx::query("DELETE FROM login_sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2")
             .bind(account.to_string())
             .bind(keep.map(|k| k.to_string()))
             .execute(&mut *tx)
@@ -188,7 +188,11 @@ impl PgStore {
             .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let id: String = row.try_get("id").map_err(backend)?;
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(backend)?;
+        sqlx::query("DELETE FROM login_sessions WHERE account_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Id::parse(&id))
     }

@@ -82,7 +82,7 @@ fn forget_change(cache: &Cache, payload: &str) {
     let row = payload.split_once(':').and_then(|(table, id)| Some((table, Id::parse(id)?)));
     match (row, payload) {
         (Some(("orgs", id)), _) => cache.forget_org(id),
-        (Some(("sessions", id)), _) => cache.forget_session(id),
+        (Some(("login_sessions", id)), _) => cache.forget_login_session(id),
         (None, "apps") => cache.forget_apps(),
         (None, "accounts" | "members" | "connections") => cache.clear_auth(),
         (None, "ping") => {}

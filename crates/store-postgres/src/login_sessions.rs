@@ -1,24 +1,24 @@
-//! The `SessionStore` impl on PostgreSQL: login sessions (not live sessions, see
+//! The `LoginSessionStore` impl on PostgreSQL: login sessions (not live sessions, see
 //! `live_sessions`) and the request nonces. Writes go straight to the pool (there
 //! is no single writer to batch behind); `purge_expired` also deletes the
 //! rate-limit rows that no longer limit anything (see `rate_limits.rs`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::account::Session;
-use orgbase_domain::store::SessionStore;
+use orgbase_domain::account::LoginSession;
+use orgbase_domain::store::LoginSessionStore;
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::login_sessions::{SESSION_COLUMNS, login_session_row};
+use orgbase_store_sql::login_sessions::{LOGIN_SESSION_COLUMNS, login_session_row};
 use sqlx::Row;
 
 use crate::sql::stored_time;
 use crate::{PgStore, backend};
 
 #[async_trait]
-impl SessionStore for PgStore {
-    async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
+impl LoginSessionStore for PgStore {
+    async fn insert_login_session(&self, s: &LoginSession) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (id, token_hash, account_id, org_id, created, last_seen, expires) \
+            "INSERT INTO login_sessions (id, token_hash, account_id, org_id, created, last_seen, expires) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(s.id.to_string())
@@ -34,40 +34,45 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
-    async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
-        if let Some(session) = self.cached().and_then(|c| c.session(token_hash)) {
+    async fn login_session_by_token_hash(&self, token_hash: &str) -> Result<Option<LoginSession>, StoreError> {
+        if let Some(session) = self.cached().and_then(|c| c.login_session(token_hash)) {
             return Ok(Some(session));
         }
         let read_in = self.cache.generation();
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1");
+        let sql = format!("SELECT {LOGIN_SESSION_COLUMNS} FROM login_sessions WHERE token_hash = $1");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.reader()).await.map_err(backend)?;
         let session = row.as_ref().map(login_session_row).transpose()?;
         if let (Some(cache), Some(session)) = (self.cached(), &session) {
-            cache.put_session(read_in, session);
+            cache.put_login_session(read_in, session);
         }
         Ok(session)
     }
 
-    async fn touch_session(&self, id: Id, last_seen: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn touch_login_session(
+        &self,
+        id: Id,
+        last_seen: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         // Concurrent requests of one session may all touch it; only the first moves it.
-        sqlx::query("UPDATE sessions SET last_seen = $1, expires = $2 WHERE id = $3 AND last_seen < $1")
+        sqlx::query("UPDATE login_sessions SET last_seen = $1, expires = $2 WHERE id = $3 AND last_seen < $1")
             .bind(stored_time(last_seen))
             .bind(stored_time(expires))
             .bind(id.to_string())
             .execute(self.writer())
             .await
             .map_err(backend)?;
-        self.cache.forget_session(id);
+        self.cache.forget_login_session(id);
         Ok(())
     }
 
-    async fn delete_session(&self, id: Id) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
+    async fn delete_login_session(&self, id: Id) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_sessions WHERE id = $1")
             .bind(id.to_string())
             .execute(self.writer())
             .await
             .map_err(backend)?;
-        self.cache.forget_session(id);
+        self.cache.forget_login_session(id);
         Ok(())
     }
 
@@ -97,7 +102,7 @@ impl SessionStore for PgStore {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>, nonces_before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let sessions = sqlx::query("DELETE FROM sessions WHERE expires <= $1 RETURNING id")
+        let sessions = sqlx::query("DELETE FROM login_sessions WHERE expires <= $1 RETURNING id")
             .bind(stored_time(now))
             .fetch_all(self.writer())
             .await
@@ -105,7 +110,7 @@ impl SessionStore for PgStore {
         for row in &sessions {
             let id: String = row.try_get("id").map_err(backend)?;
             if let Some(id) = Id::parse(&id) {
-                self.cache.forget_session(id);
+                self.cache.forget_login_session(id);
             }
         }
         let nonces = sqlx::query("DELETE FROM request_nonces WHERE seen < $1")

@@ -4,7 +4,7 @@
 //! binds its own way. Not login sessions: see `login_sessions`.
 
 use chrono::{DateTime, Utc};
-use orgbase_domain::session::{
+use orgbase_domain::live_session::{
     LiveSession, Participant, Permissions, SessionAccess, SessionChanges, SessionQuery, SessionScope, SessionState,
 };
 use orgbase_domain::{Id, StoreError};

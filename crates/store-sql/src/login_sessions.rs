@@ -1,21 +1,21 @@
-//! A login session row (table `sessions`): its columns and its decoder. Not a live
+//! A login session row (table `login_sessions`): its columns and its decoder. Not a live
 //! (video) session.
 
-use orgbase_domain::account::Session;
+use orgbase_domain::account::LoginSession;
 use orgbase_domain::{Id, StoreError};
 
 use crate::accounts::bad;
 use crate::cells::Cells;
 
 /// The columns [`login_session_row`] reads, in table order.
-pub const SESSION_COLUMNS: &str = "id, token_hash, account_id, org_id, created, last_seen, expires";
+pub const LOGIN_SESSION_COLUMNS: &str = "id, token_hash, account_id, org_id, created, last_seen, expires";
 
-/// Rebuilds a login session from a row of [`SESSION_COLUMNS`].
-pub fn login_session_row(row: &impl Cells) -> Result<Session, StoreError> {
+/// Rebuilds a login session from a row of [`LOGIN_SESSION_COLUMNS`].
+pub fn login_session_row(row: &impl Cells) -> Result<LoginSession, StoreError> {
     let id = row.text("id")?;
     let (token_hash, account, org) = (row.string("token_hash")?, row.text("account_id")?, row.text("org_id")?);
     let (created, last_seen, expires) = (row.time("created")?, row.time("last_seen")?, row.time("expires")?);
-    Ok(Session {
+    Ok(LoginSession {
         id: Id::parse(id).ok_or_else(|| bad("session", id))?,
         token_hash,
         account: Id::parse(account).ok_or_else(|| bad("session account", id))?,

@@ -92,7 +92,7 @@ impl AccountStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS NOT $2")
+        sqlx::query("DELETE FROM login_sessions WHERE account_id = $1 AND id IS NOT $2")
             .bind(account.to_string())
             .bind(keep.map(|k| k.to_string()))
             .execute(&mut *tx)
@@ -189,7 +189,11 @@ impl SqliteStore {
             .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let id: String = row.try_get("id").map_err(backend)?;
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(backend)?;
+        sqlx::query("DELETE FROM login_sessions WHERE account_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Id::parse(&id))
     }

@@ -163,7 +163,7 @@ impl ConnectionStore for SqliteStore {
                     Some((true,)) => {}
                     Some((false,)) => {
                         // Whoever else held a session of the unverified account loses it.
-                        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS NOT $2")
+                        sqlx::query("DELETE FROM login_sessions WHERE account_id = $1 AND id IS NOT $2")
                             .bind(account.id.to_string())
                             .bind(keep.map(|k| k.to_string()))
                             .execute(&mut *tx)
@@ -195,7 +195,7 @@ impl ConnectionStore for SqliteStore {
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict("This account was verified meanwhile: log in to accept.".into()));
                 }
-                sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                sqlx::query("DELETE FROM login_sessions WHERE account_id = $1")
                     .bind(account.id.to_string())
                     .execute(&mut *tx)
                     .await

@@ -9,10 +9,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::paging::{Page, PageRequest};
-use orgbase_domain::session::{
+use orgbase_domain::live_session::{
     self, LiveSession, Participant, Permissions, SessionChanges, SessionQuery, SessionState, attach_participants,
 };
+use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::LiveSessionStore;
 use orgbase_domain::{Id, StoreError};
 use orgbase_store_sql::live_sessions::{
@@ -64,7 +64,7 @@ async fn live_session_state(conn: &mut SqliteConnection, id: Id) -> Result<Sessi
 /// Checks, inside a write transaction, that a session exists and has not ended.
 async fn require_open_session(conn: &mut SqliteConnection, id: Id) -> Result<(), StoreError> {
     match live_session_state(conn, id).await? {
-        SessionState::Ended => Err(StoreError::Conflict(session::ENDED.into())),
+        SessionState::Ended => Err(StoreError::Conflict(live_session::ENDED.into())),
         _ => Ok(()),
     }
 }
@@ -142,7 +142,7 @@ impl LiveSessionStore for SqliteStore {
         let done = q.build().execute(&mut *tx).await.map_err(|e| map_ref_err(e, "session"))?;
         if done.rows_affected() == 0 {
             live_session_state(&mut tx, id).await?;
-            return Err(StoreError::Conflict(session::ENDED.into()));
+            return Err(StoreError::Conflict(live_session::ENDED.into()));
         }
         let session = fetch_live_session(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(backend)?;
@@ -173,7 +173,7 @@ impl LiveSessionStore for SqliteStore {
         };
         if done.is_none_or(|d| d.rows_affected() == 0) {
             let current = live_session_state(&mut tx, id).await?;
-            return Err(StoreError::Conflict(session::illegal_move(current, to)));
+            return Err(StoreError::Conflict(live_session::illegal_move(current, to)));
         }
         let session = fetch_live_session(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(backend)?;

@@ -65,14 +65,14 @@ pub async fn a_password_change_keeps_one_session_and_voids_a_mailed_reset(store:
     store.set_password(bob.id, "$argon2id$new", Some(kept.id), later).await.unwrap();
     let now = stored(&store, bob.id).await;
     assert_eq!((now.password_hash.as_deref(), now.updated), (Some("$argon2id$new"), later));
-    assert!(store.session_by_token_hash(&kept.token_hash).await.unwrap().is_some(), "the kept session stays");
-    assert_eq!(store.session_by_token_hash(&ended.token_hash).await.unwrap(), None);
+    assert!(store.login_session_by_token_hash(&kept.token_hash).await.unwrap().is_some(), "the kept session stays");
+    assert_eq!(store.login_session_by_token_hash(&ended.token_hash).await.unwrap(), None);
     assert_eq!(store.account_by_reset_token(&reset).await.unwrap(), None, "the mailed reset is void");
     assert_eq!(store.reset_password(&reset, "$argon2id$thief", later).await.unwrap(), None);
     assert_eq!(stored(&store, bob.id).await.password_hash.as_deref(), Some("$argon2id$new"));
 
     store.set_password(bob.id, "$argon2id$newer", None, later).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&kept.token_hash).await.unwrap(), None, "no session named: all end");
+    assert_eq!(store.login_session_by_token_hash(&kept.token_hash).await.unwrap(), None, "no session named: all end");
     let missing = store.set_password(Id::from_u96(42), "$argon2id$x", None, later).await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }
@@ -102,14 +102,14 @@ pub async fn a_reset_token_works_once_before_it_expires(store: DynStore) {
         assert_eq!(store.reset_password(&second, "$argon2id$late", at).await.unwrap(), None);
     }
     assert_eq!(stored(&store, carol.id).await, carol);
-    assert!(store.session_by_token_hash(&session.token_hash).await.unwrap().is_some());
+    assert!(store.login_session_by_token_hash(&session.token_hash).await.unwrap().is_some());
     assert!(store.account_by_reset_token(&second).await.unwrap().is_some());
 
     let at = t + Duration::minutes(5);
     assert_eq!(store.reset_password(&second, "$argon2id$new", at).await.unwrap(), Some(carol.id));
     let now = stored(&store, carol.id).await;
     assert_eq!((now.password_hash.as_deref(), now.verified, now.updated), (Some("$argon2id$new"), true, at));
-    assert_eq!(store.session_by_token_hash(&session.token_hash).await.unwrap(), None);
+    assert_eq!(store.login_session_by_token_hash(&session.token_hash).await.unwrap(), None);
     assert_eq!(store.account_by_reset_token(&second).await.unwrap(), None);
     assert_eq!(store.account_by_verify_token(&verify).await.unwrap(), None, "a used link clears both kinds");
     assert_eq!(store.reset_password(&second, "$argon2id$again", at).await.unwrap(), None, "used");
@@ -145,7 +145,7 @@ pub async fn a_verification_token_works_once_before_it_expires(store: DynStore) 
     assert_eq!(store.verify_account(&second, "$argon2id$mine", at).await.unwrap(), Some(dora.id));
     let now = stored(&store, dora.id).await;
     assert_eq!((now.password_hash.as_deref(), now.verified, now.updated), (Some("$argon2id$mine"), true, at));
-    assert_eq!(store.session_by_token_hash(&squatter.token_hash).await.unwrap(), None);
+    assert_eq!(store.login_session_by_token_hash(&squatter.token_hash).await.unwrap(), None);
     assert_eq!(store.account_by_verify_token(&second).await.unwrap(), None);
     assert_eq!(store.account_by_reset_token(&reset).await.unwrap(), None, "a used link clears both kinds");
     assert_eq!(store.verify_account(&second, "$argon2id$again", at).await.unwrap(), None, "used");

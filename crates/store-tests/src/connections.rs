@@ -161,8 +161,8 @@ pub async fn accepting_as_an_existing_or_reclaimed_account(store: DynStore) {
     let member = store.accept_connection(token, &ann, &Acceptance::Existing { keep: Some(kept.id) }, at).await;
     assert_eq!(member.unwrap().account, ann.id);
     assert!(store.account_by_id(ann.id).await.unwrap().unwrap().verified);
-    assert!(store.session_by_token_hash(&kept.token_hash).await.unwrap().is_some());
-    assert_eq!(store.session_by_token_hash(&ended.token_hash).await.unwrap(), None);
+    assert!(store.login_session_by_token_hash(&kept.token_hash).await.unwrap().is_some());
+    assert_eq!(store.login_session_by_token_hash(&ended.token_hash).await.unwrap(), None);
 
     // Existing, verified: its sessions stay.
     let bob = person("bob@x.test", "Bob", "Jones", Some("$argon2id$b"), t).verified();
@@ -171,7 +171,7 @@ pub async fn accepting_as_an_existing_or_reclaimed_account(store: DynStore) {
     let invitation = invite(&store, &org, "bob@x.test", t, day).await;
     let token = invitation.token_hash.as_deref().unwrap();
     store.accept_connection(token, &bob, &Acceptance::Existing { keep: None }, at).await.unwrap();
-    assert!(store.session_by_token_hash(&bobs.token_hash).await.unwrap().is_some());
+    assert!(store.login_session_by_token_hash(&bobs.token_hash).await.unwrap().is_some());
     assert_eq!(store.account_by_id(bob.id).await.unwrap(), Some(bob.clone()));
 
     // Existing, but unknown.
@@ -194,7 +194,7 @@ pub async fn accepting_as_an_existing_or_reclaimed_account(store: DynStore) {
     assert!(matches!(refused, Err(StoreError::Exists(_))), "{refused:?}");
     assert_eq!(reread(&store, &invitation).await, invitation, "still pending");
     assert_eq!(store.account_by_id(cleo.id).await.unwrap(), Some(cleo.clone()), "still unverified");
-    assert!(store.session_by_token_hash(&cleos.token_hash).await.unwrap().is_some(), "its session stays");
+    assert!(store.login_session_by_token_hash(&cleos.token_hash).await.unwrap().is_some(), "its session stays");
 
     // Reclaim.
     let squatted = person("dora@x.test", "Squat", "Ter", Some("$argon2id$squatter"), t);
@@ -210,7 +210,7 @@ pub async fn accepting_as_an_existing_or_reclaimed_account(store: DynStore) {
     let expected =
         Account { name, password_hash: Some("$argon2id$dora".into()), verified: true, updated: at, ..squatted };
     assert_eq!(reclaimed, expected);
-    assert_eq!(store.session_by_token_hash(&squatters.token_hash).await.unwrap(), None);
+    assert_eq!(store.login_session_by_token_hash(&squatters.token_hash).await.unwrap(), None);
 
     // Reclaim of an account verified meanwhile.
     let invitation = invite(&store, &org, "erin@x.test", t, day).await;

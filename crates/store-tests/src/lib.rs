@@ -52,13 +52,13 @@ use orgbase_domain::account::{Account, Member, MemberEntry, PersonName};
 use orgbase_domain::app::{ActAs, App};
 use orgbase_domain::email::Email;
 use orgbase_domain::facility::{FACILITY_SORT_FIELDS, Facility, PlaceChanges, Room};
-use orgbase_domain::org::{NewOrg, Org, OrgState};
-use orgbase_domain::paging::{PageParams, PageRequest};
-use orgbase_domain::rate::Quota;
-use orgbase_domain::session::{
+use orgbase_domain::live_session::{
     LiveSession, NewSession, Participant, Permissions, SESSION_SORT_FIELDS, SessionAccess, SessionChanges,
     SessionQuery, SessionScope, SessionState,
 };
+use orgbase_domain::org::{NewOrg, Org, OrgState};
+use orgbase_domain::paging::{PageParams, PageRequest};
+use orgbase_domain::rate::Quota;
 use orgbase_domain::store::{Admins, MemberFilter, ORG_SORT_FIELDS, Store};
 use orgbase_domain::{Clock, Id, StoreError, SystemClock};
 
@@ -197,11 +197,11 @@ pub async fn expired_sessions_and_nonces_are_purged(store: DynStore) {
     assert!(store.record_nonce(app, "old", start - Duration::minutes(20), start - Duration::hours(1)).await.unwrap());
     assert!(store.record_nonce(app, "new", start, start - Duration::hours(1)).await.unwrap());
     // Read once, so a cached copy would have to be forgotten too.
-    assert!(store.session_by_token_hash(&old.token_hash).await.unwrap().is_some());
+    assert!(store.login_session_by_token_hash(&old.token_hash).await.unwrap().is_some());
     let purged = store.purge_expired(start, start - Duration::minutes(10)).await.unwrap();
     assert!(purged >= 2, "the expired session and the old nonce: {purged}");
-    assert_eq!(store.session_by_token_hash(&old.token_hash).await.unwrap(), None);
-    assert_eq!(store.session_by_token_hash(&live.token_hash).await.unwrap().map(|s| s.id), Some(live.id));
+    assert_eq!(store.login_session_by_token_hash(&old.token_hash).await.unwrap(), None);
+    assert_eq!(store.login_session_by_token_hash(&live.token_hash).await.unwrap().map(|s| s.id), Some(live.id));
     // The old nonce is usable again; the new one is still a replay.
     assert!(store.record_nonce(app, "old", start, start - Duration::hours(1)).await.unwrap());
     assert!(!store.record_nonce(app, "new", start, start - Duration::hours(1)).await.unwrap());
@@ -586,7 +586,7 @@ pub async fn org_changes_apply_one_after_another(store: DynStore) {
 /// apps, pending invitations) follows every write at once, read twice in a row so
 /// a backend that keeps reads cannot answer from before the write.
 pub async fn reads_follow_writes(store: DynStore) {
-    use orgbase_domain::account::{MemberState, Session};
+    use orgbase_domain::account::{LoginSession, MemberState};
     use orgbase_domain::connection::{Connection, ConnectionState};
     use orgbase_domain::roles::{ADMINISTRATOR, PROVIDER};
 
@@ -636,28 +636,28 @@ pub async fn reads_follow_writes(store: DynStore) {
         assert_eq!(hash.as_deref(), Some("$argon2id$fake"));
     }
 
-    // Session: touched, then deleted.
+    // LoginSession: touched, then deleted.
     let at = now();
     let session = session_in(&store, &org, &someone, 'f', at).await;
     for _ in 0..2 {
-        let read = store.session_by_token_hash(&session.token_hash).await.unwrap().unwrap();
+        let read = store.login_session_by_token_hash(&session.token_hash).await.unwrap().unwrap();
         assert_eq!(read.expires.timestamp_millis(), session.expires.timestamp_millis());
     }
     let later = at + Duration::hours(2);
-    store.touch_session(session.id, later, later + Duration::hours(1)).await.unwrap();
+    store.touch_login_session(session.id, later, later + Duration::hours(1)).await.unwrap();
     for _ in 0..2 {
-        let read = store.session_by_token_hash(&session.token_hash).await.unwrap().unwrap();
+        let read = store.login_session_by_token_hash(&session.token_hash).await.unwrap().unwrap();
         assert_eq!(read.expires.timestamp_millis(), (later + Duration::hours(1)).timestamp_millis());
     }
-    store.delete_session(session.id).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&session.token_hash).await.unwrap(), None);
+    store.delete_login_session(session.id).await.unwrap();
+    assert_eq!(store.login_session_by_token_hash(&session.token_hash).await.unwrap(), None);
 
     // A password change ends the account's other sessions.
-    let other = Session { id: Id::generate(now()), token_hash: "e".repeat(64), ..session.clone() };
-    store.insert_session(&other).await.unwrap();
-    assert!(store.session_by_token_hash(&other.token_hash).await.unwrap().is_some());
+    let other = LoginSession { id: Id::generate(now()), token_hash: "e".repeat(64), ..session.clone() };
+    store.insert_login_session(&other).await.unwrap();
+    assert!(store.login_session_by_token_hash(&other.token_hash).await.unwrap().is_some());
     store.set_password(someone.id, "$argon2id$other", None, now()).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&other.token_hash).await.unwrap(), None);
+    assert_eq!(store.login_session_by_token_hash(&other.token_hash).await.unwrap(), None);
 
     // Apps of the org.
     assert!(store.apps_of_org(org.id).await.unwrap().is_empty());
@@ -694,8 +694,8 @@ pub(crate) async fn session_in(
     account: &Account,
     digit: char,
     at: DateTime<Utc>,
-) -> orgbase_domain::account::Session {
-    let session = orgbase_domain::account::Session {
+) -> orgbase_domain::account::LoginSession {
+    let session = orgbase_domain::account::LoginSession {
         id: Id::generate(at),
         token_hash: digit.to_string().repeat(64),
         account: account.id,
@@ -704,7 +704,7 @@ pub(crate) async fn session_in(
         last_seen: at,
         expires: at + Duration::hours(1),
     };
-    store.insert_session(&session).await.unwrap();
+    store.insert_login_session(&session).await.unwrap();
     session
 }
 
@@ -781,10 +781,10 @@ pub async fn nodes_hear_each_other(a: DynStore, b: DynStore) {
     );
 
     let session = session_in(&a, &org, &admin, 'd', now()).await;
-    assert!(b.session_by_token_hash(&session.token_hash).await.unwrap().is_some());
-    a.delete_session(session.id).await.unwrap();
+    assert!(b.login_session_by_token_hash(&session.token_hash).await.unwrap().is_some());
+    a.delete_login_session(session.id).await.unwrap();
     assert!(
-        eventually(|| async { b.session_by_token_hash(&session.token_hash).await.unwrap().is_none() }).await,
+        eventually(|| async { b.login_session_by_token_hash(&session.token_hash).await.unwrap().is_none() }).await,
         "node B kept a deleted session"
     );
 }

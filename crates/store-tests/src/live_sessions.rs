@@ -6,8 +6,8 @@
 use chrono::Duration;
 use orgbase_domain::StoreError;
 use orgbase_domain::account::{Member, MemberState};
+use orgbase_domain::live_session::{Participant, Permissions, SessionChanges, SessionState};
 use orgbase_domain::roles::ADMINISTRATOR;
-use orgbase_domain::session::{Participant, Permissions, SessionChanges, SessionState};
 
 use crate::{DynStore, account_in, admins, drawer, join, new_org, new_session, now_ms};
 

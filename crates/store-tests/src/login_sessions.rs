@@ -1,11 +1,11 @@
-//! Conformance of `SessionStore` (login sessions and the nonces of signed
+//! Conformance of `LoginSessionStore` (login sessions and the nonces of signed
 //! requests), of `RateLimitStore` under concurrent events, and of the `Store`
 //! umbrella's own methods (`backend`, `ping`).
 
 use chrono::Duration;
 use futures::future::join_all;
 use orgbase_domain::Id;
-use orgbase_domain::account::Session;
+use orgbase_domain::account::LoginSession;
 use orgbase_domain::rate::Quota;
 
 use crate::{DynStore, account_in, new_org, now_ms, session_in};
@@ -20,21 +20,22 @@ pub async fn a_touch_slides_a_session_forward_never_back(store: DynStore) {
     let ann = account_in(&store, "ann@x.test", Some(&org)).await;
     let session = session_in(&store, &org, &ann, 'a', t).await;
     let other = session_in(&store, &org, &ann, 'b', t).await;
-    assert_eq!(store.session_by_token_hash(&session.token_hash).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.login_session_by_token_hash(&session.token_hash).await.unwrap(), Some(session.clone()));
 
-    let read =
-        |store: DynStore, token: String| async move { store.session_by_token_hash(&token).await.unwrap().unwrap() };
+    let read = |store: DynStore, token: String| async move {
+        store.login_session_by_token_hash(&token).await.unwrap().unwrap()
+    };
     let (seen, expires) = (t + Duration::minutes(10), t + Duration::hours(2));
-    store.touch_session(session.id, seen, expires).await.unwrap();
-    let touched = Session { last_seen: seen, expires, ..session.clone() };
+    store.touch_login_session(session.id, seen, expires).await.unwrap();
+    let touched = LoginSession { last_seen: seen, expires, ..session.clone() };
     assert_eq!(read(store.clone(), session.token_hash.clone()).await, touched);
-    store.touch_session(session.id, t + Duration::minutes(5), t + Duration::hours(9)).await.unwrap();
+    store.touch_login_session(session.id, t + Duration::minutes(5), t + Duration::hours(9)).await.unwrap();
     assert_eq!(read(store.clone(), session.token_hash.clone()).await, touched, "an older touch changes nothing");
     assert_eq!(read(store.clone(), other.token_hash.clone()).await, other, "other sessions are untouched");
 
     let touches = (1..=8).rev().map(|i| {
         let seen = t + Duration::minutes(10 + i);
-        store.touch_session(session.id, seen, seen + Duration::hours(1))
+        store.touch_login_session(session.id, seen, seen + Duration::hours(1))
     });
     for outcome in join_all(touches).await {
         outcome.unwrap();
@@ -43,11 +44,11 @@ pub async fn a_touch_slides_a_session_forward_never_back(store: DynStore) {
     let after = read(store.clone(), session.token_hash.clone()).await;
     assert_eq!((after.last_seen, after.expires), (latest, latest + Duration::hours(1)), "the latest touch stands");
 
-    store.delete_session(session.id).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&session.token_hash).await.unwrap(), None);
+    store.delete_login_session(session.id).await.unwrap();
+    assert_eq!(store.login_session_by_token_hash(&session.token_hash).await.unwrap(), None);
     assert_eq!(read(store.clone(), other.token_hash.clone()).await, other, "only the revoked one goes");
-    store.touch_session(session.id, latest + Duration::minutes(1), latest + Duration::hours(3)).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&session.token_hash).await.unwrap(), None, "a touch brings none back");
+    store.touch_login_session(session.id, latest + Duration::minutes(1), latest + Duration::hours(3)).await.unwrap();
+    assert_eq!(store.login_session_by_token_hash(&session.token_hash).await.unwrap(), None, "a touch brings none back");
 }
 
 /// A nonce is accepted once per app, and once however many requests race with

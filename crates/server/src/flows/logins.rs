@@ -1,5 +1,5 @@
 //! Who a login is: the account that an email and password name, if the org lets
-//! it in. Not the session that follows (`crate::auth::start_session`).
+//! it in. Not the session that follows (`crate::auth::start_login_session`).
 
 use std::sync::Arc;
 

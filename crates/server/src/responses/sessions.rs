@@ -1,7 +1,7 @@
 //! Live sessions, their participants and media join tokens as the API shows them.
 
 use orgbase_domain::Id;
-use orgbase_domain::session::{LiveSession, Participant, Permissions};
+use orgbase_domain::live_session::{LiveSession, Participant, Permissions};
 use orgbase_domain::time::Date;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -104,7 +104,7 @@ impl ParticipantResponse {
 /// A live (video) session.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(as = Session)]
+#[schema(as = LoginSession)]
 pub struct SessionResponse<'a> {
     /// 24 hex characters.
     #[serde(rename = "_id")]

@@ -8,8 +8,8 @@ use orgbase_domain::account::{Account, Member, MemberEntry, PersonName};
 use orgbase_domain::connection::Connection;
 use orgbase_domain::email::Email;
 use orgbase_domain::facility::{Facility, Room};
+use orgbase_domain::live_session::{LiveSession, NewSession};
 use orgbase_domain::post::Post;
-use orgbase_domain::session::{LiveSession, NewSession};
 use serde::Serialize;
 use serde_json::{Value, json};
 

@@ -156,7 +156,7 @@ pub async fn login(
     let email = Email::parse("email", &body.email).ok();
     state.limits.check(&state, "login", ip, email.as_ref()).await?;
     let account = authenticate(&state, &ctx.org, email, body.password.into_inner()).await?;
-    let (_, token) = auth::start_session(&state, &ctx.org, &account).await?;
+    let (_, token) = auth::start_login_session(&state, &ctx.org, &account).await?;
     let mut res = json(LoginResponse::new(&account, body.bearer.then_some(token.as_str())));
     crate::context::private_no_cache(&mut res);
     if !body.bearer {
@@ -170,7 +170,7 @@ pub async fn login(
     responses((status = 200, body = DoneResponse)))]
 pub async fn logout(State(state): State<AppState>, ctx: OrgCtx) -> Result<Response, Fault> {
     if let Some(session) = ctx.caller.session() {
-        state.store.delete_session(session.id).await?;
+        state.store.delete_login_session(session.id).await?;
     }
     let mut res = DoneResponse::done().into_response();
     res.headers_mut().insert(header::SET_COOKIE, auth::session_cookie(&state, &ctx.org, None));

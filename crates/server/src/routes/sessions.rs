@@ -1,12 +1,12 @@
 //! Live sessions under `/{org}/v2/sessions`: create, read, list, edit, start, end,
 //! delete; their participants; media join tokens; and `GET /accounts/me/sessions`.
-//! Who may do what is decided by `domain::session::can` alone.
+//! Who may do what is decided by `domain::live_session::can` alone.
 //!
 //! Sessions of another org: a login is valid only in the org where it was made, so
 //! a participant from another org reaches a session through its own org's URL,
 //! `/{login org}/v2/sessions/{id}`, and only through the org its participation came
 //! in by (its recorded home org), while an active member there
-//! (`domain::session::Standing::through`). There its permissions apply, but admin
+//! (`domain::live_session::Standing::through`). There its permissions apply, but admin
 //! or member standing applies only in the owning org's URL. Org-scoped lists
 //! (`/{org}/v2/sessions`) show that org's sessions; `/accounts/me/sessions` shows
 //! every session the caller takes part in and can reach by these rules.
@@ -17,11 +17,11 @@ use chrono::Duration;
 use orgbase_domain::account::MemberState;
 use orgbase_domain::facility::resolve_place;
 use orgbase_domain::level::Level;
-use orgbase_domain::org::OrgState;
-use orgbase_domain::session::{
+use orgbase_domain::live_session::{
     self, LiveSession, Membership, NewSession, Participant, Permissions, SESSION_SORT_FIELDS, SessionOp, SessionPatch,
     SessionQuery, SessionScope, SessionState, Standing, can, check_grant, home_org,
 };
+use orgbase_domain::org::OrgState;
 use orgbase_domain::time::Date;
 use orgbase_domain::{DomainError, FieldError, Id, StoreError};
 use serde::Deserialize;
@@ -455,7 +455,7 @@ pub async fn list_participants(
     Ok(ListResponse::all(data).into_response())
 }
 
-/// The home org of a new participant: see `domain::session::home_org`. An account
+/// The home org of a new participant: see `domain::live_session::home_org`. An account
 /// that cannot take part is one 404 whatever the reason, so that the answer tells
 /// neither whether the account exists nor where it belongs.
 async fn home_org_of(state: &AppState, owning_org: Id, account: Id) -> Result<Id, Fault> {
@@ -566,7 +566,7 @@ pub async fn create_join_token(
     let v = visible(&state, &ctx, &id).await?;
     v.allow(SessionOp::Join)?;
     if v.session.state == SessionState::Ended {
-        return Err(DomainError::Conflict(session::ENDED.into()).into());
+        return Err(DomainError::Conflict(live_session::ENDED.into()).into());
     }
     let participant = v.session.participant(v.account).ok_or_else(|| Fault::not_found("Participant"))?;
     let still = state.store.member_of(ctx.org.id, v.account).await?;

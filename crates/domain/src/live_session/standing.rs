@@ -157,7 +157,7 @@ mod tests {
 
     use super::*;
     use crate::Clock;
-    use crate::session::{NewSession, Participant};
+    use crate::live_session::{NewSession, Participant};
 
     fn now() -> DateTime<Utc> {
         crate::SystemClock.now()

@@ -4,7 +4,7 @@
 //! and [`can`], the ONE access decision of every session operation (in `standing`,
 //! with how a caller stands towards a session).
 //!
-//! Login sessions are something else (`account::Session`). This module streams no
+//! Login sessions are something else (`account::LoginSession`). This module streams no
 //! video and signs no token: the server turns a participant into a media join token.
 
 use chrono::{DateTime, Utc};
