@@ -1,10 +1,14 @@
-//! An account row: its columns and its decoder.
+//! An account row: its columns, its decoder and the account writes both dialects
+//! phrase alike.
 
 use orgbase_domain::Id;
 use orgbase_domain::StoreError;
 use orgbase_domain::account::{Account, Email, PersonName};
 
+use crate::bind::sql;
 use crate::cells::Cells;
+use crate::dialect::Dialect;
+use crate::error::map_err;
 
 /// The columns [`account_row`] reads, in table order.
 pub const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, verified, created, updated";
@@ -30,4 +34,24 @@ pub fn account_row(row: &impl Cells) -> Result<Account, StoreError> {
         created,
         updated,
     })
+}
+
+/// Inserts an account row.
+pub async fn insert_account_row<D: Dialect>(conn: &mut D::Connection, a: &Account) -> Result<(), StoreError> {
+    sql::<D>(
+        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .id(a.id)
+    .text(a.email.as_str())
+    .text(&a.name.first)
+    .text(&a.name.last)
+    .opt_text(a.password_hash.clone())
+    .flag(a.verified)
+    .time(a.created)
+    .time(a.updated)
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "An account with this email already exists."))?;
+    Ok(())
 }

@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod apps;
+pub mod bind;
 pub mod cells;
 pub mod dialect;
 pub mod error;

@@ -1,11 +1,14 @@
-//! A login session row (table `sessions`): its columns and its decoder. Not a live
+//! A login session row (table `sessions`): its columns, its decoder and its insert. Not a live
 //! (video) session.
 
 use orgbase_domain::account::Session;
 use orgbase_domain::{Id, StoreError};
 
 use crate::accounts::bad;
+use crate::bind::sql;
 use crate::cells::Cells;
+use crate::dialect::Dialect;
+use crate::error::backend;
 
 /// The columns [`login_session_row`] reads, in table order.
 pub const SESSION_COLUMNS: &str = "id, token_hash, account_id, org_id, created, last_seen, expires";
@@ -24,4 +27,23 @@ pub fn login_session_row(row: &impl Cells) -> Result<Session, StoreError> {
         last_seen,
         expires,
     })
+}
+
+/// Inserts a login session row.
+pub async fn insert_session_row<D: Dialect>(conn: &mut D::Connection, s: &Session) -> Result<(), StoreError> {
+    sql::<D>(
+        "INSERT INTO sessions (id, token_hash, account_id, org_id, created, last_seen, expires) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .id(s.id)
+    .text(&s.token_hash)
+    .id(s.account)
+    .id(s.org)
+    .time(s.created)
+    .time(s.last_seen)
+    .time(s.expires)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }

@@ -1,5 +1,5 @@
 //! A member row, alone or joined with its account: columns and decoders, and the
-//! members list's filter, written once over [`Dialect`].
+//! members list's filter and the member insert, written once over [`Dialect`].
 
 use orgbase_domain::account::{Email, Member, MemberEntry, MemberState, PersonName};
 use orgbase_domain::paging::PageRequest;
@@ -8,8 +8,10 @@ use orgbase_domain::{Id, StoreError};
 use sqlx::QueryBuilder;
 
 use crate::accounts::bad;
+use crate::bind::sql;
 use crate::cells::Cells;
 use crate::dialect::Dialect;
+use crate::error::map_err;
 use crate::paging::{comparison, direction, push_limit};
 use crate::text::like_escape;
 
@@ -122,4 +124,22 @@ mod tests {
              OR a.name_last ILIKE $6 ESCAPE '\\') AND m.id > $7 ORDER BY m.id ASC LIMIT $8 OFFSET $9"
         );
     }
+}
+
+/// Inserts a member row.
+pub async fn insert_member_row<D: Dialect>(conn: &mut D::Connection, m: &Member) -> Result<(), StoreError> {
+    sql::<D>(
+        "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .id(m.id)
+    .id(m.org)
+    .id(m.account)
+    .json(&m.roles)?
+    .text(m.state.as_str())
+    .time(m.created)
+    .time(m.updated)
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "This account is already a member of the org."))?;
+    Ok(())
 }

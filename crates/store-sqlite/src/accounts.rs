@@ -7,33 +7,18 @@ use chrono::{DateTime, Utc};
 use orgbase_domain::account::{Account, Email, Member};
 use orgbase_domain::store::AccountStore;
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
+use orgbase_store_sql::accounts::{self, ACCOUNT_COLUMNS, account_row};
 use orgbase_store_sql::cells::Cells;
-use sqlx::Row;
+use sqlx::{Row, Sqlite};
 
 use crate::Conn;
 use crate::members::insert_member_row;
 use crate::sql::stored_time;
-use crate::{SqliteStore, backend, map_err};
+use crate::{SqliteStore, backend};
 
 /// Inserts an account row.
 pub(crate) async fn insert_account_row(conn: &mut Conn, a: &Account) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(a.id.to_string())
-    .bind(a.email.as_str())
-    .bind(&a.name.first)
-    .bind(&a.name.last)
-    .bind(&a.password_hash)
-    .bind(a.verified)
-    .bind(stored_time(a.created))
-    .bind(stored_time(a.updated))
-    .execute(conn)
-    .await
-    .map_err(|e| map_err(e, "An account with this email already exists."))?;
-    Ok(())
+    accounts::insert_account_row::<Sqlite>(conn, a).await
 }
 
 #[async_trait]

@@ -16,31 +16,21 @@ use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::session::Permissions;
 use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberStore};
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::members::{MEMBER_COLUMNS, MEMBER_JOIN_COLUMNS, member_entry_row, member_row, members_query};
+use orgbase_store_sql::members::{
+    self, MEMBER_COLUMNS, MEMBER_JOIN_COLUMNS, member_entry_row, member_row, members_query,
+};
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::accounts::insert_account_row;
 use crate::connections::insert_connection_row;
 use crate::sql::stored_time;
 use crate::{Conn, Db};
-use crate::{SqliteStore, backend, map_err};
+use crate::{SqliteStore, backend};
 use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
 
+/// Inserts a member row.
 pub(crate) async fn insert_member_row(conn: &mut Conn, m: &Member) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(m.id.to_string())
-    .bind(m.org.to_string())
-    .bind(m.account.to_string())
-    .bind(serde_json::to_string(&m.roles).map_err(backend)?)
-    .bind(m.state.as_str())
-    .bind(stored_time(m.created))
-    .bind(stored_time(m.updated))
-    .execute(conn)
-    .await
-    .map_err(|e| map_err(e, "This account is already a member of the org."))?;
-    Ok(())
+    members::insert_member_row::<Sqlite>(conn, m).await
 }
 
 /// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
