@@ -7,12 +7,10 @@ use orgbase_domain::account::{Account, Email, Member};
 use orgbase_domain::store::AccountStore;
 use orgbase_domain::{Id, StoreError};
 use orgbase_store_sql::accounts::{self, ACCOUNT_COLUMNS, account_row};
-use orgbase_store_sql::cells::Cells;
-use sqlx::{Postgres, Row};
+use sqlx::Postgres;
 
 use crate::Conn;
 use crate::members::insert_member_row;
-use crate::sql::stored_time;
 use crate::{PgStore, backend};
 
 /// Inserts an account row.
@@ -62,17 +60,8 @@ impl AccountStore for PgStore {
         let _changing = self.changing();
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // A reset token mailed before the change must not undo it.
-        let done = sqlx::query(
-            "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
-             WHERE id = $3",
-        )
-        .bind(hash)
-        .bind(stored_time(now))
-        .bind(account.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if done.rows_affected() == 0 {
+        let done = accounts::set_password_row::<Postgres>(&mut tx, account, hash, now).await?;
+        if done == 0 {
             return Err(StoreError::NotFound);
         }
         sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2")
@@ -120,15 +109,8 @@ impl PgStore {
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _changing = self.changing();
-        let sql = format!("UPDATE accounts SET {kind}_token_hash = $1, {kind}_expires = $2 WHERE id = $3");
-        sqlx::query(&sql)
-            .bind(token_hash)
-            .bind(stored_time(expires))
-            .bind(account.to_string())
-            .execute(self.writer())
-            .await
-            .map_err(backend)?;
-        Ok(())
+        let mut conn = self.writer().acquire().await.map_err(backend)?;
+        accounts::set_token::<Postgres>(&mut conn, kind, account, token_hash, expires).await
     }
 
     async fn account_by_token(
@@ -136,18 +118,12 @@ impl PgStore {
         kind: &'static str,
         token_hash: &str,
     ) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
-        let sql =
-            format!("SELECT {ACCOUNT_COLUMNS}, {kind}_expires AS expires FROM accounts WHERE {kind}_token_hash = $1");
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.reader()).await.map_err(backend)?;
-        match row {
-            None => Ok(None),
-            Some(row) => Ok(Some((account_row(&row)?, row.time("expires")?))),
-        }
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        accounts::account_by_token::<Postgres>(&mut conn, kind, token_hash).await
     }
 
-    /// Consumes an unexpired token of `kind`: the password becomes `hash`, the email
-    /// is verified (the mailed link proved it), every token is cleared and every
-    /// session ends, in one transaction.
+    /// Consumes an unexpired token of `kind` (see `accounts::consume_token`), in one
+    /// transaction.
     async fn consume_token(
         &self,
         kind: &'static str,
@@ -157,23 +133,8 @@ impl PgStore {
     ) -> Result<Option<Id>, StoreError> {
         let _changing = self.changing();
         let mut tx = self.writer().begin().await.map_err(backend)?;
-        let sql = format!(
-            "UPDATE accounts SET password_hash = $1, verified = TRUE, reset_token_hash = NULL, \
-             reset_expires = NULL, verify_token_hash = NULL, verify_expires = NULL, updated = $2 \
-             WHERE {kind}_token_hash = $3 AND {kind}_expires > $4 RETURNING id"
-        );
-        let row = sqlx::query(&sql)
-            .bind(hash)
-            .bind(stored_time(now))
-            .bind(token_hash)
-            .bind(stored_time(now))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let id: String = row.try_get("id").map_err(backend)?;
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(backend)?;
+        let done = accounts::consume_token::<Postgres>(&mut tx, kind, token_hash, hash, now).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(Id::parse(&id))
+        Ok(done)
     }
 }

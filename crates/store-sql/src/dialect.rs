@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 
-use crate::cells::millis;
+use crate::cells::{Cells, millis};
 
 /// A plain `sqlx::query` of dialect `D`, before its values are bound.
 pub type RawQuery<'q, D> = sqlx::query::Query<'q, D, <D as sqlx::Database>::Arguments<'q>>;
@@ -24,7 +24,7 @@ pub type Running<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + 
 /// The `arg_*` and `run*` methods serve [`crate::bind::Bound`]; they are per
 /// dialect because sqlx states what a value encodes to, and what a connection
 /// executes, per concrete database.
-pub trait Dialect: sqlx::Database {
+pub trait Dialect: sqlx::Database<Row: Cells> {
     /// Binds a text onto a query.
     fn arg_text(q: RawQuery<'_, Self>, value: String) -> RawQuery<'_, Self>;
     /// Binds a text or NULL onto a query.
