@@ -14,7 +14,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::account::{Member, MemberEntry, MemberState};
 use orgbase_domain::paging::{Page, PageRequest};
-use orgbase_domain::session::Permissions;
 use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberStore};
 use orgbase_domain::{Id, StoreError};
 use orgbase_store_sql::members::{
@@ -200,15 +199,7 @@ impl MemberStore for PgStore {
         let _changing = self.changing();
         let mut tx = self.writer().begin().await.map_err(backend)?;
         lock_org(&mut tx, org).await?;
-        let account: String =
-            sqlx::query_scalar("DELETE FROM members WHERE org_id = $1 AND id = $2 RETURNING account_id")
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?
-                .ok_or(StoreError::NotFound)?;
-        let account = Id::parse(&account).ok_or_else(|| backend(format!("stored member {id}: bad account")))?;
+        let account = members::delete_member_row::<Postgres>(&mut tx, org, id).await?;
         guard_admins(&mut tx, org, admins.roles).await?;
         leave_sessions(&mut tx, org, account, admins, now).await?;
         tx.commit().await.map_err(backend)
@@ -268,42 +259,9 @@ async fn leave_sessions(
             .map_err(backend)?;
     if !owned.is_empty() {
         let heir = heir(conn, org, account, admins).await?;
-        for session in &owned {
-            sqlx::query(
-                "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (session_id, account_id) DO UPDATE \
-                 SET home_org_id = excluded.home_org_id, permissions = excluded.permissions, updated = excluded.updated",
-            )
-            .bind(Id::generate(now).to_string())
-            .bind(session)
-            .bind(&heir)
-            .bind(org.to_string())
-            .bind(Permissions::ALL.bits())
-            .bind(stored_time(now))
-            .bind(stored_time(now))
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-        }
-        sqlx::query("UPDATE live_sessions SET owner_id = $1, updated = $2 WHERE org_id = $3 AND owner_id = $4")
-            .bind(&heir)
-            .bind(stored_time(now))
-            .bind(org.to_string())
-            .bind(account.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
+        members::pass_sessions::<Postgres>(&mut *conn, org, account, &heir, &owned, now).await?;
     }
-    sqlx::query(
-        "DELETE FROM participants WHERE account_id = $1 \
-         AND (home_org_id = $2 OR session_id IN (SELECT id FROM live_sessions WHERE org_id = $2))",
-    )
-    .bind(account.to_string())
-    .bind(org.to_string())
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?;
-    Ok(())
+    members::leave_participations::<Postgres>(conn, org, account).await
 }
 
 /// The account that takes over a leaving member's sessions: `admins.acting` when

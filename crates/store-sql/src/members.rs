@@ -1,8 +1,11 @@
 //! A member row, alone or joined with its account: columns and decoders, and the
-//! members list's filter and the member insert, written once over [`Dialect`].
+//! members list's filter, the member insert and delete, and what a leaving member's
+//! sessions go through, written once over [`Dialect`].
 
+use chrono::{DateTime, Utc};
 use orgbase_domain::account::{Email, Member, MemberEntry, MemberState, PersonName};
 use orgbase_domain::paging::PageRequest;
+use orgbase_domain::session::Permissions;
 use orgbase_domain::store::MemberFilter;
 use orgbase_domain::{Id, StoreError};
 use sqlx::QueryBuilder;
@@ -11,7 +14,7 @@ use crate::accounts::bad;
 use crate::bind::sql;
 use crate::cells::Cells;
 use crate::dialect::Dialect;
-use crate::error::map_err;
+use crate::error::{backend, map_err};
 use crate::paging::{comparison, direction, push_limit};
 use crate::text::like_escape;
 
@@ -141,5 +144,75 @@ pub async fn insert_member_row<D: Dialect>(conn: &mut D::Connection, m: &Member)
     .execute(conn)
     .await
     .map_err(|e| map_err(e, "This account is already a member of the org."))?;
+    Ok(())
+}
+
+/// Deletes a member of `org`; the account it was.
+pub async fn delete_member_row<D: Dialect>(conn: &mut D::Connection, org: Id, id: Id) -> Result<Id, StoreError> {
+    let row = sql::<D>("DELETE FROM members WHERE org_id = $1 AND id = $2 RETURNING account_id")
+        .id(org)
+        .id(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+    let account = row.text("account_id")?;
+    Id::parse(account).ok_or_else(|| backend(format!("stored member {id}: bad account")))
+}
+
+/// Passes the `owned` live sessions of `org` from `leaver` to `heir`, who takes
+/// part in each with every permission.
+pub async fn pass_sessions<D: Dialect>(
+    conn: &mut D::Connection,
+    org: Id,
+    leaver: Id,
+    heir: &str,
+    owned: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for session in owned {
+        sql::<D>(
+            "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (session_id, account_id) DO UPDATE \
+             SET home_org_id = excluded.home_org_id, permissions = excluded.permissions, updated = excluded.updated",
+        )
+        .id(Id::generate(now))
+        .text(session)
+        .text(heir)
+        .id(org)
+        .int(Permissions::ALL.bits())
+        .time(now)
+        .time(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    sql::<D>("UPDATE live_sessions SET owner_id = $1, updated = $2 WHERE org_id = $3 AND owner_id = $4")
+        .text(heir)
+        .time(now)
+        .id(org)
+        .id(leaver)
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Ends `account`'s participations in the sessions of `org` and those it joined
+/// through `org`.
+pub async fn leave_participations<D: Dialect>(
+    conn: &mut D::Connection,
+    org: Id,
+    account: Id,
+) -> Result<(), StoreError> {
+    sql::<D>(
+        "DELETE FROM participants WHERE account_id = $1 \
+         AND (home_org_id = $2 OR session_id IN (SELECT id FROM live_sessions WHERE org_id = $2))",
+    )
+    .id(account)
+    .id(org)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
