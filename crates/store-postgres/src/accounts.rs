@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use orgbase_domain::account::{Account, Email, Member};
 use orgbase_domain::store::AccountStore;
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::accounts::{self, ACCOUNT_COLUMNS, account_row};
+use orgbase_store_sql::accounts;
 use sqlx::Postgres;
 
 use crate::Conn;
@@ -31,9 +31,8 @@ impl AccountStore for PgStore {
     }
 
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
-        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(self.reader()).await.map_err(backend)?;
-        row.as_ref().map(account_row).transpose()
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        accounts::account_by_email::<Postgres>(&mut conn, email.as_str()).await
     }
 
     async fn account_by_id(&self, id: Id) -> Result<Option<Account>, StoreError> {
@@ -41,9 +40,8 @@ impl AccountStore for PgStore {
             return Ok(Some(account));
         }
         let read_in = self.cache.generation();
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(self.reader()).await.map_err(backend)?;
-        let account = row.as_ref().map(account_row).transpose()?;
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        let account = accounts::account_by_id::<Postgres>(&mut conn, id).await?;
         if let (Some(cache), Some(account)) = (self.cached(), &account) {
             cache.put_account(read_in, account);
         }

@@ -135,3 +135,20 @@ pub async fn consume_token<D: Dialect>(
     sql::<D>("DELETE FROM sessions WHERE account_id = $1").text(&id).execute(conn).await.map_err(backend)?;
     Ok(Id::parse(&id))
 }
+
+/// The account with `email`, if any.
+pub async fn account_by_email<D: Dialect>(
+    conn: &mut D::Connection,
+    email: &str,
+) -> Result<Option<Account>, StoreError> {
+    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
+    let row = sql::<D>(&query).text(email).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(account_row).transpose()
+}
+
+/// The account with `id`, if any.
+pub async fn account_by_id<D: Dialect>(conn: &mut D::Connection, id: Id) -> Result<Option<Account>, StoreError> {
+    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+    let row = sql::<D>(&query).id(id).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(account_row).transpose()
+}

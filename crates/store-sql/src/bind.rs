@@ -64,4 +64,8 @@ impl<'q, D: Dialect> Bound<'q, D> {
     pub async fn fetch_optional(self, conn: &mut D::Connection) -> Result<Option<D::Row>, sqlx::Error> {
         D::run_optional(self.0, conn).await
     }
+    /// Runs the query; all its rows.
+    pub async fn fetch_all(self, conn: &mut D::Connection) -> Result<Vec<D::Row>, sqlx::Error> {
+        D::run_all(self.0, conn).await
+    }
 }

@@ -49,6 +49,8 @@ pub trait Dialect: sqlx::Database<Row: Cells> {
         q: RawQuery<'q, Self>,
         conn: &'c mut Self::Connection,
     ) -> Running<'c, Option<Self::Row>>;
+    /// Runs a query on a connection; all its rows.
+    fn run_all<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, Vec<Self::Row>>;
     /// Binds a text value.
     fn bind_text(q: &mut QueryBuilder<'_, Self>, value: String);
     /// Binds an integer.
@@ -86,6 +88,9 @@ impl Dialect for Sqlite {
         conn: &'c mut Self::Connection,
     ) -> Running<'c, Option<Self::Row>> {
         Box::pin(q.fetch_optional(conn))
+    }
+    fn run_all<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, Vec<Self::Row>> {
+        Box::pin(q.fetch_all(conn))
     }
     fn arg_time(q: RawQuery<'_, Self>, value: DateTime<Utc>) -> RawQuery<'_, Self> {
         q.bind(millis(value))
@@ -147,6 +152,9 @@ impl Dialect for Postgres {
         conn: &'c mut Self::Connection,
     ) -> Running<'c, Option<Self::Row>> {
         Box::pin(q.fetch_optional(conn))
+    }
+    fn run_all<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, Vec<Self::Row>> {
+        Box::pin(q.fetch_all(conn))
     }
     fn arg_time(q: RawQuery<'_, Self>, value: DateTime<Utc>) -> RawQuery<'_, Self> {
         q.bind(value)

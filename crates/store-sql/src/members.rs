@@ -216,3 +216,34 @@ pub async fn leave_participations<D: Dialect>(
     .map_err(backend)?;
     Ok(())
 }
+
+/// The membership of `account` in `org`, if any.
+pub async fn member_of<D: Dialect>(
+    conn: &mut D::Connection,
+    org: Id,
+    account: Id,
+) -> Result<Option<Member>, StoreError> {
+    let query = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = $1 AND account_id = $2");
+    let row = sql::<D>(&query).id(org).id(account).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(member_row).transpose()
+}
+
+/// The member `id` of `org` with its account, if any.
+pub async fn member_by_id<D: Dialect>(
+    conn: &mut D::Connection,
+    org: Id,
+    id: Id,
+) -> Result<Option<MemberEntry>, StoreError> {
+    let query = format!(
+        "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND m.id = $2"
+    );
+    let row = sql::<D>(&query).id(org).id(id).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(member_entry_row).transpose()
+}
+
+/// The memberships of `account`, oldest first.
+pub async fn memberships_of<D: Dialect>(conn: &mut D::Connection, account: Id) -> Result<Vec<Member>, StoreError> {
+    let query = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created, id");
+    let rows = sql::<D>(&query).id(account).fetch_all(conn).await.map_err(backend)?;
+    rows.iter().map(member_row).collect()
+}

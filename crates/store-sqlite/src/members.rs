@@ -15,9 +15,7 @@ use orgbase_domain::account::{Member, MemberEntry, MemberState};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberStore};
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::members::{
-    self, MEMBER_COLUMNS, MEMBER_JOIN_COLUMNS, member_entry_row, member_row, members_query,
-};
+use orgbase_store_sql::members::{self, MEMBER_COLUMNS, member_entry_row, member_row, members_query};
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::accounts::insert_account_row;
@@ -83,14 +81,8 @@ impl MemberStore for SqliteStore {
             return Ok(member);
         }
         let read_in = self.cache.generation();
-        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = $1 AND account_id = $2");
-        let row = sqlx::query(&sql)
-            .bind(org.to_string())
-            .bind(account.to_string())
-            .fetch_optional(self.reader())
-            .await
-            .map_err(backend)?;
-        let member = row.as_ref().map(member_row).transpose()?;
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        let member = members::member_of::<Sqlite>(&mut conn, org, account).await?;
         if let Some(cache) = self.cached() {
             cache.put_member(read_in, org, account, member.as_ref());
         }
@@ -118,16 +110,8 @@ impl MemberStore for SqliteStore {
     }
 
     async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError> {
-        let sql = format!(
-            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND m.id = $2"
-        );
-        let row = sqlx::query(&sql)
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .fetch_optional(self.reader())
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(member_entry_row).transpose()
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        members::member_by_id::<Sqlite>(&mut conn, org, id).await
     }
 
     async fn update_member(
@@ -201,9 +185,8 @@ impl MemberStore for SqliteStore {
     }
 
     async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError> {
-        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created, id");
-        let rows = sqlx::query(&sql).bind(account.to_string()).fetch_all(self.reader()).await.map_err(backend)?;
-        rows.iter().map(member_row).collect()
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        members::memberships_of::<Sqlite>(&mut conn, account).await
     }
 }
 
