@@ -86,49 +86,6 @@ pub fn members_query<'a, DB: Dialect>(org: Id, filter: &MemberFilter, req: &Page
     q
 }
 
-#[cfg(test)]
-mod tests {
-    use orgbase_domain::paging::PageParams;
-    use sqlx::{Postgres, Sqlite};
-
-    use super::*;
-
-    fn filter() -> MemberFilter {
-        MemberFilter { role: Some(Id::from_u96(1)), state: Some(MemberState::Active), search: Some("Ad_".into()) }
-    }
-
-    fn request() -> PageRequest {
-        let params = PageParams { starting_after: Some(Id::from_u96(2).to_string()), ..PageParams::default() };
-        params.validate(&["_id"]).unwrap()
-    }
-
-    #[test]
-    fn the_sqlite_members_query_walks_json_each_and_lowercases_names() {
-        let q = members_query::<Sqlite>(Id::from_u96(3), &filter(), &request());
-        assert_eq!(
-            q.sql(),
-            "SELECT m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, \
-             a.name_last FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? \
-             AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value = ?) AND m.state = ? \
-             AND (a.email LIKE ? ESCAPE '\\' OR lower(a.name_first) LIKE ? ESCAPE '\\' \
-             OR lower(a.name_last) LIKE ? ESCAPE '\\') AND m.id > ? ORDER BY m.id ASC LIMIT ? OFFSET ?"
-        );
-    }
-
-    #[test]
-    fn the_postgres_members_query_uses_containment_and_ilike() {
-        let q = members_query::<Postgres>(Id::from_u96(3), &filter(), &request());
-        assert_eq!(
-            q.sql(),
-            "SELECT m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, \
-             a.name_last FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 \
-             AND m.roles @> jsonb_build_array($2::text) AND m.state = $3 \
-             AND (a.email ILIKE $4 ESCAPE '\\' OR a.name_first ILIKE $5 ESCAPE '\\' \
-             OR a.name_last ILIKE $6 ESCAPE '\\') AND m.id > $7 ORDER BY m.id ASC LIMIT $8 OFFSET $9"
-        );
-    }
-}
-
 /// Inserts a member row.
 pub async fn insert_member_row<D: Dialect>(conn: &mut D::Connection, m: &Member) -> Result<(), StoreError> {
     sql::<D>(
@@ -246,4 +203,47 @@ pub async fn memberships_of<D: Dialect>(conn: &mut D::Connection, account: Id) -
     let query = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created, id");
     let rows = sql::<D>(&query).id(account).fetch_all(conn).await.map_err(backend)?;
     rows.iter().map(member_row).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use orgbase_domain::paging::PageParams;
+    use sqlx::{Postgres, Sqlite};
+
+    use super::*;
+
+    fn filter() -> MemberFilter {
+        MemberFilter { role: Some(Id::from_u96(1)), state: Some(MemberState::Active), search: Some("Ad_".into()) }
+    }
+
+    fn request() -> PageRequest {
+        let params = PageParams { starting_after: Some(Id::from_u96(2).to_string()), ..PageParams::default() };
+        params.validate(&["_id"]).unwrap()
+    }
+
+    #[test]
+    fn the_sqlite_members_query_walks_json_each_and_lowercases_names() {
+        let q = members_query::<Sqlite>(Id::from_u96(3), &filter(), &request());
+        assert_eq!(
+            q.sql(),
+            "SELECT m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, \
+             a.name_last FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = ? \
+             AND EXISTS (SELECT 1 FROM json_each(m.roles) WHERE value = ?) AND m.state = ? \
+             AND (a.email LIKE ? ESCAPE '\\' OR lower(a.name_first) LIKE ? ESCAPE '\\' \
+             OR lower(a.name_last) LIKE ? ESCAPE '\\') AND m.id > ? ORDER BY m.id ASC LIMIT ? OFFSET ?"
+        );
+    }
+
+    #[test]
+    fn the_postgres_members_query_uses_containment_and_ilike() {
+        let q = members_query::<Postgres>(Id::from_u96(3), &filter(), &request());
+        assert_eq!(
+            q.sql(),
+            "SELECT m.id, m.org_id, m.account_id, m.roles, m.state, m.created, m.updated, a.email, a.name_first, \
+             a.name_last FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 \
+             AND m.roles @> jsonb_build_array($2::text) AND m.state = $3 \
+             AND (a.email ILIKE $4 ESCAPE '\\' OR a.name_first ILIKE $5 ESCAPE '\\' \
+             OR a.name_last ILIKE $6 ESCAPE '\\') AND m.id > $7 ORDER BY m.id ASC LIMIT $8 OFFSET $9"
+        );
+    }
 }
