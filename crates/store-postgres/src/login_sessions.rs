@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use orgbase_domain::account::LoginSession;
 use orgbase_domain::store::LoginSessionStore;
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::login_sessions::{LOGIN_SESSION_COLUMNS, login_session_row};
-use sqlx::Row;
+use orgbase_store_sql::login_sessions::{self, LOGIN_SESSION_COLUMNS, login_session_row};
+use sqlx::{Postgres, Row};
 
 use crate::sql::stored_time;
 use crate::{PgStore, backend};
@@ -17,21 +17,8 @@ use crate::{PgStore, backend};
 #[async_trait]
 impl LoginSessionStore for PgStore {
     async fn insert_login_session(&self, s: &LoginSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO login_sessions (id, token_hash, account_id, org_id, created, last_seen, expires) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(s.id.to_string())
-        .bind(&s.token_hash)
-        .bind(s.account.to_string())
-        .bind(s.org.to_string())
-        .bind(stored_time(s.created))
-        .bind(stored_time(s.last_seen))
-        .bind(stored_time(s.expires))
-        .execute(self.writer())
-        .await
-        .map_err(backend)?;
-        Ok(())
+        let mut conn = self.writer().acquire().await.map_err(backend)?;
+        login_sessions::insert_session_row::<Postgres>(&mut conn, s).await
     }
 
     async fn login_session_by_token_hash(&self, token_hash: &str) -> Result<Option<LoginSession>, StoreError> {

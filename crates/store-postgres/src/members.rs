@@ -13,35 +13,23 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::account::{Member, MemberEntry, MemberState};
-use orgbase_domain::live_session::Permissions;
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberStore};
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::members::{MEMBER_COLUMNS, MEMBER_JOIN_COLUMNS, member_entry_row, member_row, members_query};
+use orgbase_store_sql::members::{self, MEMBER_COLUMNS, member_entry_row, member_row, members_query};
+use sqlx::Postgres;
 use sqlx::types::Json;
 
 use crate::accounts::insert_account_row;
 use crate::connections::insert_connection_row;
 use crate::sql::stored_time;
 use crate::{Conn, Db};
-use crate::{PgStore, backend, map_err};
+use crate::{PgStore, backend};
 use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
 
+/// Inserts a member row.
 pub(crate) async fn insert_member_row(conn: &mut Conn, m: &Member) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO members (id, org_id, account_id, roles, state, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(m.id.to_string())
-    .bind(m.org.to_string())
-    .bind(m.account.to_string())
-    .bind(Json(&m.roles))
-    .bind(m.state.as_str())
-    .bind(stored_time(m.created))
-    .bind(stored_time(m.updated))
-    .execute(conn)
-    .await
-    .map_err(|e| map_err(e, "This account is already a member of the org."))?;
-    Ok(())
+    members::insert_member_row::<Postgres>(conn, m).await
 }
 
 /// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
@@ -96,14 +84,8 @@ impl MemberStore for PgStore {
             return Ok(member);
         }
         let read_in = self.cache.generation();
-        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE org_id = $1 AND account_id = $2");
-        let row = sqlx::query(&sql)
-            .bind(org.to_string())
-            .bind(account.to_string())
-            .fetch_optional(self.reader())
-            .await
-            .map_err(backend)?;
-        let member = row.as_ref().map(member_row).transpose()?;
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        let member = members::member_of::<Postgres>(&mut conn, org, account).await?;
         if let Some(cache) = self.cached() {
             cache.put_member(read_in, org, account, member.as_ref());
         }
@@ -131,16 +113,8 @@ impl MemberStore for PgStore {
     }
 
     async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError> {
-        let sql = format!(
-            "SELECT {MEMBER_JOIN_COLUMNS} FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 AND m.id = $2"
-        );
-        let row = sqlx::query(&sql)
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .fetch_optional(self.reader())
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(member_entry_row).transpose()
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        members::member_by_id::<Postgres>(&mut conn, org, id).await
     }
 
     async fn update_member(
@@ -209,24 +183,15 @@ impl MemberStore for PgStore {
         let _changing = self.changing();
         let mut tx = self.writer().begin().await.map_err(backend)?;
         lock_org(&mut tx, org).await?;
-        let account: String =
-            sqlx::query_scalar("DELETE FROM members WHERE org_id = $1 AND id = $2 RETURNING account_id")
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?
-                .ok_or(StoreError::NotFound)?;
-        let account = Id::parse(&account).ok_or_else(|| backend(format!("stored member {id}: bad account")))?;
+        let account = members::delete_member_row::<Postgres>(&mut tx, org, id).await?;
         guard_admins(&mut tx, org, admins.roles).await?;
         leave_sessions(&mut tx, org, account, admins, now).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError> {
-        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created, id");
-        let rows = sqlx::query(&sql).bind(account.to_string()).fetch_all(self.reader()).await.map_err(backend)?;
-        rows.iter().map(member_row).collect()
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        members::memberships_of::<Postgres>(&mut conn, account).await
     }
 }
 
@@ -282,42 +247,9 @@ async fn leave_sessions(
             .map_err(backend)?;
     if !owned.is_empty() {
         let heir = heir(conn, org, account, admins).await?;
-        for session in &owned {
-            sqlx::query(
-                "INSERT INTO participants (id, session_id, account_id, home_org_id, permissions, created, updated) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (session_id, account_id) DO UPDATE \
-                 SET home_org_id = excluded.home_org_id, permissions = excluded.permissions, updated = excluded.updated",
-            )
-            .bind(Id::generate(now).to_string())
-            .bind(session)
-            .bind(&heir)
-            .bind(org.to_string())
-            .bind(Permissions::ALL.bits())
-            .bind(stored_time(now))
-            .bind(stored_time(now))
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-        }
-        sqlx::query("UPDATE live_sessions SET owner_id = $1, updated = $2 WHERE org_id = $3 AND owner_id = $4")
-            .bind(&heir)
-            .bind(stored_time(now))
-            .bind(org.to_string())
-            .bind(account.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
+        members::pass_sessions::<Postgres>(&mut *conn, org, account, &heir, &owned, now).await?;
     }
-    sqlx::query(
-        "DELETE FROM participants WHERE account_id = $1 \
-         AND (home_org_id = $2 OR session_id IN (SELECT id FROM live_sessions WHERE org_id = $2))",
-    )
-    .bind(account.to_string())
-    .bind(org.to_string())
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?;
-    Ok(())
+    members::leave_participations::<Postgres>(conn, org, account).await
 }
 
 /// The account that takes over a leaving member's sessions: `admins.acting` when

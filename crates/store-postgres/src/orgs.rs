@@ -11,36 +11,19 @@ use orgbase_domain::org::{Org, OrgState};
 use orgbase_domain::paging::{Page, PageRequest};
 use orgbase_domain::store::{LinkRequest, Linked, OrgChange, OrgStore};
 use orgbase_domain::{DomainError, Id, StoreError};
-use orgbase_store_sql::orgs::{ORG_COLUMNS, org_row};
-use sqlx::QueryBuilder;
-use sqlx::types::Json;
+use orgbase_store_sql::orgs::{self, ORG_COLUMNS, org_row};
+use sqlx::{Postgres, QueryBuilder};
 
 use crate::members::link_row;
 use crate::sql::push_keyset;
-use crate::sql::stored_time;
-use crate::{PgStore, backend, map_err};
+use crate::{PgStore, backend};
 
 #[async_trait]
 impl OrgStore for PgStore {
     async fn insert_org(&self, org: &Org, admin: Option<&LinkRequest>) -> Result<Option<Linked>, StoreError> {
         let _changing = self.changing();
         let mut tx = self.writer().begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO orgs (id, code, name, state, version, created, updated, updater, props) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(org.id.to_string())
-        .bind(org.code.as_str())
-        .bind(&org.props.name)
-        .bind(org.state.as_str())
-        .bind(org.version)
-        .bind(stored_time(org.created))
-        .bind(stored_time(org.updated))
-        .bind(org.updater.map(|u| u.to_string()))
-        .bind(Json(org.props.to_value()))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_err(e, "An org with this code already exists."))?;
+        orgs::insert_org_row::<Postgres>(&mut tx, org).await?;
         let linked = match admin {
             None => None,
             Some(admin) => Some(link_row(&mut tx, org.id, admin, org.created).await?),
@@ -54,9 +37,8 @@ impl OrgStore for PgStore {
             return Ok(Some(org));
         }
         let read_in = self.cache.generation();
-        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE code = $1");
-        let row = sqlx::query(&sql).bind(code).fetch_optional(self.reader()).await.map_err(backend)?;
-        let org = row.as_ref().map(org_row).transpose()?.map(Arc::new);
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        let org = orgs::org_by_code::<Postgres>(&mut conn, code).await?.map(Arc::new);
         if let (Some(cache), Some(org)) = (self.cached(), &org) {
             cache.put_org(read_in, Arc::clone(org));
         }
@@ -64,9 +46,8 @@ impl OrgStore for PgStore {
     }
 
     async fn org_by_id(&self, id: Id) -> Result<Option<Org>, StoreError> {
-        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(self.reader()).await.map_err(backend)?;
-        row.as_ref().map(org_row).transpose()
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        orgs::org_by_id::<Postgres>(&mut conn, id).await
     }
 
     async fn list_orgs(&self, req: &PageRequest) -> Result<Page<Org>, StoreError> {
@@ -88,17 +69,8 @@ impl OrgStore for PgStore {
     }
 
     async fn set_org_state(&self, id: Id, state: OrgState, now: DateTime<Utc>) -> Result<Org, StoreError> {
-        let sql = format!(
-            "UPDATE orgs SET state = $1, version = version + 1, updated = $2 WHERE id = $3 RETURNING {ORG_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(state.as_str())
-            .bind(stored_time(now))
-            .bind(id.to_string())
-            .fetch_optional(self.writer())
-            .await
-            .map_err(backend)?;
-        let org = row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)?;
+        let mut conn = self.writer().acquire().await.map_err(backend)?;
+        let org = orgs::set_org_state_row::<Postgres>(&mut conn, id, state, now).await?;
         self.cache.forget_org(id);
         Ok(org)
     }

@@ -1,11 +1,16 @@
-//! An account row: its columns and its decoder.
+//! An account row: its columns, its decoder and the account writes both dialects
+//! phrase alike.
 
+use chrono::{DateTime, Utc};
 use orgbase_domain::Id;
 use orgbase_domain::StoreError;
 use orgbase_domain::account::{Account, PersonName};
 use orgbase_domain::email::Email;
 
+use crate::bind::sql;
 use crate::cells::Cells;
+use crate::dialect::Dialect;
+use crate::error::{backend, map_err};
 
 /// The columns [`account_row`] reads, in table order.
 pub const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, verified, created, updated";
@@ -31,4 +36,120 @@ pub fn account_row(row: &impl Cells) -> Result<Account, StoreError> {
         created,
         updated,
     })
+}
+
+/// Inserts an account row.
+pub async fn insert_account_row<D: Dialect>(conn: &mut D::Connection, a: &Account) -> Result<(), StoreError> {
+    sql::<D>(
+        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .id(a.id)
+    .text(a.email.as_str())
+    .text(&a.name.first)
+    .text(&a.name.last)
+    .opt_text(a.password_hash.clone())
+    .flag(a.verified)
+    .time(a.created)
+    .time(a.updated)
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "An account with this email already exists."))?;
+    Ok(())
+}
+
+/// Sets an account's password, clearing its reset token (one mailed before the
+/// change must not undo it); the number of accounts changed.
+pub async fn set_password_row<D: Dialect>(
+    conn: &mut D::Connection,
+    account: Id,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    sql::<D>(
+        "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
+         WHERE id = $3",
+    )
+    .text(hash)
+    .time(now)
+    .id(account)
+    .execute(conn)
+    .await
+    .map_err(backend)
+}
+
+/// Sets the mailed token of `kind` (`reset` or `verify`, the prefix of its
+/// `{kind}_token_hash` and `{kind}_expires` columns).
+pub async fn set_token<D: Dialect>(
+    conn: &mut D::Connection,
+    kind: &'static str,
+    account: Id,
+    token_hash: &str,
+    expires: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let query = format!("UPDATE accounts SET {kind}_token_hash = $1, {kind}_expires = $2 WHERE id = $3");
+    sql::<D>(&query).text(token_hash).time(expires).id(account).execute(conn).await.map_err(backend)?;
+    Ok(())
+}
+
+/// The account holding the token of `kind`, with the token's expiry.
+pub async fn account_by_token<D: Dialect>(
+    conn: &mut D::Connection,
+    kind: &'static str,
+    token_hash: &str,
+) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+    let query =
+        format!("SELECT {ACCOUNT_COLUMNS}, {kind}_expires AS expires FROM accounts WHERE {kind}_token_hash = $1");
+    let row = sql::<D>(&query).text(token_hash).fetch_optional(conn).await.map_err(backend)?;
+    match row {
+        None => Ok(None),
+        Some(row) => Ok(Some((account_row(&row)?, row.time("expires")?))),
+    }
+}
+
+/// Consumes an unexpired token of `kind`: the password becomes `hash`, the email
+/// is verified (the mailed link proved it), every token is cleared and every
+/// session ends. The caller holds the transaction.
+pub async fn consume_token<D: Dialect>(
+    conn: &mut D::Connection,
+    kind: &'static str,
+    token_hash: &str,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Id>, StoreError> {
+    let query = format!(
+        "UPDATE accounts SET password_hash = $1, verified = $2, reset_token_hash = NULL, \
+         reset_expires = NULL, verify_token_hash = NULL, verify_expires = NULL, updated = $3 \
+         WHERE {kind}_token_hash = $4 AND {kind}_expires > $5 RETURNING id"
+    );
+    let row = sql::<D>(&query)
+        .text(hash)
+        .flag(true)
+        .time(now)
+        .text(token_hash)
+        .time(now)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let Some(row) = row else { return Ok(None) };
+    let id = row.string("id")?;
+    sql::<D>("DELETE FROM login_sessions WHERE account_id = $1").text(&id).execute(conn).await.map_err(backend)?;
+    Ok(Id::parse(&id))
+}
+
+/// The account with `email`, if any.
+pub async fn account_by_email<D: Dialect>(
+    conn: &mut D::Connection,
+    email: &str,
+) -> Result<Option<Account>, StoreError> {
+    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
+    let row = sql::<D>(&query).text(email).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(account_row).transpose()
+}
+
+/// The account with `id`, if any.
+pub async fn account_by_id<D: Dialect>(conn: &mut D::Connection, id: Id) -> Result<Option<Account>, StoreError> {
+    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+    let row = sql::<D>(&query).id(id).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(account_row).transpose()
 }

@@ -2,13 +2,55 @@
 //! query builder written once ([`crate::paging`], [`crate::members`]) can serve
 //! both. Whole queries that differ stay in each store crate.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 
-use crate::cells::millis;
+use crate::cells::{Cells, millis};
+
+/// A plain `sqlx::query` of dialect `D`, before its values are bound.
+pub type RawQuery<'q, D> = sqlx::query::Query<'q, D, <D as sqlx::Database>::Arguments<'q>>;
+
+/// A running query. Boxed, so that generic callers' futures stay `Send` (rustc
+/// cannot prove it through an unboxed future that borrows two lifetimes).
+pub type Running<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
 
 /// A database whose SQL the stores write.
-pub trait Dialect: sqlx::Database {
+///
+/// The `arg_*` and `run*` methods serve [`crate::bind::Bound`]; they are per
+/// dialect because sqlx states what a value encodes to, and what a connection
+/// executes, per concrete database.
+pub trait Dialect: sqlx::Database<Row: Cells> {
+    /// Binds a text onto a query.
+    fn arg_text(q: RawQuery<'_, Self>, value: String) -> RawQuery<'_, Self>;
+    /// Binds a text or NULL onto a query.
+    fn arg_opt_text(q: RawQuery<'_, Self>, value: Option<String>) -> RawQuery<'_, Self>;
+    /// Binds an integer onto a query.
+    fn arg_int(q: RawQuery<'_, Self>, value: i64) -> RawQuery<'_, Self>;
+    /// Binds a boolean onto a query.
+    fn arg_flag(q: RawQuery<'_, Self>, value: bool) -> RawQuery<'_, Self>;
+    /// Binds a point in time onto a query, in the form the dialect stores it.
+    fn arg_time(q: RawQuery<'_, Self>, value: DateTime<Utc>) -> RawQuery<'_, Self>;
+    /// Binds a value as JSON onto a query, in the form the dialect stores it.
+    fn arg_json<'q>(q: RawQuery<'q, Self>, value: &impl Serialize) -> Result<RawQuery<'q, Self>, serde_json::Error>;
+    /// Binds a value as JSON, or NULL, onto a query.
+    fn arg_opt_json<'q>(
+        q: RawQuery<'q, Self>,
+        value: Option<&impl Serialize>,
+    ) -> Result<RawQuery<'q, Self>, serde_json::Error>;
+    /// Runs a query on a connection; the number of rows it changed.
+    fn run<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, u64>;
+    /// Runs a query on a connection; its first row, if any.
+    fn run_optional<'q: 'c, 'c>(
+        q: RawQuery<'q, Self>,
+        conn: &'c mut Self::Connection,
+    ) -> Running<'c, Option<Self::Row>>;
+    /// Runs a query on a connection; all its rows.
+    fn run_all<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, Vec<Self::Row>>;
     /// Binds a text value.
     fn bind_text(q: &mut QueryBuilder<'_, Self>, value: String);
     /// Binds an integer.
@@ -26,6 +68,42 @@ pub trait Dialect: sqlx::Database {
 /// SQLite: times are integer milliseconds, JSON is TEXT read through `json_each`,
 /// and `LIKE` compares the lowercased column (it folds ASCII only).
 impl Dialect for Sqlite {
+    fn arg_text(q: RawQuery<'_, Self>, value: String) -> RawQuery<'_, Self> {
+        q.bind(value)
+    }
+    fn arg_opt_text(q: RawQuery<'_, Self>, value: Option<String>) -> RawQuery<'_, Self> {
+        q.bind(value)
+    }
+    fn arg_int(q: RawQuery<'_, Self>, value: i64) -> RawQuery<'_, Self> {
+        q.bind(value)
+    }
+    fn arg_flag(q: RawQuery<'_, Self>, value: bool) -> RawQuery<'_, Self> {
+        q.bind(value)
+    }
+    fn run<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, u64> {
+        Box::pin(async move { Ok(q.execute(conn).await?.rows_affected()) })
+    }
+    fn run_optional<'q: 'c, 'c>(
+        q: RawQuery<'q, Self>,
+        conn: &'c mut Self::Connection,
+    ) -> Running<'c, Option<Self::Row>> {
+        Box::pin(q.fetch_optional(conn))
+    }
+    fn run_all<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, Vec<Self::Row>> {
+        Box::pin(q.fetch_all(conn))
+    }
+    fn arg_time(q: RawQuery<'_, Self>, value: DateTime<Utc>) -> RawQuery<'_, Self> {
+        q.bind(millis(value))
+    }
+    fn arg_json<'q>(q: RawQuery<'q, Self>, value: &impl Serialize) -> Result<RawQuery<'q, Self>, serde_json::Error> {
+        Ok(q.bind(serde_json::to_string(value)?))
+    }
+    fn arg_opt_json<'q>(
+        q: RawQuery<'q, Self>,
+        value: Option<&impl Serialize>,
+    ) -> Result<RawQuery<'q, Self>, serde_json::Error> {
+        Ok(q.bind(value.map(serde_json::to_string).transpose()?))
+    }
     fn bind_text(q: &mut QueryBuilder<'_, Self>, value: String) {
         q.push_bind(value);
     }
@@ -54,6 +132,42 @@ impl Dialect for Sqlite {
 /// PostgreSQL: times are `timestamptz`, JSON is `jsonb` matched by containment
 /// (`@>`, which its GIN index serves), and `ILIKE` ignores case.
 impl Dialect for Postgres {
+    fn arg_text(q: RawQuery<'_, Self>, value: String) -> RawQuery<'_, Self> {
+        q.bind(value)
+    }
+    fn arg_opt_text(q: RawQuery<'_, Self>, value: Option<String>) -> RawQuery<'_, Self> {
+        q.bind(value)
+    }
+    fn arg_int(q: RawQuery<'_, Self>, value: i64) -> RawQuery<'_, Self> {
+        q.bind(value)
+    }
+    fn arg_flag(q: RawQuery<'_, Self>, value: bool) -> RawQuery<'_, Self> {
+        q.bind(value)
+    }
+    fn run<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, u64> {
+        Box::pin(async move { Ok(q.execute(conn).await?.rows_affected()) })
+    }
+    fn run_optional<'q: 'c, 'c>(
+        q: RawQuery<'q, Self>,
+        conn: &'c mut Self::Connection,
+    ) -> Running<'c, Option<Self::Row>> {
+        Box::pin(q.fetch_optional(conn))
+    }
+    fn run_all<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, Vec<Self::Row>> {
+        Box::pin(q.fetch_all(conn))
+    }
+    fn arg_time(q: RawQuery<'_, Self>, value: DateTime<Utc>) -> RawQuery<'_, Self> {
+        q.bind(value)
+    }
+    fn arg_json<'q>(q: RawQuery<'q, Self>, value: &impl Serialize) -> Result<RawQuery<'q, Self>, serde_json::Error> {
+        Ok(q.bind(Json(serde_json::to_value(value)?)))
+    }
+    fn arg_opt_json<'q>(
+        q: RawQuery<'q, Self>,
+        value: Option<&impl Serialize>,
+    ) -> Result<RawQuery<'q, Self>, serde_json::Error> {
+        Ok(q.bind(value.map(serde_json::to_value).transpose()?.map(Json)))
+    }
     fn bind_text(q: &mut QueryBuilder<'_, Self>, value: String) {
         q.push_bind(value);
     }

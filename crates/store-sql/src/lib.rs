@@ -7,11 +7,17 @@
 //!
 //! The few places where the two dialects differ inside shared SQL (binding a time,
 //! matching a role in a JSON array, a case-insensitive prefix match) are the
-//! [`dialect::Dialect`] trait. Whole trait methods, with their transactions and
-//! locking, stay in each store crate. This crate runs no query and spawns nothing.
+//! [`dialect::Dialect`] trait, which also binds values onto a plain query and runs
+//! it on the dialect's connection ([`bind::Bound`]); with it the row inserts, the
+//! account and member reads and writes, and a leaver's session hand-over are
+//! written once here, each on a connection (or transaction) the caller passes.
+//! Whole trait methods, with their transactions, locking and caching, stay in each
+//! store crate; so does any query whose SQL differs by dialect. This crate spawns
+//! nothing.
 
 pub mod accounts;
 pub mod apps;
+pub mod bind;
 pub mod cells;
 pub mod connections;
 pub mod dialect;

@@ -1,11 +1,14 @@
-//! A login session row (table `login_sessions`): its columns and its decoder. Not a live
+//! A login session row (table `login_sessions`): its columns, its decoder and its insert. Not a live
 //! (video) session.
 
 use orgbase_domain::account::LoginSession;
 use orgbase_domain::{Id, StoreError};
 
 use crate::accounts::bad;
+use crate::bind::sql;
 use crate::cells::Cells;
+use crate::dialect::Dialect;
+use crate::error::backend;
 
 /// The columns [`login_session_row`] reads, in table order.
 pub const LOGIN_SESSION_COLUMNS: &str = "id, token_hash, account_id, org_id, created, last_seen, expires";
@@ -24,4 +27,23 @@ pub fn login_session_row(row: &impl Cells) -> Result<LoginSession, StoreError> {
         last_seen,
         expires,
     })
+}
+
+/// Inserts a login session row.
+pub async fn insert_session_row<D: Dialect>(conn: &mut D::Connection, s: &LoginSession) -> Result<(), StoreError> {
+    sql::<D>(
+        "INSERT INTO login_sessions (id, token_hash, account_id, org_id, created, last_seen, expires) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .id(s.id)
+    .text(&s.token_hash)
+    .id(s.account)
+    .id(s.org)
+    .time(s.created)
+    .time(s.last_seen)
+    .time(s.expires)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }

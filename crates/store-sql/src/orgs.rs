@@ -1,9 +1,13 @@
-//! An org row: its columns and its decoder.
+//! An org row: its columns, its decoder, its insert and reads, and the state change.
 
+use chrono::{DateTime, Utc};
 use orgbase_domain::org::{Org, OrgCode, OrgProps, OrgState};
 use orgbase_domain::{Id, StoreError};
 
+use crate::bind::sql;
 use crate::cells::Cells;
+use crate::dialect::Dialect;
+use crate::error::{backend, map_err};
 
 /// The columns [`org_row`] reads, in table order.
 pub const ORG_COLUMNS: &str = "id, code, state, version, created, updated, updater, props, custom_props";
@@ -27,4 +31,53 @@ pub fn org_row(row: &impl Cells) -> Result<Org, StoreError> {
         props: OrgProps::from_value(props).map_err(|_| bad("props"))?,
         schema: serde_json::from_value(schema).map_err(|_| bad("custom properties"))?,
     })
+}
+
+/// Inserts an org row.
+pub async fn insert_org_row<D: Dialect>(conn: &mut D::Connection, org: &Org) -> Result<(), StoreError> {
+    sql::<D>(
+        "INSERT INTO orgs (id, code, name, state, version, created, updated, updater, props) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .id(org.id)
+    .text(org.code.as_str())
+    .text(&org.props.name)
+    .text(org.state.as_str())
+    .int(org.version)
+    .time(org.created)
+    .time(org.updated)
+    .opt_id(org.updater)
+    .json(&org.props.to_value())?
+    .execute(conn)
+    .await
+    .map_err(|e| map_err(e, "An org with this code already exists."))?;
+    Ok(())
+}
+
+/// The org with `code`, if any.
+pub async fn org_by_code<D: Dialect>(conn: &mut D::Connection, code: &str) -> Result<Option<Org>, StoreError> {
+    let query = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE code = $1");
+    let row = sql::<D>(&query).text(code).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(org_row).transpose()
+}
+
+/// The org with `id`, if any.
+pub async fn org_by_id<D: Dialect>(conn: &mut D::Connection, id: Id) -> Result<Option<Org>, StoreError> {
+    let query = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1");
+    let row = sql::<D>(&query).id(id).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(org_row).transpose()
+}
+
+/// Sets an org's state, as a new version; the org as it now is.
+pub async fn set_org_state_row<D: Dialect>(
+    conn: &mut D::Connection,
+    id: Id,
+    state: OrgState,
+    now: DateTime<Utc>,
+) -> Result<Org, StoreError> {
+    let query = format!(
+        "UPDATE orgs SET state = $1, version = version + 1, updated = $2 WHERE id = $3 RETURNING {ORG_COLUMNS}"
+    );
+    let row = sql::<D>(&query).text(state.as_str()).time(now).id(id).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(org_row).transpose()?.ok_or(StoreError::NotFound)
 }

@@ -8,33 +8,16 @@ use orgbase_domain::account::{Account, Member};
 use orgbase_domain::email::Email;
 use orgbase_domain::store::AccountStore;
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::accounts::{ACCOUNT_COLUMNS, account_row};
-use orgbase_store_sql::cells::Cells;
-use sqlx::Row;
+use orgbase_store_sql::accounts;
+use sqlx::Sqlite;
 
 use crate::Conn;
 use crate::members::insert_member_row;
-use crate::sql::stored_time;
-use crate::{SqliteStore, backend, map_err};
+use crate::{SqliteStore, backend};
 
 /// Inserts an account row.
 pub(crate) async fn insert_account_row(conn: &mut Conn, a: &Account) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(a.id.to_string())
-    .bind(a.email.as_str())
-    .bind(&a.name.first)
-    .bind(&a.name.last)
-    .bind(&a.password_hash)
-    .bind(a.verified)
-    .bind(stored_time(a.created))
-    .bind(stored_time(a.updated))
-    .execute(conn)
-    .await
-    .map_err(|e| map_err(e, "An account with this email already exists."))?;
-    Ok(())
+    accounts::insert_account_row::<Sqlite>(conn, a).await
 }
 
 #[async_trait]
@@ -50,9 +33,8 @@ impl AccountStore for SqliteStore {
     }
 
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
-        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(self.reader()).await.map_err(backend)?;
-        row.as_ref().map(account_row).transpose()
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        accounts::account_by_email::<Sqlite>(&mut conn, email.as_str()).await
     }
 
     async fn account_by_id(&self, id: Id) -> Result<Option<Account>, StoreError> {
@@ -60,9 +42,8 @@ impl AccountStore for SqliteStore {
             return Ok(Some(account));
         }
         let read_in = self.cache.generation();
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(self.reader()).await.map_err(backend)?;
-        let account = row.as_ref().map(account_row).transpose()?;
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        let account = accounts::account_by_id::<Sqlite>(&mut conn, id).await?;
         if let (Some(cache), Some(account)) = (self.cached(), &account) {
             cache.put_account(read_in, account);
         }
@@ -79,17 +60,8 @@ impl AccountStore for SqliteStore {
         let _changing = self.changing();
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // A reset token mailed before the change must not undo it.
-        let done = sqlx::query(
-            "UPDATE accounts SET password_hash = $1, reset_token_hash = NULL, reset_expires = NULL, updated = $2 \
-             WHERE id = $3",
-        )
-        .bind(hash)
-        .bind(stored_time(now))
-        .bind(account.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if done.rows_affected() == 0 {
+        let done = accounts::set_password_row::<Sqlite>(&mut tx, account, hash, now).await?;
+        if done == 0 {
             return Err(StoreError::NotFound);
         }
         sqlx::query("DELETE FROM login_sessions WHERE account_id = $1 AND id IS NOT $2")
@@ -137,15 +109,8 @@ impl SqliteStore {
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _changing = self.changing();
-        let sql = format!("UPDATE accounts SET {kind}_token_hash = $1, {kind}_expires = $2 WHERE id = $3");
-        sqlx::query(&sql)
-            .bind(token_hash)
-            .bind(stored_time(expires))
-            .bind(account.to_string())
-            .execute(self.writer())
-            .await
-            .map_err(backend)?;
-        Ok(())
+        let mut conn = self.writer().acquire().await.map_err(backend)?;
+        accounts::set_token::<Sqlite>(&mut conn, kind, account, token_hash, expires).await
     }
 
     async fn account_by_token(
@@ -153,18 +118,12 @@ impl SqliteStore {
         kind: &'static str,
         token_hash: &str,
     ) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
-        let sql =
-            format!("SELECT {ACCOUNT_COLUMNS}, {kind}_expires AS expires FROM accounts WHERE {kind}_token_hash = $1");
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(self.reader()).await.map_err(backend)?;
-        match row {
-            None => Ok(None),
-            Some(row) => Ok(Some((account_row(&row)?, row.time("expires")?))),
-        }
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        accounts::account_by_token::<Sqlite>(&mut conn, kind, token_hash).await
     }
 
-    /// Consumes an unexpired token of `kind`: the password becomes `hash`, the email
-    /// is verified (the mailed link proved it), every token is cleared and every
-    /// session ends, in one transaction.
+    /// Consumes an unexpired token of `kind` (see `accounts::consume_token`), in one
+    /// transaction.
     async fn consume_token(
         &self,
         kind: &'static str,
@@ -174,27 +133,8 @@ impl SqliteStore {
     ) -> Result<Option<Id>, StoreError> {
         let _changing = self.changing();
         let mut tx = self.writer().begin().await.map_err(backend)?;
-        let sql = format!(
-            "UPDATE accounts SET password_hash = $1, verified = 1, reset_token_hash = NULL, \
-             reset_expires = NULL, verify_token_hash = NULL, verify_expires = NULL, updated = $2 \
-             WHERE {kind}_token_hash = $3 AND {kind}_expires > $4 RETURNING id"
-        );
-        let row = sqlx::query(&sql)
-            .bind(hash)
-            .bind(stored_time(now))
-            .bind(token_hash)
-            .bind(stored_time(now))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let id: String = row.try_get("id").map_err(backend)?;
-        sqlx::query("DELETE FROM login_sessions WHERE account_id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let done = accounts::consume_token::<Sqlite>(&mut tx, kind, token_hash, hash, now).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(Id::parse(&id))
+        Ok(done)
     }
 }

@@ -7,33 +7,17 @@ use async_trait::async_trait;
 use orgbase_domain::app::App;
 use orgbase_domain::store::AppStore;
 use orgbase_domain::{Id, StoreError};
-use orgbase_store_sql::apps::{APP_COLUMNS, app_row};
+use orgbase_store_sql::apps::{self, APP_COLUMNS, app_row};
+use sqlx::Sqlite;
 
-use crate::sql::stored_time;
-use crate::{SqliteStore, backend, map_err};
+use crate::{SqliteStore, backend};
 
 #[async_trait]
 impl AppStore for SqliteStore {
     async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
         let _changing = self.changing();
-        sqlx::query(
-            "INSERT INTO apps (id, org_id, name, key, secret, enabled, cors_origins, created, \
-             require_signature_v2, act_as) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(app.id.to_string())
-        .bind(app.org.to_string())
-        .bind(&app.name)
-        .bind(&app.key)
-        .bind(&app.secret)
-        .bind(app.enabled)
-        .bind(serde_json::to_string(&app.cors_origins).map_err(backend)?)
-        .bind(stored_time(app.created))
-        .bind(app.require_signature_v2)
-        .bind(app.act_as.to_stored().map(|ids| ids.to_string()))
-        .execute(self.writer())
-        .await
-        .map_err(|e| map_err(e, "An app with this key already exists."))?;
-        Ok(())
+        let mut conn = self.writer().acquire().await.map_err(backend)?;
+        apps::insert_app_row::<Sqlite>(&mut conn, app).await
     }
 
     async fn app_by_key(&self, key: &str) -> Result<Option<Arc<App>>, StoreError> {
