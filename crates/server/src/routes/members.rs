@@ -48,6 +48,8 @@ fn member_filter(ctx: &OrgCtx, query: Vec<(String, String)>) -> (MemberFilter, V
                 Some(s) => filter.state = Some(s),
                 None => faults.push(FieldError::new("state", "state is active or suspended.")),
             },
+            // No stored text holds U+0000 (`domain::limits::NUL`), and PostgreSQL can't take it.
+            "search" if v.contains('\0') => faults.push(FieldError::new("search", orgbase_domain::limits::NUL)),
             "search" if !v.trim().is_empty() => filter.search = Some(v.trim().chars().take(100).collect()),
             _ => {}
         }

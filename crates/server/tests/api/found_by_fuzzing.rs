@@ -45,7 +45,8 @@ async fn a_stored_number_reads_back_exactly_as_it_was_written(app: &TestApp) {
 
 /// Found by `scripts/api-fuzz` on PostgreSQL: a post body holding U+0000 answered
 /// 500 (PostgreSQL's text can't hold it; nor can jsonb, where the org's values
-/// live). Both backends now refuse it with a 400 and store nothing.
+/// live), and so did a member search holding it. Both backends now refuse it with
+/// a 400 and store nothing.
 async fn a_nul_character_is_refused_in_posts_and_stored_values(app: &TestApp) {
     let (org, key) = app.seed_org("example", "Example").await;
     let admin = app.member_token(&org, &key, "admin@x.test", &[ADMINISTRATOR]).await;
@@ -68,6 +69,9 @@ async fn a_nul_character_is_refused_in_posts_and_stored_values(app: &TestApp) {
         let (status, body) = json(patch.send().await.unwrap()).await;
         assert_eq!(status, 400, "{value}: {body}");
     }
+    let search = app.api(Method::GET, "/example/v2/members?search=a%00b", &key.key, Some(&admin));
+    let (status, body) = json(search.send().await.unwrap()).await;
+    assert_eq!(status, 400, "{body}");
     let read = app.api(Method::GET, "/example/v2", &key.key, Some(&admin));
     let (status, org) = json(read.send().await.unwrap()).await;
     assert_eq!(status, 200, "{org}");
