@@ -34,6 +34,10 @@ pub trait Cells {
     fn json(&self, column: &str) -> Result<Value, StoreError>;
     /// A JSON document that may be NULL.
     fn opt_json(&self, column: &str) -> Result<Option<Value>, StoreError>;
+    /// A small integer (SMALLINT on PostgreSQL, INTEGER on SQLite).
+    fn small_int(&self, column: &str) -> Result<i16, StoreError>;
+    /// A point in time that may be NULL.
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
 /// One typed cell.
@@ -84,6 +88,12 @@ impl Cells for SqliteRow {
     fn opt_json(&self, column: &str) -> Result<Option<Value>, StoreError> {
         get::<_, Option<&str>>(self, column)?.map(serde_json::from_str).transpose().map_err(backend)
     }
+    fn small_int(&self, column: &str) -> Result<i16, StoreError> {
+        i16::try_from(get::<_, i64>(self, column)?).map_err(backend)
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(get::<_, Option<i64>>(self, column)?.map(from_millis))
+    }
 }
 
 impl Cells for PgRow {
@@ -113,5 +123,11 @@ impl Cells for PgRow {
     }
     fn opt_json(&self, column: &str) -> Result<Option<Value>, StoreError> {
         get::<_, Option<Json<Value>>>(self, column).map(|v| v.map(|Json(v)| v))
+    }
+    fn small_int(&self, column: &str) -> Result<i16, StoreError> {
+        get(self, column)
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        get(self, column)
     }
 }

@@ -9,14 +9,13 @@ use orgbase_domain::{Id, StoreError};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::cells::Cells;
-use crate::extra_cells::ExtraCells;
 
 /// The columns [`connection`] reads, in table order.
 pub const CONNECTION_COLUMNS: &str =
     "id, org_id, email, name, roles, state, token_hash, expires, creator, account_id, created, updated";
 
 /// Rebuilds a connection from a row of [`CONNECTION_COLUMNS`].
-pub fn connection<R: Cells + ExtraCells>(row: &R) -> Result<Connection, StoreError> {
+pub fn connection<R: Cells>(row: &R) -> Result<Connection, StoreError> {
     let id = row.text("id")?;
     let bad = || StoreError::Backend(format!("stored connection {id}: bad value"));
     let opt_id = |column: &str| -> Result<Option<Id>, StoreError> {

@@ -22,7 +22,6 @@ pub mod cells;
 pub mod connections;
 pub mod dialect;
 pub mod error;
-pub mod extra_cells;
 pub mod facilities;
 pub mod live_sessions;
 pub mod login_sessions;

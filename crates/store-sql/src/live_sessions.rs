@@ -11,7 +11,6 @@ use orgbase_domain::{Id, StoreError};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::cells::Cells;
-use crate::extra_cells::ExtraCells;
 
 /// The columns [`live_session`] reads, in table order.
 pub const LIVE_SESSION_COLUMNS: &str = "id, org_id, owner_id, name, type, speciality, estimated_duration, access, \
@@ -21,7 +20,7 @@ pub const PARTICIPANT_COLUMNS: &str = "id, session_id, account_id, home_org_id, 
 
 /// Rebuilds a session from a row of [`LIVE_SESSION_COLUMNS`]; its participants are
 /// attached after.
-pub fn live_session<R: Cells + ExtraCells>(row: &R) -> Result<LiveSession, StoreError> {
+pub fn live_session<R: Cells>(row: &R) -> Result<LiveSession, StoreError> {
     let id = row.text("id")?;
     let bad = |what: &str| StoreError::Backend(format!("stored session {id}: bad {what}"));
     let id_in = |column: &str, what: &str| Id::parse(row.text(column)?).ok_or_else(|| bad(what));
