@@ -26,6 +26,23 @@ pub(crate) async fn exists(conn: &mut SqliteConnection, sql: &str, id: Id) -> Re
     Ok(found.is_some())
 }
 
+/// Says whether a facility or room row of `org` may be deleted. No lock, unlike
+/// PostgreSQL's `lock_for_delete`: the transaction holds SQLite's one writer.
+async fn check_removable(conn: &mut SqliteConnection, table: &str, org: Id, id: Id) -> Result<(), StoreError> {
+    let removable: Option<bool> =
+        sqlx::query_scalar(&format!("SELECT is_removable FROM {table} WHERE org_id = $1 AND id = $2"))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+    match removable {
+        None => Err(StoreError::NotFound),
+        Some(false) => Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
+        Some(true) => Ok(()),
+    }
+}
+
 #[async_trait]
 impl FacilityStore for SqliteStore {
     async fn insert_facility(&self, f: &Facility) -> Result<(), StoreError> {
@@ -70,18 +87,7 @@ impl FacilityStore for SqliteStore {
 
     async fn delete_facility(&self, org: Id, id: Id) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let removable: Option<bool> =
-            sqlx::query_scalar("SELECT is_removable FROM facilities WHERE org_id = $1 AND id = $2")
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-        match removable {
-            None => return Err(StoreError::NotFound),
-            Some(false) => return Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
-            Some(true) => {}
-        }
+        check_removable(&mut tx, "facilities", org, id).await?;
         if exists(&mut tx, "SELECT 1 FROM rooms WHERE facility_id = $1 AND NOT is_removable LIMIT 1", id).await? {
             return Err(StoreError::Conflict(facility::ROOM_NOT_REMOVABLE.into()));
         }
@@ -140,18 +146,7 @@ impl FacilityStore for SqliteStore {
 
     async fn delete_room(&self, org: Id, id: Id) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let removable: Option<bool> =
-            sqlx::query_scalar("SELECT is_removable FROM rooms WHERE org_id = $1 AND id = $2")
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-        match removable {
-            None => return Err(StoreError::NotFound),
-            Some(false) => return Err(StoreError::Conflict(facility::NOT_REMOVABLE.into())),
-            Some(true) => {}
-        }
+        check_removable(&mut tx, "rooms", org, id).await?;
         if exists(&mut tx, "SELECT 1 FROM live_sessions WHERE room_id = $1 AND state <> 'ended' LIMIT 1", id).await? {
             return Err(StoreError::Conflict(facility::IN_USE.into()));
         }
