@@ -13,8 +13,6 @@ use orgbase_domain::org::Org;
 
 use orgbase_domain::store::Store;
 use orgbase_domain::{Clock, StoreError};
-use orgbase_store_postgres::PgStore;
-use orgbase_store_sqlite::SqliteStore;
 
 use crate::auth::Limits;
 use crate::config::Config;
@@ -130,9 +128,9 @@ impl AppState {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     match config.database_url.as_ref().map(|s| s.0.as_str()) {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Arc::new(PgStore::connect(url).await?))
+            Ok(Arc::new(orgbase_store_postgres::connect(url).await?))
         }
-        Some(url) => Ok(Arc::new(SqliteStore::open_url(url).await?)),
-        None => Ok(Arc::new(SqliteStore::open_dir(&config.data_dir).await?)),
+        Some(url) => Ok(Arc::new(orgbase_store_sqlite::open_url(url).await?)),
+        None => Ok(Arc::new(orgbase_store_sqlite::open_dir(&config.data_dir).await?)),
     }
 }

@@ -1,16 +1,21 @@
-//! An account row: its columns, its decoder and the account writes both dialects
-//! phrase alike.
+//! The `AccountStore` impl: accounts, passwords and the one-time reset and verify
+//! tokens. No row is locked: each write is one statement on the account's row, or
+//! a transaction whose statements all guard on that row's own values.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::Id;
 use orgbase_domain::StoreError;
-use orgbase_domain::account::{Account, PersonName};
+use orgbase_domain::account::{Account, Member, PersonName};
 use orgbase_domain::email::Email;
+use orgbase_domain::store::AccountStore;
 
+use crate::backend::{Backend, SqlStore};
 use crate::bind::sql;
 use crate::cells::Cells;
 use crate::dialect::Dialect;
 use crate::error::{backend, map_err};
+use crate::members::insert_member_row;
 
 /// The columns [`account_row`] reads, in table order.
 pub const ACCOUNT_COLUMNS: &str = "id, email, name_first, name_last, password_hash, verified, created, updated";
@@ -152,4 +157,110 @@ pub async fn account_by_id<D: Dialect>(conn: &mut D::Connection, id: Id) -> Resu
     let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
     let row = sql::<D>(&query).id(id).fetch_optional(conn).await.map_err(backend)?;
     row.as_ref().map(account_row).transpose()
+}
+
+#[async_trait]
+impl<B: Backend> AccountStore for SqlStore<B> {
+    async fn insert_account(&self, account: &Account, member: Option<&Member>) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.begin().await?;
+        insert_account_row::<B::Db>(&mut tx, account).await?;
+        if let Some(member) = member {
+            insert_member_row::<B::Db>(&mut tx, member).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
+        account_by_email::<B::Db>(&mut *self.read().await?, email.as_str()).await
+    }
+
+    async fn account_by_id(&self, id: Id) -> Result<Option<Account>, StoreError> {
+        if let Some(account) = self.cached().and_then(|c| c.account(id)) {
+            return Ok(Some(account));
+        }
+        let read_in = self.cache().generation();
+        let account = account_by_id::<B::Db>(&mut *self.read().await?, id).await?;
+        if let (Some(cache), Some(account)) = (self.cached(), &account) {
+            cache.put_account(read_in, account);
+        }
+        Ok(account)
+    }
+
+    async fn set_password(
+        &self,
+        account: Id,
+        hash: &str,
+        keep: Option<Id>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.begin().await?;
+        // A reset token mailed before the change must not undo it.
+        if set_password_row::<B::Db>(&mut tx, account, hash, now).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sql::<B::Db>("DELETE FROM login_sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2")
+            .id(account)
+            .opt_id(keep)
+            .execute(&mut tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn set_reset_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        self.set_account_token("reset", account, token_hash, expires).await
+    }
+
+    async fn account_by_reset_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        account_by_token::<B::Db>(&mut *self.read().await?, "reset", token_hash).await
+    }
+
+    async fn reset_password(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        self.consume_token("reset", token_hash, hash, now).await
+    }
+
+    async fn set_verify_token(&self, account: Id, token_hash: &str, expires: DateTime<Utc>) -> Result<(), StoreError> {
+        self.set_account_token("verify", account, token_hash, expires).await
+    }
+
+    async fn account_by_verify_token(&self, token_hash: &str) -> Result<Option<(Account, DateTime<Utc>)>, StoreError> {
+        account_by_token::<B::Db>(&mut *self.read().await?, "verify", token_hash).await
+    }
+
+    async fn verify_account(&self, token_hash: &str, hash: &str, now: DateTime<Utc>) -> Result<Option<Id>, StoreError> {
+        self.consume_token("verify", token_hash, hash, now).await
+    }
+}
+
+/// The mailed tokens of accounts: `reset` (a password reset) and `verify` (an email
+/// verification), each in its own `{kind}_token_hash` and `{kind}_expires` columns.
+impl<B: Backend> SqlStore<B> {
+    async fn set_account_token(
+        &self,
+        kind: &'static str,
+        account: Id,
+        token_hash: &str,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        set_token::<B::Db>(&mut *self.write().await?, kind, account, token_hash, expires).await
+    }
+
+    /// Consumes an unexpired token of `kind` (see [`consume_token`]), in one
+    /// transaction.
+    async fn consume_token(
+        &self,
+        kind: &'static str,
+        token_hash: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Id>, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.begin().await?;
+        let done = consume_token::<B::Db>(&mut tx, kind, token_hash, hash, now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
 }

@@ -1,12 +1,18 @@
-//! An app row: its columns, its decoder and its insert.
+//! The `AppStore` impl: the API apps of an org and their keys. Documents
+//! (`cors_origins`, `act_as`) are JSON, TEXT on SQLite and `jsonb` on PostgreSQL.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use orgbase_domain::app::{ActAs, App};
+use orgbase_domain::store::AppStore;
 use orgbase_domain::{Id, StoreError};
 
+use crate::backend::{Backend, SqlStore};
 use crate::bind::sql;
 use crate::cells::Cells;
 use crate::dialect::Dialect;
-use crate::error::map_err;
+use crate::error::{backend, map_err};
 
 /// The columns [`app_row`] reads, in table order.
 pub const APP_COLUMNS: &str =
@@ -56,4 +62,40 @@ pub async fn insert_app_row<D: Dialect>(conn: &mut D::Connection, app: &App) -> 
     .await
     .map_err(|e| map_err(e, "An app with this key already exists."))?;
     Ok(())
+}
+
+#[async_trait]
+impl<B: Backend> AppStore for SqlStore<B> {
+    async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        insert_app_row::<B::Db>(&mut *self.write().await?, app).await
+    }
+
+    async fn app_by_key(&self, key: &str) -> Result<Option<Arc<App>>, StoreError> {
+        if let Some(app) = self.cached().and_then(|c| c.app(key)) {
+            return Ok(Some(app));
+        }
+        let read_in = self.cache().generation();
+        let sql_text = format!("SELECT {APP_COLUMNS} FROM apps WHERE key = $1");
+        let row = sql::<B::Db>(&sql_text).text(key).fetch_optional(&mut *self.read().await?).await.map_err(backend)?;
+        let app = row.as_ref().map(app_row).transpose()?.map(Arc::new);
+        if let (Some(cache), Some(app)) = (self.cached(), &app) {
+            cache.put_app(read_in, Arc::clone(app));
+        }
+        Ok(app)
+    }
+
+    async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError> {
+        if let Some(apps) = self.cached().and_then(|c| c.org_apps(org)) {
+            return Ok(apps);
+        }
+        let read_in = self.cache().generation();
+        let sql_text = format!("SELECT {APP_COLUMNS} FROM apps WHERE org_id = $1 ORDER BY id");
+        let rows = sql::<B::Db>(&sql_text).id(org).fetch_all(&mut *self.read().await?).await.map_err(backend)?;
+        let apps = rows.iter().map(app_row).collect::<Result<Vec<_>, _>>()?;
+        if let Some(cache) = self.cached() {
+            cache.put_org_apps(read_in, org, &apps);
+        }
+        Ok(apps)
+    }
 }

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use orgbase_domain::{Id, StoreError};
 use serde::Serialize;
+use sqlx::QueryBuilder;
 
 use crate::dialect::{Dialect, RawQuery};
 use crate::error::backend;
@@ -17,6 +18,29 @@ pub struct Bound<'q, D: Dialect>(RawQuery<'q, D>);
 /// Starts a query on `sql`, whose placeholders are `$1`, `$2`… in both dialects.
 pub fn sql<D: Dialect>(sql: &str) -> Bound<'_, D> {
     Bound(sqlx::query(sql))
+}
+
+/// A query built with a [`QueryBuilder`], whose values are bound already, to run.
+pub struct Built<'b, 'a, D: Dialect>(&'b mut QueryBuilder<'a, D>);
+
+/// Runs the query `q` has built.
+pub fn built<'b, 'a, D: Dialect>(q: &'b mut QueryBuilder<'a, D>) -> Built<'b, 'a, D> {
+    Built(q)
+}
+
+impl<D: Dialect> Built<'_, '_, D> {
+    /// Runs the query; the number of rows it changed.
+    pub async fn execute(self, conn: &mut D::Connection) -> Result<u64, sqlx::Error> {
+        D::run_built(self.0, conn).await
+    }
+    /// Runs the query; its first row, if any.
+    pub async fn fetch_optional(self, conn: &mut D::Connection) -> Result<Option<D::Row>, sqlx::Error> {
+        D::run_built_optional(self.0, conn).await
+    }
+    /// Runs the query; all its rows.
+    pub async fn fetch_all(self, conn: &mut D::Connection) -> Result<Vec<D::Row>, sqlx::Error> {
+        D::run_built_all(self.0, conn).await
+    }
 }
 
 impl<'q, D: Dialect> Bound<'q, D> {
@@ -36,6 +60,10 @@ impl<'q, D: Dialect> Bound<'q, D> {
     pub fn opt_id(self, value: Option<Id>) -> Self {
         self.opt_text(value.map(|v| v.to_string()))
     }
+    /// Binds a small integer.
+    pub fn small_int(self, value: i16) -> Self {
+        Self(D::arg_small_int(self.0, value))
+    }
     /// Binds an integer.
     pub fn int(self, value: i64) -> Self {
         Self(D::arg_int(self.0, value))
@@ -43,6 +71,10 @@ impl<'q, D: Dialect> Bound<'q, D> {
     /// Binds a boolean.
     pub fn flag(self, value: bool) -> Self {
         Self(D::arg_flag(self.0, value))
+    }
+    /// Binds a point in time or NULL.
+    pub fn opt_time(self, value: Option<DateTime<Utc>>) -> Self {
+        Self(D::arg_opt_time(self.0, value))
     }
     /// Binds a point in time.
     pub fn time(self, value: DateTime<Utc>) -> Self {

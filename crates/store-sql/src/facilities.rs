@@ -1,13 +1,23 @@
-//! Facilities and their rooms as both databases store them: the column lists, the
-//! row decoders, the inserts and the partial update of either; each backend binds
-//! the times its own way.
+//! The `FacilityStore` impl: facilities and their rooms. A delete first reads the
+//! row `FOR UPDATE` where writers run side by side (`lock_for_delete`): a session
+//! that would take the facility or room meanwhile needs a share lock on that row
+//! for its foreign key, so it waits until the delete is done, and the "in use"
+//! check cannot be overtaken. SQLite's single writer gives this for free.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::facility::{Facility, PlaceChanges, Room};
+use orgbase_domain::facility::{self as place, Facility, PlaceChanges, Room};
+use orgbase_domain::paging::{Page, PageRequest};
+use orgbase_domain::store::FacilityStore;
 use orgbase_domain::{Id, StoreError};
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::QueryBuilder;
 
+use crate::backend::{Backend, SqlStore};
+use crate::bind::{built, sql};
 use crate::cells::Cells;
+use crate::dialect::Dialect;
+use crate::error::{backend, map_ref_err};
+use crate::paging::push_keyset;
 
 /// The columns [`facility`] reads, in table order.
 pub const FACILITY_COLUMNS: &str = "id, org_id, name, is_removable, created, updated";
@@ -46,77 +56,154 @@ pub fn room(row: &impl Cells) -> Result<Room, StoreError> {
 }
 
 /// `UPDATE {table} SET … WHERE org_id = $ AND id = $ RETURNING {columns}`, for a
-/// facility or a room; `now` is bound as the dialect stores a time.
-pub fn place_update<'a, DB, T>(
+/// facility or a room.
+fn place_update<'a, D: Dialect>(
     table: &str,
     columns: &str,
     org: Id,
     id: Id,
-    changes: &'a PlaceChanges,
-    now: T,
-) -> QueryBuilder<'a, DB>
-where
-    DB: Database,
-    T: 'a + Encode<'a, DB> + Type<DB>,
-    &'a String: Encode<'a, DB> + Type<DB>,
-    bool: Encode<'a, DB> + Type<DB>,
-    String: Encode<'a, DB> + Type<DB>,
-{
+    changes: &PlaceChanges,
+    now: DateTime<Utc>,
+) -> QueryBuilder<'a, D> {
     let mut q = QueryBuilder::new(format!("UPDATE {table} SET updated = "));
-    q.push_bind(now);
+    D::bind_time(&mut q, now);
     if let Some(name) = &changes.name {
-        q.push(", name = ").push_bind(name);
+        q.push(", name = ");
+        D::bind_text(&mut q, name.clone());
     }
     if let Some(removable) = changes.is_removable {
-        q.push(", is_removable = ").push_bind(removable);
+        q.push(", is_removable = ");
+        D::bind_flag(&mut q, removable);
     }
-    q.push(" WHERE org_id = ").push_bind(org.to_string());
-    q.push(" AND id = ").push_bind(id.to_string());
+    q.push(" WHERE org_id = ");
+    D::bind_text(&mut q, org.to_string());
+    q.push(" AND id = ");
+    D::bind_text(&mut q, id.to_string());
     q.push(format_args!(" RETURNING {columns}"));
     q
 }
 
-/// `INSERT INTO facilities (…) VALUES (…)`; `time` turns a time into what the
-/// dialect stores.
-pub fn facility_insert<'a, DB, T>(f: &'a Facility, time: impl Fn(DateTime<Utc>) -> T) -> QueryBuilder<'a, DB>
-where
-    DB: Database,
-    T: 'a + Encode<'a, DB> + Type<DB>,
-    String: Encode<'a, DB> + Type<DB>,
-    &'a String: Encode<'a, DB> + Type<DB>,
-    bool: Encode<'a, DB> + Type<DB>,
-{
-    let mut q = QueryBuilder::new(format!("INSERT INTO facilities ({FACILITY_COLUMNS}) VALUES ("));
-    let mut values = q.separated(", ");
-    values.push_bind(f.id.to_string());
-    values.push_bind(f.org.to_string());
-    values.push_bind(&f.name);
-    values.push_bind(f.is_removable);
-    values.push_bind(time(f.created));
-    values.push_bind(time(f.updated));
-    q.push(")");
-    q
+/// True when a query that selects `1` for the id `$1` finds a row.
+async fn exists<D: Dialect>(conn: &mut D::Connection, query: &str, id: Id) -> Result<bool, StoreError> {
+    Ok(sql::<D>(query).id(id).fetch_optional(conn).await.map_err(backend)?.is_some())
 }
 
-/// `INSERT INTO rooms (…) VALUES (…)`; `time` turns a time into what the dialect
-/// stores.
-pub fn room_insert<'a, DB, T>(r: &'a Room, time: impl Fn(DateTime<Utc>) -> T) -> QueryBuilder<'a, DB>
-where
-    DB: Database,
-    T: 'a + Encode<'a, DB> + Type<DB>,
-    String: Encode<'a, DB> + Type<DB>,
-    &'a String: Encode<'a, DB> + Type<DB>,
-    bool: Encode<'a, DB> + Type<DB>,
-{
-    let mut q = QueryBuilder::new(format!("INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ("));
-    let mut values = q.separated(", ");
-    values.push_bind(r.id.to_string());
-    values.push_bind(r.org.to_string());
-    values.push_bind(r.facility.to_string());
-    values.push_bind(&r.name);
-    values.push_bind(r.is_removable);
-    values.push_bind(time(r.created));
-    values.push_bind(time(r.updated));
-    q.push(")");
-    q
+/// Says whether a facility or room row of `org` may be deleted, holding it (where
+/// writers run side by side) until the transaction ends.
+async fn lock_for_delete<D: Dialect>(conn: &mut D::Connection, table: &str, org: Id, id: Id) -> Result<(), StoreError> {
+    let query = format!("SELECT is_removable FROM {table} WHERE org_id = $1 AND id = $2{}", D::FOR_UPDATE);
+    let row = sql::<D>(&query).id(org).id(id).fetch_optional(conn).await.map_err(backend)?;
+    match row.as_ref().map(|r| r.flag("is_removable")).transpose()? {
+        None => Err(StoreError::NotFound),
+        Some(false) => Err(StoreError::Conflict(place::NOT_REMOVABLE.into())),
+        Some(true) => Ok(()),
+    }
+}
+
+#[async_trait]
+impl<B: Backend> FacilityStore for SqlStore<B> {
+    async fn insert_facility(&self, f: &Facility) -> Result<(), StoreError> {
+        let query = format!("INSERT INTO facilities ({FACILITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)");
+        let insert = sql::<B::Db>(&query).id(f.id).id(f.org).text(&f.name).flag(f.is_removable);
+        insert
+            .time(f.created)
+            .time(f.updated)
+            .execute(&mut *self.write().await?)
+            .await
+            .map_err(|e| map_ref_err(e, "A facility with this id already exists."))?;
+        Ok(())
+    }
+
+    async fn facility(&self, org: Id, id: Id) -> Result<Option<Facility>, StoreError> {
+        let query = format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = $1 AND id = $2");
+        let row = sql::<B::Db>(&query).id(org).id(id).fetch_optional(&mut *self.read().await?).await;
+        row.map_err(backend)?.as_ref().map(facility).transpose()
+    }
+
+    async fn list_facilities(&self, org: Id, req: &PageRequest) -> Result<Page<Facility>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE org_id = "));
+        B::Db::bind_text(&mut q, org.to_string());
+        push_keyset(&mut q, "facilities", req);
+        let rows = built(&mut q).fetch_all(&mut *self.read().await?).await.map_err(backend)?;
+        Ok(Page::from_rows(rows.iter().map(facility).collect::<Result<Vec<_>, _>>()?, req))
+    }
+
+    async fn update_facility(
+        &self,
+        org: Id,
+        id: Id,
+        changes: &PlaceChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Facility, StoreError> {
+        let mut q = place_update::<B::Db>("facilities", FACILITY_COLUMNS, org, id, changes, now);
+        let row = built(&mut q).fetch_optional(&mut *self.write().await?).await.map_err(backend)?;
+        row.as_ref().map(facility).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn delete_facility(&self, org: Id, id: Id) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        lock_for_delete::<B::Db>(&mut tx, "facilities", org, id).await?;
+        let fixed_room = "SELECT 1 AS found FROM rooms WHERE facility_id = $1 AND NOT is_removable LIMIT 1";
+        if exists::<B::Db>(&mut tx, fixed_room, id).await? {
+            return Err(StoreError::Conflict(place::ROOM_NOT_REMOVABLE.into()));
+        }
+        let in_use = "SELECT 1 AS found FROM live_sessions WHERE facility_id = $1 AND state <> 'ended' LIMIT 1";
+        if exists::<B::Db>(&mut tx, in_use, id).await? {
+            return Err(StoreError::Conflict(place::IN_USE.into()));
+        }
+        sql::<B::Db>("DELETE FROM facilities WHERE id = $1").id(id).execute(&mut tx).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn insert_room(&self, r: &Room) -> Result<(), StoreError> {
+        let query = format!("INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+        let insert = sql::<B::Db>(&query).id(r.id).id(r.org).id(r.facility).text(&r.name);
+        insert
+            .flag(r.is_removable)
+            .time(r.created)
+            .time(r.updated)
+            .execute(&mut *self.write().await?)
+            .await
+            .map_err(|e| map_ref_err(e, "A room with this id already exists."))?;
+        Ok(())
+    }
+
+    async fn room(&self, org: Id, id: Id) -> Result<Option<Room>, StoreError> {
+        let query = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = $1 AND id = $2");
+        let row = sql::<B::Db>(&query).id(org).id(id).fetch_optional(&mut *self.read().await?).await;
+        row.map_err(backend)?.as_ref().map(room).transpose()
+    }
+
+    async fn list_rooms(&self, org: Id, facility: Id, req: &PageRequest) -> Result<Page<Room>, StoreError> {
+        let mut q = QueryBuilder::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE org_id = "));
+        B::Db::bind_text(&mut q, org.to_string());
+        q.push(" AND facility_id = ");
+        B::Db::bind_text(&mut q, facility.to_string());
+        push_keyset(&mut q, "rooms", req);
+        let rows = built(&mut q).fetch_all(&mut *self.read().await?).await.map_err(backend)?;
+        Ok(Page::from_rows(rows.iter().map(room).collect::<Result<Vec<_>, _>>()?, req))
+    }
+
+    async fn update_room(
+        &self,
+        org: Id,
+        id: Id,
+        changes: &PlaceChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Room, StoreError> {
+        let mut q = place_update::<B::Db>("rooms", ROOM_COLUMNS, org, id, changes, now);
+        let row = built(&mut q).fetch_optional(&mut *self.write().await?).await.map_err(backend)?;
+        row.as_ref().map(room).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn delete_room(&self, org: Id, id: Id) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        lock_for_delete::<B::Db>(&mut tx, "rooms", org, id).await?;
+        let in_use = "SELECT 1 AS found FROM live_sessions WHERE room_id = $1 AND state <> 'ended' LIMIT 1";
+        if exists::<B::Db>(&mut tx, in_use, id).await? {
+            return Err(StoreError::Conflict(place::IN_USE.into()));
+        }
+        sql::<B::Db>("DELETE FROM rooms WHERE id = $1").id(id).execute(&mut tx).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
 }

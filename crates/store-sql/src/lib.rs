@@ -1,22 +1,22 @@
-//! What the SQLite and PostgreSQL stores share, written once: reading the cells of a
-//! row ([`cells`]), the row decoders and column lists of each aggregate, keyset
-//! paging ([`paging`]), LIKE escaping ([`text`]), the members list filter
-//! ([`members`]) and the classification of driver errors ([`error`]). The inserts
-//! and partial updates of connections, live sessions and facilities are built here
-//! too, each backend giving how it binds a time.
+//! The storage traits of `orgbase_domain::store`, implemented once for SQLite and
+//! PostgreSQL on [`backend::SqlStore`], one module per aggregate: each holds the
+//! trait impl with its transactions, locks and cache steps, the column list and
+//! the row decoder ([`cells`] reads a cell on either database).
 //!
-//! The few places where the two dialects differ inside shared SQL (binding a time,
-//! matching a role in a JSON array, a case-insensitive prefix match) are the
-//! [`dialect::Dialect`] trait, which also binds values onto a plain query and runs
-//! it on the dialect's connection ([`bind::Bound`]); with it the row inserts, the
-//! account and member reads and writes, and a leaver's session hand-over are
-//! written once here, each on a connection (or transaction) the caller passes.
-//! Whole trait methods, with their transactions, locking and caching, stay in each
-//! store crate; so does any query whose SQL differs by dialect. This crate spawns
-//! nothing.
+//! Where the SQL of the two databases differs, it differs through
+//! [`dialect::Dialect`], the one place to read the differences: how a time or JSON
+//! is bound, matching roles in a JSON array, a case-insensitive prefix, and the row
+//! locks PostgreSQL takes because its writers run side by side (SQLite's single
+//! writer connection orders every write). [`bind::Bound`] binds values through the
+//! dialect and runs a query. A store crate supplies a [`backend::Backend`]: its
+//! pools, its cache, and the few writes that run differently (SQLite's group
+//! commit, PostgreSQL's combined org writes, where rate-limit state lives). Keyset
+//! paging is [`paging`], LIKE escaping [`text`], driver errors [`error`]. This
+//! crate spawns nothing.
 
 pub mod accounts;
 pub mod apps;
+pub mod backend;
 pub mod bind;
 pub mod cells;
 pub mod connections;

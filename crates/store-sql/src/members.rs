@@ -1,19 +1,29 @@
-//! A member row, alone or joined with its account: columns and decoders, and the
-//! members list's filter, the member insert and delete, and what a leaving member's
-//! sessions go through, written once over [`Dialect`].
+//! The `MemberStore` impl: memberships, the members list and the guard that keeps
+//! an org's last admin. Several PostgreSQL nodes write at once, so a change that
+//! could remove the last admin first takes the org's row lock
+//! (`Dialect::LOCK_ORG`), and two admins demoting each other cannot both pass the
+//! guard; SQLite's single writer connection gives that for free. Roles are a JSON
+//! array (TEXT walked with `json_each` on SQLite, `jsonb` matched with `?|` and
+//! `@>` on PostgreSQL): see `Dialect::push_holds` and `push_holds_any`.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::account::{Member, MemberEntry, MemberState, PersonName};
 use orgbase_domain::email::Email;
 use orgbase_domain::live_session::Permissions;
+use orgbase_domain::paging::Page;
 use orgbase_domain::paging::PageRequest;
-use orgbase_domain::store::MemberFilter;
+use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberStore};
 use orgbase_domain::{Id, StoreError};
 use sqlx::QueryBuilder;
 
-use crate::accounts::bad;
-use crate::bind::sql;
+use crate::accounts::{ACCOUNT_COLUMNS, account_row, bad, insert_account_row};
+use crate::backend::{Backend, SqlStore};
+use crate::bind::{built, sql};
 use crate::cells::Cells;
+use crate::connections::insert_connection_row;
 use crate::dialect::Dialect;
 use crate::error::{backend, map_err};
 use crate::paging::{comparison, direction, push_limit};
@@ -204,6 +214,223 @@ pub async fn memberships_of<D: Dialect>(conn: &mut D::Connection, account: Id) -
     let query = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created, id");
     let rows = sql::<D>(&query).id(account).fetch_all(conn).await.map_err(backend)?;
     rows.iter().map(member_row).collect()
+}
+
+/// The one fault of the last-administrator guard.
+fn last_admin() -> StoreError {
+    StoreError::Invariant("The org must keep at least one active Administrator.".into())
+}
+
+/// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
+/// inside the caller's transaction. The account row is read `FOR UPDATE` where
+/// writers run side by side, so that a concurrent reclaim or verification cannot
+/// change it under us.
+pub async fn link_row<D: Dialect>(
+    conn: &mut D::Connection,
+    org: Id,
+    request: &LinkRequest,
+    now: DateTime<Utc>,
+) -> Result<Linked, StoreError> {
+    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1{}", D::FOR_UPDATE);
+    let row = sql::<D>(&query).text(request.account.email.as_str()).fetch_optional(&mut *conn).await;
+    let account = match row.map_err(backend)?.as_ref().map(account_row).transpose()? {
+        None => {
+            let account = request.account.clone().verified();
+            insert_account_row::<D>(&mut *conn, &account).await?;
+            account
+        }
+        Some(existing) => existing,
+    };
+    let member = sql::<D>("SELECT id FROM members WHERE org_id = $1 AND account_id = $2").id(org).id(account.id);
+    if member.fetch_optional(&mut *conn).await.map_err(backend)?.is_some() {
+        return Ok(Linked::AlreadyMember);
+    }
+    if !account.verified {
+        let invitation = &request.invitation;
+        let done = insert_connection_row::<D>(&mut *conn, invitation, true).await?;
+        return Ok(if done { Linked::Invited(invitation.clone()) } else { Linked::AlreadyInvited });
+    }
+    let member = Member::new(org, account.id, request.roles.clone(), now);
+    insert_member_row::<D>(conn, &member).await?;
+    Ok(Linked::Member(member, account))
+}
+
+/// Takes the org's row lock for the rest of the transaction, where the database
+/// needs one (see `Dialect::LOCK_ORG`).
+async fn lock_org<D: Dialect>(conn: &mut D::Connection, org: Id) -> Result<(), StoreError> {
+    if let Some(lock) = D::LOCK_ORG {
+        sql::<D>(lock).id(org).execute(conn).await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Fails when no active member of the org holds one of `admin_roles`.
+async fn guard_admins<D: Dialect>(conn: &mut D::Connection, org: Id, admin_roles: &[Id]) -> Result<(), StoreError> {
+    let mut q = QueryBuilder::new("SELECT COUNT(*) AS admins FROM members m WHERE m.state = 'active' AND m.org_id = ");
+    D::bind_text(&mut q, org.to_string());
+    q.push(" AND ");
+    D::push_holds_any(&mut q, "m.roles", admin_roles.iter().map(Id::to_string).collect());
+    let row = built(&mut q).fetch_optional(conn).await.map_err(backend)?;
+    match row.as_ref().map(|r| r.int("admins")).transpose()? {
+        Some(admins) if admins > 0 => Ok(()),
+        _ => Err(last_admin()),
+    }
+}
+
+/// A member leaving `org` (removed or suspended) leaves its sessions, inside the
+/// transaction of the change: the sessions of the org it owns pass to the heir
+/// (see `Admins::acting`), who takes part in them with every permission; then its
+/// participations in the org's sessions, and those that came in through the org,
+/// go. Ended sessions pass too, so that an owner is always a participant.
+async fn leave_sessions<D: Dialect>(
+    conn: &mut D::Connection,
+    org: Id,
+    account: Id,
+    admins: Admins<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let query = format!("SELECT id FROM live_sessions WHERE org_id = $1 AND owner_id = $2{}", D::FOR_UPDATE);
+    let rows = sql::<D>(&query).id(org).id(account).fetch_all(&mut *conn).await.map_err(backend)?;
+    let owned = rows.iter().map(|r| r.string("id")).collect::<Result<Vec<_>, _>>()?;
+    if !owned.is_empty() {
+        let heir = heir::<D>(&mut *conn, org, account, admins).await?;
+        pass_sessions::<D>(&mut *conn, org, account, &heir, &owned, now).await?;
+    }
+    leave_participations::<D>(conn, org, account).await
+}
+
+/// The account that takes over a leaving member's sessions: `admins.acting` when
+/// it is an active administrator other than the leaver, otherwise the first such
+/// administrator to have joined. The last-administrator guard ran first, so one
+/// exists.
+async fn heir<D: Dialect>(
+    conn: &mut D::Connection,
+    org: Id,
+    leaver: Id,
+    admins: Admins<'_>,
+) -> Result<String, StoreError> {
+    let mut q = QueryBuilder::new("SELECT m.account_id FROM members m WHERE m.state = 'active' AND m.org_id = ");
+    D::bind_text(&mut q, org.to_string());
+    q.push(" AND m.account_id <> ");
+    D::bind_text(&mut q, leaver.to_string());
+    q.push(" AND ");
+    D::push_holds_any(&mut q, "m.roles", admins.roles.iter().map(Id::to_string).collect());
+    q.push(" ORDER BY m.account_id IS NOT DISTINCT FROM ");
+    D::bind_opt_text(&mut q, admins.acting.map(|a| a.to_string()));
+    q.push(" DESC, m.created, m.id LIMIT 1");
+    let row = built(&mut q).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(|r| r.string("account_id")).transpose()?.ok_or_else(last_admin)
+}
+
+#[async_trait]
+impl<B: Backend> MemberStore for SqlStore<B> {
+    async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        insert_member_row::<B::Db>(&mut *self.write().await?, member).await
+    }
+
+    async fn member_of(&self, org: Id, account: Id) -> Result<Option<Member>, StoreError> {
+        if let Some(member) = self.cached().and_then(|c| c.member(org, account)) {
+            return Ok(member);
+        }
+        let read_in = self.cache().generation();
+        let member = member_of::<B::Db>(&mut *self.read().await?, org, account).await?;
+        if let Some(cache) = self.cached() {
+            cache.put_member(read_in, org, account, member.as_ref());
+        }
+        Ok(member)
+    }
+
+    async fn list_members(
+        &self,
+        org: Id,
+        filter: &MemberFilter,
+        req: &PageRequest,
+    ) -> Result<Arc<Page<MemberEntry>>, StoreError> {
+        if let Some(page) = self.cached().and_then(|c| c.member_page(org, filter, req)) {
+            return Ok(page);
+        }
+        let read_in = self.cache().generation();
+        let mut q = members_query::<B::Db>(org, filter, req);
+        let rows = built(&mut q).fetch_all(&mut *self.read().await?).await.map_err(backend)?;
+        let items = rows.iter().map(member_entry_row).collect::<Result<Vec<_>, _>>()?;
+        let page = Arc::new(Page::from_rows(items, req));
+        if let Some(cache) = self.cached() {
+            cache.put_member_page(read_in, org, filter, req, &page);
+        }
+        Ok(page)
+    }
+
+    async fn member_by_id(&self, org: Id, id: Id) -> Result<Option<MemberEntry>, StoreError> {
+        member_by_id::<B::Db>(&mut *self.read().await?, org, id).await
+    }
+
+    async fn update_member(
+        &self,
+        org: Id,
+        id: Id,
+        roles: Option<&[Id]>,
+        state: Option<MemberState>,
+        admins: Admins<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Member, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.begin().await?;
+        lock_org::<B::Db>(&mut tx, org).await?;
+        let query = format!(
+            "UPDATE members SET roles = COALESCE($1, roles), state = COALESCE($2, state), updated = $3 \
+             WHERE org_id = $4 AND id = $5 RETURNING {MEMBER_COLUMNS}"
+        );
+        let update = sql::<B::Db>(&query)
+            .opt_json(roles.map(<[Id]>::to_vec).as_ref())?
+            .opt_text(state.map(|s| s.as_str().to_owned()));
+        let row = update.time(now).id(org).id(id).fetch_optional(&mut tx).await.map_err(backend)?;
+        let member = member_row(&row.ok_or(StoreError::NotFound)?)?;
+        guard_admins::<B::Db>(&mut tx, org, admins.roles).await?;
+        if member.state == MemberState::Suspended {
+            leave_sessions::<B::Db>(&mut tx, org, member.account, admins, now).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(member)
+    }
+
+    async fn link_member(&self, org: Id, request: &LinkRequest, now: DateTime<Utc>) -> Result<Linked, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.begin().await?;
+        let linked = link_row::<B::Db>(&mut tx, org, request, now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(linked)
+    }
+
+    async fn import_members(
+        &self,
+        org: Id,
+        rows: &[LinkRequest],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Linked>, StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.begin().await?;
+        let mut linked = Vec::with_capacity(rows.len());
+        for row in rows {
+            linked.push(link_row::<B::Db>(&mut tx, org, row, now).await?);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(linked)
+    }
+
+    async fn delete_member(&self, org: Id, id: Id, admins: Admins<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let _changing = self.changing();
+        let mut tx = self.begin().await?;
+        lock_org::<B::Db>(&mut tx, org).await?;
+        let account = delete_member_row::<B::Db>(&mut tx, org, id).await?;
+        guard_admins::<B::Db>(&mut tx, org, admins.roles).await?;
+        leave_sessions::<B::Db>(&mut tx, org, account, admins, now).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn memberships_of(&self, account: Id) -> Result<Vec<Member>, StoreError> {
+        memberships_of::<B::Db>(&mut *self.read().await?, account).await
+    }
 }
 
 #[cfg(test)]

@@ -3,22 +3,18 @@
 //!
 //! Writes go through a pool of one connection, so they are serialised in-process
 //! and never meet `SQLITE_BUSY` from each other; reads use a separate pool of
-//! read-only connections that WAL lets run beside the writer. This crate owns the
-//! SQL and the migrations; it holds no business rule.
+//! read-only connections that WAL lets run beside the writer.
+//!
+//! The storage traits are implemented once, on `orgbase_store_sql::SqlStore`; this
+//! crate gives it a [`SqliteBackend`]: the pools, the cache, the migrations, and
+//! the writes that run through the group-commit batcher (org changes, touching and
+//! deleting login sessions), plus rate limits kept in memory. It holds no business
+//! rule.
 
-mod accounts;
-mod apps;
 mod batch;
-mod connections;
-mod facilities;
-mod live_sessions;
 mod login_sessions;
-mod members;
 mod org_writes;
-mod orgs;
-mod posts;
 mod rate_limits;
-mod sql;
 mod watcher;
 
 use std::collections::HashMap;
@@ -28,33 +24,40 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use orgbase_domain::store::Store;
-use orgbase_domain::{DomainError, StoreError};
+use chrono::{DateTime, Utc};
+use orgbase_domain::org::Org;
+use orgbase_domain::rate::Quota;
+use orgbase_domain::store::OrgChange;
+use orgbase_domain::{DomainError, Id, StoreError};
+use orgbase_store_cache::Cache;
+use orgbase_store_sql::backend::{Backend, SqlStore};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::org_writes::StagedOrgs;
 use crate::watcher::watch_external_changes;
-// The aggregate files map driver errors with these, under the crate root.
-pub(crate) use orgbase_store_sql::error::{backend, map_err};
+// The modules map driver errors with it, under the crate root.
+pub(crate) use orgbase_store_sql::error::backend;
 
-/// The database this crate speaks, and its connection, under the names the
-/// aggregate files share with `store-postgres`.
+/// The database this crate speaks, and its connection.
 type Db = sqlx::Sqlite;
 type Conn = SqliteConnection;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The SQLite store.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
+/// The SQLite store: every storage trait, on a [`SqliteBackend`].
+pub type SqliteStore = SqlStore<SqliteBackend>;
+
+/// What the SQLite store runs on.
+#[derive(Debug)]
+pub struct SqliteBackend {
     writer: SqlitePool,
     reader: SqlitePool,
-    batcher: Arc<batch::Batcher<StagedOrgs>>,
-    cache: Arc<orgbase_store_cache::Cache>,
+    batcher: batch::Batcher<StagedOrgs>,
+    cache: Arc<Cache>,
     /// Rate-limit state (key → theoretical arrival time, ms): in memory, since a
     /// SQLite database has one serving node.
-    rate_limits: Arc<Mutex<HashMap<String, i64>>>,
+    rate_limits: Mutex<HashMap<String, i64>>,
 }
 
 /// A store error back out of a batched write's [`DomainError`].
@@ -72,9 +75,9 @@ fn store_error(e: DomainError) -> StoreError {
 /// write whose caller went away mid-way (a timeout, a client that hung up): SQLite
 /// may still finish it after the drop, and a read in between may have kept the
 /// old rows.
-struct Changing {
+pub struct Changing {
     writer: SqlitePool,
-    cache: Arc<orgbase_store_cache::Cache>,
+    cache: Arc<Cache>,
 }
 
 impl Drop for Changing {
@@ -110,19 +113,19 @@ async fn release_writer(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error
     Ok(true)
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) `orgbase.db` in `data_dir` and runs the migrations.
-    pub async fn open_dir(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(backend)?;
-        let options = SqliteConnectOptions::new().filename(data_dir.join("orgbase.db"));
-        Self::open(options).await
-    }
+/// Opens (creating if needed) `orgbase.db` in `data_dir` and runs the migrations.
+pub async fn open_dir(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+    std::fs::create_dir_all(data_dir).map_err(backend)?;
+    let options = SqliteConnectOptions::new().filename(data_dir.join("orgbase.db"));
+    SqliteBackend::open(options).await.map(SqlStore::new)
+}
 
-    /// Opens a `sqlite:` URL and runs the migrations.
-    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
-        Self::open(SqliteConnectOptions::from_str(url).map_err(backend)?).await
-    }
+/// Opens a `sqlite:` URL and runs the migrations.
+pub async fn open_url(url: &str) -> Result<SqliteStore, StoreError> {
+    SqliteBackend::open(SqliteConnectOptions::from_str(url).map_err(backend)?).await.map(SqlStore::new)
+}
 
+impl SqliteBackend {
     async fn open(options: SqliteConnectOptions) -> Result<Self, StoreError> {
         let options = options
             .create_if_missing(true)
@@ -155,30 +158,10 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
-        let cache = Arc::<orgbase_store_cache::Cache>::default();
+        let cache = Arc::<Cache>::default();
         tokio::spawn(watch_external_changes(writer.clone(), Arc::downgrade(&cache)));
-        let batcher = Arc::new(batch::Batcher::start(writer.clone()));
-        Ok(Self { batcher, writer, reader, cache, rate_limits: Arc::default() })
-    }
-
-    /// The cache: always on, since every write of this process goes through it and
-    /// the watcher empties it when another process writes.
-    fn cached(&self) -> Option<&orgbase_store_cache::Cache> {
-        Some(&self.cache)
-    }
-
-    /// The pool reads go to: read-only connections beside the writer.
-    fn reader(&self) -> &SqlitePool {
-        &self.reader
-    }
-
-    /// The pool writes go to: the one writer connection.
-    fn writer(&self) -> &SqlitePool {
-        &self.writer
-    }
-
-    fn changing(&self) -> Changing {
-        Changing { writer: self.writer.clone(), cache: Arc::clone(&self.cache) }
+        let batcher = batch::Batcher::start(writer.clone());
+        Ok(Self { batcher, writer, reader, cache, rate_limits: Mutex::default() })
     }
 
     /// Closes both pools, checkpointing the WAL.
@@ -189,9 +172,38 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
+impl Backend for SqliteBackend {
+    type Db = Db;
+    type Changing<'a> = Changing;
+    const NAME: &'static str = "sqlite";
+
+    /// Read-only connections beside the writer.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// The one writer connection.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Always: every write of this process goes through it, and the watcher
+    /// empties it when another process writes.
+    fn cached(&self) -> Option<&Cache> {
+        Some(&self.cache)
+    }
+
+    fn changing(&self) -> Changing {
+        Changing { writer: self.writer.clone(), cache: Arc::clone(&self.cache) }
+    }
+
+    /// Kept: every write of this process passes here.
+    fn wrote_org(&self, org: &Org) {
+        self.cache.wrote_org(Arc::new(org.clone()));
     }
 
     /// Reads answer, and writes: after a batch failed because the storage was full
@@ -201,28 +213,48 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await.map_err(backend)?;
         if self.batcher.is_failing() {
-            self.batcher
-                .write(
-                    |conn, _| {
-                        Box::pin(async move {
-                            let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-                                .fetch_one(&mut *conn)
-                                .await
-                                .map_err(backend)?;
-                            sqlx::query(&format!("PRAGMA user_version = {version}"))
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(backend)?;
-                            Ok(())
-                        })
-                    },
-                    |()| {},
-                )
-                .await
-                .map_err(store_error)?;
+            self.batcher.write(|conn, _| Box::pin(probe_write(conn)), |()| {}).await.map_err(store_error)?;
         }
         Ok(())
     }
+
+    async fn modify_org(
+        &self,
+        id: Id,
+        change: OrgChange,
+        updater: Option<Id>,
+        now: DateTime<Utc>,
+    ) -> Result<Org, DomainError> {
+        self.modify_org_in_batch(id, change, updater, now).await
+    }
+
+    async fn touch_login_session(
+        &self,
+        id: Id,
+        last_seen: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.touch_in_batch(id, last_seen, expires).await
+    }
+
+    async fn delete_login_session(&self, id: Id) -> Result<(), StoreError> {
+        self.delete_in_batch(id).await
+    }
+
+    async fn rate_limit(&self, key: &str, quota: Quota, now: DateTime<Utc>) -> Result<Option<Duration>, StoreError> {
+        Ok(self.rate_limit_in_memory(key, quota, now))
+    }
+
+    async fn purge_rate_limits(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(self.purge_rate_limits_in_memory(now))
+    }
+}
+
+/// Sets page 1's `user_version` to what it is: a write that changes nothing.
+async fn probe_write(conn: &mut Conn) -> Result<(), DomainError> {
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut *conn).await.map_err(backend)?;
+    sqlx::query(&format!("PRAGMA user_version = {version}")).execute(&mut *conn).await.map_err(backend)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -236,10 +268,10 @@ mod tests {
 
     use chrono::{DateTime, Utc};
     use orgbase_domain::org::{NewOrg, Org};
-    use orgbase_domain::store::{OrgChange, OrgStore};
+    use orgbase_domain::store::{OrgChange, OrgStore, Store};
 
     use super::*;
-    use crate::sql::from_millis;
+    use orgbase_store_sql::cells::from_millis;
 
     /// A fixed time: tests take no time from the system clock.
     fn now() -> DateTime<Utc> {
@@ -267,7 +299,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_write_fails_alone_and_the_rest_of_its_batch_commits() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+        let store = open_dir(dir.path()).await.unwrap();
         let (a, broken, b) = (org(&store, "alpha").await, org(&store, "broken").await, org(&store, "bravo").await);
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         sqlx::query("UPDATE orgs SET props = json_set(props, '$.deep', json(?)) WHERE id = ?")
@@ -312,7 +344,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_database_is_told_apart_and_the_writer_recovers() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+        let store = open_dir(dir.path()).await.unwrap();
         let org = org(&store, "alpha").await;
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&store.writer).await.unwrap();
         sqlx::query(&format!("PRAGMA max_page_count = {}", pages + 2)).execute(&store.writer).await.unwrap();

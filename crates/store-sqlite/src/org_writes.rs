@@ -13,8 +13,8 @@ use orgbase_domain::store::OrgChange;
 use orgbase_domain::{DomainError, Id, StoreError};
 use orgbase_store_sql::orgs::{ORG_COLUMNS, org_row};
 
-use crate::sql::{from_millis, millis, stored_time};
-use crate::{Conn, backend, batch};
+use crate::{Conn, SqliteBackend, backend, batch};
+use orgbase_store_sql::cells::{from_millis, millis};
 
 /// The org changes of one batch (see [`batch`]): each org is read once per batch,
 /// changed in memory by each of the batch's writes in turn, and written once, just
@@ -43,7 +43,7 @@ impl batch::Stage for StagedOrgs {
                 .bind(custom)
                 .bind(&org.props.name)
                 .bind(org.updater.map(|u| u.to_string()))
-                .bind(stored_time(org.updated))
+                .bind(millis(org.updated))
                 .bind(org.version)
                 .bind(org.id.to_string())
                 .bind(read)
@@ -88,4 +88,28 @@ pub(crate) async fn modify_in_batch(
     let updated = Arc::new(current.next(props, schema, updater, from_millis(millis(now))));
     staged.0[slot].org = Arc::clone(&updated);
     Ok(updated)
+}
+
+impl SqliteBackend {
+    /// `OrgStore::modify_org`: the change joins the next batch; the cache keeps
+    /// the written org once the batch commits.
+    pub(crate) async fn modify_org_in_batch(
+        &self,
+        id: Id,
+        change: OrgChange,
+        updater: Option<Id>,
+        now: DateTime<Utc>,
+    ) -> Result<Org, DomainError> {
+        let cache = Arc::clone(&self.cache);
+        let org = self
+            .batcher
+            .write(
+                move |conn, staged| {
+                    Box::pin(async move { modify_in_batch(conn, staged, id, &change, updater, now).await })
+                },
+                move |org: &Arc<Org>| cache.wrote_org(Arc::clone(org)),
+            )
+            .await?;
+        Ok(Arc::unwrap_or_clone(org))
+    }
 }

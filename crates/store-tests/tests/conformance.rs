@@ -5,20 +5,18 @@
 
 use std::sync::Arc;
 
-use orgbase_store_postgres::PgStore;
-use orgbase_store_sqlite::SqliteStore;
 use orgbase_store_tests as suite;
 
 async fn sqlite() -> (suite::DynStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    (Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap()), dir)
+    (Arc::new(orgbase_store_sqlite::open_dir(dir.path()).await.unwrap()), dir)
 }
 
 async fn postgres() -> suite::DynStore {
     let base = std::env::var("ORGBASE_TEST_POSTGRES_URL").expect("ORGBASE_TEST_POSTGRES_URL (run scripts/test)");
     let secs = orgbase_domain::Clock::now(&orgbase_domain::SystemClock).timestamp();
     let url = orgbase_store_postgres::testing::fresh_schema_url(&base, secs).await.unwrap();
-    Arc::new(PgStore::connect(&url).await.unwrap())
+    Arc::new(orgbase_store_postgres::connect(&url).await.unwrap())
 }
 
 macro_rules! conformance {
@@ -99,8 +97,8 @@ async fn postgres_nodes_hear_each_other() {
     let base = std::env::var("ORGBASE_TEST_POSTGRES_URL").expect("ORGBASE_TEST_POSTGRES_URL (run scripts/test)");
     let secs = orgbase_domain::Clock::now(&orgbase_domain::SystemClock).timestamp();
     let url = orgbase_store_postgres::testing::fresh_schema_url(&base, secs).await.unwrap();
-    let a = Arc::new(PgStore::connect(&url).await.unwrap());
-    let b = Arc::new(PgStore::connect(&url).await.unwrap());
+    let a = Arc::new(orgbase_store_postgres::connect(&url).await.unwrap());
+    let b = Arc::new(orgbase_store_postgres::connect(&url).await.unwrap());
     suite::nodes_hear_each_other(a, b).await;
 }
 
@@ -110,8 +108,8 @@ async fn postgres_nodes_share_rate_limits() {
     let base = std::env::var("ORGBASE_TEST_POSTGRES_URL").expect("ORGBASE_TEST_POSTGRES_URL (run scripts/test)");
     let secs = orgbase_domain::Clock::now(&orgbase_domain::SystemClock).timestamp();
     let url = orgbase_store_postgres::testing::fresh_schema_url(&base, secs).await.unwrap();
-    let a = Arc::new(PgStore::connect(&url).await.unwrap());
-    let b = Arc::new(PgStore::connect(&url).await.unwrap());
+    let a = Arc::new(orgbase_store_postgres::connect(&url).await.unwrap());
+    let b = Arc::new(orgbase_store_postgres::connect(&url).await.unwrap());
     suite::nodes_share_rate_limits(a, b).await;
 }
 
@@ -120,7 +118,7 @@ async fn postgres_nodes_share_rate_limits() {
 #[tokio::test]
 async fn sqlite_processes_hear_each_other() {
     let dir = tempfile::tempdir().unwrap();
-    let a = Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap());
-    let b = Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap());
+    let a = Arc::new(orgbase_store_sqlite::open_dir(dir.path()).await.unwrap());
+    let b = Arc::new(orgbase_store_sqlite::open_dir(dir.path()).await.unwrap());
     suite::nodes_hear_each_other(a, b).await;
 }
