@@ -45,22 +45,37 @@ pub fn account_row(row: &impl Cells) -> Result<Account, StoreError> {
 
 /// Inserts an account row.
 pub async fn insert_account_row<D: Dialect>(conn: &mut D::Connection, a: &Account) -> Result<(), StoreError> {
-    sql::<D>(
+    insert_account::<D>(conn, a, "").await.map(drop)
+}
+
+/// Inserts an account row unless one with its email exists (on PostgreSQL, once
+/// a transaction inserting that email has ended); whether it went in.
+pub async fn insert_account_if_new<D: Dialect>(conn: &mut D::Connection, a: &Account) -> Result<bool, StoreError> {
+    insert_account::<D>(conn, a, " ON CONFLICT DO NOTHING").await
+}
+
+async fn insert_account<D: Dialect>(
+    conn: &mut D::Connection,
+    a: &Account,
+    on_conflict: &str,
+) -> Result<bool, StoreError> {
+    let query = format!(
         "INSERT INTO accounts (id, email, name_first, name_last, password_hash, verified, created, updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .id(a.id)
-    .text(a.email.as_str())
-    .text(&a.name.first)
-    .text(&a.name.last)
-    .opt_text(a.password_hash.clone())
-    .flag(a.verified)
-    .time(a.created)
-    .time(a.updated)
-    .execute(conn)
-    .await
-    .map_err(|e| map_err(e, "An account with this email already exists."))?;
-    Ok(())
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8){on_conflict}"
+    );
+    let done = sql::<D>(&query)
+        .id(a.id)
+        .text(a.email.as_str())
+        .text(&a.name.first)
+        .text(&a.name.last)
+        .opt_text(a.password_hash.clone())
+        .flag(a.verified)
+        .time(a.created)
+        .time(a.updated)
+        .execute(conn)
+        .await
+        .map_err(|e| map_err(e, "An account with this email already exists."))?;
+    Ok(done == 1)
 }
 
 /// Sets an account's password, clearing its reset token (one mailed before the

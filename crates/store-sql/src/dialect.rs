@@ -102,6 +102,69 @@ pub trait Dialect: sqlx::Database<Row: Cells> {
     fn push_prefix(q: &mut QueryBuilder<'_, Self>, column: &str, lowercase: bool, pattern: String);
 }
 
+/// The methods that read the same in both dialects. They are written per dialect,
+/// not as default methods of [`Dialect`], because sqlx states what a value encodes
+/// to, and what a connection executes, per concrete database: a default body
+/// would need those bounds for every `Self`.
+macro_rules! same_in_both {
+    () => {
+        fn arg_text(q: RawQuery<'_, Self>, value: String) -> RawQuery<'_, Self> {
+            q.bind(value)
+        }
+        fn arg_opt_text(q: RawQuery<'_, Self>, value: Option<String>) -> RawQuery<'_, Self> {
+            q.bind(value)
+        }
+        fn arg_int(q: RawQuery<'_, Self>, value: i64) -> RawQuery<'_, Self> {
+            q.bind(value)
+        }
+        fn arg_small_int(q: RawQuery<'_, Self>, value: i16) -> RawQuery<'_, Self> {
+            q.bind(value)
+        }
+        fn bind_opt_text(q: &mut QueryBuilder<'_, Self>, value: Option<String>) {
+            q.push_bind(value);
+        }
+        fn bind_flag(q: &mut QueryBuilder<'_, Self>, value: bool) {
+            q.push_bind(value);
+        }
+        fn arg_flag(q: RawQuery<'_, Self>, value: bool) -> RawQuery<'_, Self> {
+            q.bind(value)
+        }
+        fn run<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, u64> {
+            Box::pin(async move { Ok(q.execute(conn).await?.rows_affected()) })
+        }
+        fn run_optional<'q: 'c, 'c>(
+            q: RawQuery<'q, Self>,
+            conn: &'c mut Self::Connection,
+        ) -> Running<'c, Option<Self::Row>> {
+            Box::pin(q.fetch_optional(conn))
+        }
+        fn run_all<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, Vec<Self::Row>> {
+            Box::pin(q.fetch_all(conn))
+        }
+        fn run_built<'c>(q: &'c mut QueryBuilder<'_, Self>, conn: &'c mut Self::Connection) -> Running<'c, u64> {
+            Box::pin(async move { Ok(q.build().execute(conn).await?.rows_affected()) })
+        }
+        fn run_built_optional<'c>(
+            q: &'c mut QueryBuilder<'_, Self>,
+            conn: &'c mut Self::Connection,
+        ) -> Running<'c, Option<Self::Row>> {
+            Box::pin(async move { q.build().fetch_optional(conn).await })
+        }
+        fn run_built_all<'c>(
+            q: &'c mut QueryBuilder<'_, Self>,
+            conn: &'c mut Self::Connection,
+        ) -> Running<'c, Vec<Self::Row>> {
+            Box::pin(async move { q.build().fetch_all(conn).await })
+        }
+        fn bind_text(q: &mut QueryBuilder<'_, Self>, value: String) {
+            q.push_bind(value);
+        }
+        fn bind_int(q: &mut QueryBuilder<'_, Self>, value: i64) {
+            q.push_bind(value);
+        }
+    };
+}
+
 /// SQLite: times are integer milliseconds, JSON is TEXT read through `json_each`,
 /// and `LIKE` compares the lowercased column (it folds ASCII only).
 impl Dialect for Sqlite {
@@ -109,39 +172,8 @@ impl Dialect for Sqlite {
     const FOR_SHARE: &'static str = "";
     const LOCK_ORG: Option<&'static str> = None;
 
-    fn arg_text(q: RawQuery<'_, Self>, value: String) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn arg_opt_text(q: RawQuery<'_, Self>, value: Option<String>) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn arg_int(q: RawQuery<'_, Self>, value: i64) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn arg_small_int(q: RawQuery<'_, Self>, value: i16) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn bind_opt_text(q: &mut QueryBuilder<'_, Self>, value: Option<String>) {
-        q.push_bind(value);
-    }
-    fn bind_flag(q: &mut QueryBuilder<'_, Self>, value: bool) {
-        q.push_bind(value);
-    }
-    fn arg_flag(q: RawQuery<'_, Self>, value: bool) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn run<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, u64> {
-        Box::pin(async move { Ok(q.execute(conn).await?.rows_affected()) })
-    }
-    fn run_optional<'q: 'c, 'c>(
-        q: RawQuery<'q, Self>,
-        conn: &'c mut Self::Connection,
-    ) -> Running<'c, Option<Self::Row>> {
-        Box::pin(q.fetch_optional(conn))
-    }
-    fn run_all<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, Vec<Self::Row>> {
-        Box::pin(q.fetch_all(conn))
-    }
+    same_in_both!();
+
     fn arg_time(q: RawQuery<'_, Self>, value: DateTime<Utc>) -> RawQuery<'_, Self> {
         q.bind(millis(value))
     }
@@ -156,27 +188,6 @@ impl Dialect for Sqlite {
         value: Option<&impl Serialize>,
     ) -> Result<RawQuery<'q, Self>, serde_json::Error> {
         Ok(q.bind(value.map(serde_json::to_string).transpose()?))
-    }
-    fn run_built<'c>(q: &'c mut QueryBuilder<'_, Self>, conn: &'c mut Self::Connection) -> Running<'c, u64> {
-        Box::pin(async move { Ok(q.build().execute(conn).await?.rows_affected()) })
-    }
-    fn run_built_optional<'c>(
-        q: &'c mut QueryBuilder<'_, Self>,
-        conn: &'c mut Self::Connection,
-    ) -> Running<'c, Option<Self::Row>> {
-        Box::pin(async move { q.build().fetch_optional(conn).await })
-    }
-    fn run_built_all<'c>(
-        q: &'c mut QueryBuilder<'_, Self>,
-        conn: &'c mut Self::Connection,
-    ) -> Running<'c, Vec<Self::Row>> {
-        Box::pin(async move { q.build().fetch_all(conn).await })
-    }
-    fn bind_text(q: &mut QueryBuilder<'_, Self>, value: String) {
-        q.push_bind(value);
-    }
-    fn bind_int(q: &mut QueryBuilder<'_, Self>, value: i64) {
-        q.push_bind(value);
     }
     fn bind_time(q: &mut QueryBuilder<'_, Self>, value: DateTime<Utc>) {
         q.push_bind(millis(value));
@@ -212,39 +223,8 @@ impl Dialect for Postgres {
     const FOR_SHARE: &'static str = " FOR SHARE";
     const LOCK_ORG: Option<&'static str> = Some("SELECT id FROM orgs WHERE id = $1 FOR NO KEY UPDATE");
 
-    fn arg_text(q: RawQuery<'_, Self>, value: String) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn arg_opt_text(q: RawQuery<'_, Self>, value: Option<String>) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn arg_int(q: RawQuery<'_, Self>, value: i64) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn arg_small_int(q: RawQuery<'_, Self>, value: i16) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn bind_opt_text(q: &mut QueryBuilder<'_, Self>, value: Option<String>) {
-        q.push_bind(value);
-    }
-    fn bind_flag(q: &mut QueryBuilder<'_, Self>, value: bool) {
-        q.push_bind(value);
-    }
-    fn arg_flag(q: RawQuery<'_, Self>, value: bool) -> RawQuery<'_, Self> {
-        q.bind(value)
-    }
-    fn run<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, u64> {
-        Box::pin(async move { Ok(q.execute(conn).await?.rows_affected()) })
-    }
-    fn run_optional<'q: 'c, 'c>(
-        q: RawQuery<'q, Self>,
-        conn: &'c mut Self::Connection,
-    ) -> Running<'c, Option<Self::Row>> {
-        Box::pin(q.fetch_optional(conn))
-    }
-    fn run_all<'q: 'c, 'c>(q: RawQuery<'q, Self>, conn: &'c mut Self::Connection) -> Running<'c, Vec<Self::Row>> {
-        Box::pin(q.fetch_all(conn))
-    }
+    same_in_both!();
+
     fn arg_time(q: RawQuery<'_, Self>, value: DateTime<Utc>) -> RawQuery<'_, Self> {
         q.bind(value)
     }
@@ -259,27 +239,6 @@ impl Dialect for Postgres {
         value: Option<&impl Serialize>,
     ) -> Result<RawQuery<'q, Self>, serde_json::Error> {
         Ok(q.bind(value.map(serde_json::to_value).transpose()?.map(Json)))
-    }
-    fn run_built<'c>(q: &'c mut QueryBuilder<'_, Self>, conn: &'c mut Self::Connection) -> Running<'c, u64> {
-        Box::pin(async move { Ok(q.build().execute(conn).await?.rows_affected()) })
-    }
-    fn run_built_optional<'c>(
-        q: &'c mut QueryBuilder<'_, Self>,
-        conn: &'c mut Self::Connection,
-    ) -> Running<'c, Option<Self::Row>> {
-        Box::pin(async move { q.build().fetch_optional(conn).await })
-    }
-    fn run_built_all<'c>(
-        q: &'c mut QueryBuilder<'_, Self>,
-        conn: &'c mut Self::Connection,
-    ) -> Running<'c, Vec<Self::Row>> {
-        Box::pin(async move { q.build().fetch_all(conn).await })
-    }
-    fn bind_text(q: &mut QueryBuilder<'_, Self>, value: String) {
-        q.push_bind(value);
-    }
-    fn bind_int(q: &mut QueryBuilder<'_, Self>, value: i64) {
-        q.push_bind(value);
     }
     fn bind_time(q: &mut QueryBuilder<'_, Self>, value: DateTime<Utc>) {
         q.push_bind(value);

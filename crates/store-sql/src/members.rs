@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orgbase_domain::account::{Member, MemberEntry, MemberState, PersonName};
+use orgbase_domain::account::{Account, Member, MemberEntry, MemberState, PersonName};
 use orgbase_domain::email::Email;
 use orgbase_domain::live_session::Permissions;
 use orgbase_domain::paging::Page;
@@ -19,7 +19,7 @@ use orgbase_domain::store::{Admins, LinkRequest, Linked, MemberFilter, MemberSto
 use orgbase_domain::{Id, StoreError};
 use sqlx::QueryBuilder;
 
-use crate::accounts::{ACCOUNT_COLUMNS, account_row, bad, insert_account_row};
+use crate::accounts::{ACCOUNT_COLUMNS, account_row, bad, insert_account_if_new};
 use crate::backend::{Backend, SqlStore};
 use crate::bind::{built, sql};
 use crate::cells::Cells;
@@ -224,22 +224,26 @@ fn last_admin() -> StoreError {
 /// Links the holder of `request`'s email to `org` (see `MemberStore::link_member`),
 /// inside the caller's transaction. The account row is read `FOR UPDATE` where
 /// writers run side by side, so that a concurrent reclaim or verification cannot
-/// change it under us.
+/// change it under us; a link racing another for the same new email waits for it
+/// at the account insert and then takes the account it made, so the loser answers
+/// `AlreadyMember` on both databases.
 pub async fn link_row<D: Dialect>(
     conn: &mut D::Connection,
     org: Id,
     request: &LinkRequest,
     now: DateTime<Utc>,
 ) -> Result<Linked, StoreError> {
-    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1{}", D::FOR_UPDATE);
-    let row = sql::<D>(&query).text(request.account.email.as_str()).fetch_optional(&mut *conn).await;
-    let account = match row.map_err(backend)?.as_ref().map(account_row).transpose()? {
+    let email = request.account.email.as_str();
+    let account = match account_by_email_locked::<D>(&mut *conn, email).await? {
+        Some(existing) => existing,
         None => {
             let account = request.account.clone().verified();
-            insert_account_row::<D>(&mut *conn, &account).await?;
-            account
+            if insert_account_if_new::<D>(&mut *conn, &account).await? {
+                account
+            } else {
+                account_by_email_locked::<D>(&mut *conn, email).await?.ok_or(StoreError::NotFound)?
+            }
         }
-        Some(existing) => existing,
     };
     let member = sql::<D>("SELECT id FROM members WHERE org_id = $1 AND account_id = $2").id(org).id(account.id);
     if member.fetch_optional(&mut *conn).await.map_err(backend)?.is_some() {
@@ -253,6 +257,17 @@ pub async fn link_row<D: Dialect>(
     let member = Member::new(org, account.id, request.roles.clone(), now);
     insert_member_row::<D>(conn, &member).await?;
     Ok(Linked::Member(member, account))
+}
+
+/// The account with `email`, held for the rest of the transaction where writers
+/// run side by side.
+async fn account_by_email_locked<D: Dialect>(
+    conn: &mut D::Connection,
+    email: &str,
+) -> Result<Option<Account>, StoreError> {
+    let query = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1{}", D::FOR_UPDATE);
+    let row = sql::<D>(&query).text(email).fetch_optional(conn).await.map_err(backend)?;
+    row.as_ref().map(account_row).transpose()
 }
 
 /// Takes the org's row lock for the rest of the transaction, where the database
