@@ -206,45 +206,70 @@ fn render(state: &AppState, session: &LiveSession) -> Response {
     json(SessionResponse::new(session, &state.config.media_base_url()))
 }
 
-/// Finds the requested facility and room among the org's: unknown ones, or a room
-/// of another facility, are field errors.
+/// What is wrong with a session's facility and room.
+#[derive(Debug, Clone)]
+enum PlaceFault {
+    /// An id of no facility or room of the org.
+    Unknown(FieldError),
+    /// A room of another facility.
+    Invalid(FieldError),
+}
+
+impl From<PlaceFault> for FieldError {
+    fn from(fault: PlaceFault) -> Self {
+        match fault {
+            PlaceFault::Unknown(e) | PlaceFault::Invalid(e) => e,
+        }
+    }
+}
+
+/// Finds the requested facility and room among the org's.
 async fn find_place(
     state: &AppState,
     org: Id,
     facility: Option<Id>,
     room: Option<Id>,
-) -> Result<Result<(Option<Id>, Option<Id>), FieldError>, Fault> {
+) -> Result<Result<(Option<Id>, Option<Id>), PlaceFault>, Fault> {
     if let Some(f) = facility
         && state.store.facility(org, f).await?.is_none()
     {
-        return Ok(Err(FieldError::new("facility", "This org has no facility with this id.")));
+        return Ok(Err(PlaceFault::Unknown(FieldError::new("facility", "This org has no facility with this id."))));
     }
     let room = match room {
         None => None,
         Some(r) => match state.store.room(org, r).await? {
             Some(room) => Some(room),
-            None => return Ok(Err(FieldError::new("room", "This org has no room with this id."))),
+            None => return Ok(Err(PlaceFault::Unknown(FieldError::new("room", "This org has no room with this id.")))),
         },
     };
-    Ok(resolve_place(facility, room.as_ref()))
+    Ok(resolve_place(facility, room.as_ref()).map_err(PlaceFault::Invalid))
 }
 
-/// Reports the place's fault with the other fields' faults, all at once.
-fn with_place_fault<P, T>(place: Result<P, FieldError>, made: Result<T, Vec<FieldError>>) -> Result<T, Fault> {
+/// Reports the place's fault with the other fields' faults, all at once (400). A
+/// request that is well formed but names a facility or room that the org does not
+/// have is a 409 naming the field: the org's current state can't take it (not a 404,
+/// which would say that the session in the URL is missing).
+fn with_place_fault<P, T>(place: Result<P, PlaceFault>, made: Result<T, Vec<FieldError>>) -> Result<T, Fault> {
     match (place, made) {
         (Ok(_), Ok(made)) => Ok(made),
+        (Err(PlaceFault::Unknown(e)), Ok(_)) => Err(no_such_place(&e.path, &e.reason)),
         (place, made) => {
             let mut faults = made.err().unwrap_or_default();
-            faults.extend(place.err());
+            faults.extend(place.err().map(FieldError::from));
             Err(Fault::validation(faults))
         }
     }
 }
 
-/// A facility or room deleted between the check and the write.
+fn no_such_place(field: &str, reason: &str) -> Fault {
+    Fault::from(DomainError::Conflict(reason.to_owned())).at(field)
+}
+
+/// A facility or room deleted between the check and the write: as if it had never
+/// been there.
 fn place_gone(e: StoreError) -> Fault {
     match e {
-        StoreError::NotFound => Fault::validation(vec![FieldError::new("facility", "The facility or room is gone.")]),
+        StoreError::NotFound => no_such_place("facility", "The facility or room is gone."),
         other => other.into(),
     }
 }
