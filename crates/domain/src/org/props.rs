@@ -367,7 +367,14 @@ impl Serialize for PropMap<'_> {
     }
 }
 
+/// Refuses U+0000 in a text property: no stored text holds it, and PostgreSQL's
+/// jsonb, where the org's properties live, can't.
+fn no_nul(path: &str, s: &str) -> Result<(), FieldError> {
+    if s.contains('\0') { Err(FieldError::new(path, limits::NUL)) } else { Ok(()) }
+}
+
 fn check_url(path: &str, s: &str) -> Result<(), FieldError> {
+    no_nul(path, s)?;
     match url::Url::parse(s) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() && s.len() <= 2048 => Ok(()),
         _ => Err(FieldError::new(path, format!("'{s}' is not an http(s) URL."))),
@@ -407,10 +414,11 @@ impl OrgProps {
         {
             check(Err(FieldError::new("country", format!("'{country}' is not an ISO 3166-1 alpha-3 country."))));
         }
-        if let Some(message) = &self.maintenance_message
-            && message.chars().count() > 1000
-        {
-            check(Err(FieldError::new("maintenanceMessage", "maintenanceMessage has at most 1000 characters.")));
+        if let Some(message) = &self.maintenance_message {
+            if message.chars().count() > 1000 {
+                check(Err(FieldError::new("maintenanceMessage", "maintenanceMessage has at most 1000 characters.")));
+            }
+            check(no_nul("maintenanceMessage", message));
         }
         let bypass = &self.configuration.email.location_bypass;
         if bypass.len() > limits::MAX_LIST_ITEMS {
@@ -431,10 +439,11 @@ impl OrgProps {
         if let Some(url) = &self.support.url {
             check(check_url("support.url", url));
         }
-        if let Some(phone) = &self.support.phone
-            && (phone.is_empty() || phone.chars().count() > 40)
-        {
-            check(Err(FieldError::new("support.phone", "support.phone is 1 to 40 characters.")));
+        if let Some(phone) = &self.support.phone {
+            if phone.is_empty() || phone.chars().count() > 40 {
+                check(Err(FieldError::new("support.phone", "support.phone is 1 to 40 characters.")));
+            }
+            check(no_nul("support.phone", phone));
         }
         if self.registration.default_roles.len() > limits::MAX_LIST_ITEMS {
             check(Err(FieldError::new(

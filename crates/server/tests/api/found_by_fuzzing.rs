@@ -13,6 +13,7 @@ api_tests!(
     a_nul_character_is_refused_in_posts_and_stored_values,
     an_object_is_not_read_from_the_array_of_its_fields,
     a_whole_number_is_read_in_either_spelling,
+    a_nul_character_is_refused_in_the_orgs_text,
 );
 
 /// Found by the `stored_values` fuzz target: serde_json's default number parser
@@ -136,4 +137,27 @@ async fn a_whole_number_is_read_in_either_spelling(app: &TestApp) {
     let read = app.api(Method::GET, &format!("/example/v2/orgs/{}/security", org.id), &key.key, Some(&admin));
     let (status, security) = json(read.send().await.unwrap()).await;
     assert_eq!((status, &security["data"]["passwordMinLength"]), (200, &json!(14)), "{security}");
+}
+
+/// Found by `scripts/api-fuzz` on PostgreSQL, once the document described the
+/// org's properties: `PUT /orgs/{id}/maintenanceMessage` with a text holding
+/// U+0000 answered 500 (the org's properties live in jsonb, which can't hold it).
+/// The org's free text (the maintenance message, the support phone, the URLs) now
+/// refuses it with a 400 on both backends, as posts and custom values do.
+async fn a_nul_character_is_refused_in_the_orgs_text(app: &TestApp) {
+    let (org, key) = app.seed_org("example", "Example").await;
+    let admin = app.member_token(&org, &key, "admin@x.test", &[ADMINISTRATOR]).await;
+    let props = format!("/example/v2/orgs/{}", org.id);
+    for (path, value) in [
+        ("maintenanceMessage", json!("back\u{0} soon")),
+        ("support", json!({"phone": "+44\u{0}20"})),
+        ("website", json!("https://example.test/a\u{0}b")),
+    ] {
+        let put = app.api(Method::PUT, &format!("{props}/{path}"), &key.key, Some(&admin)).json(&value);
+        let (status, body) = json(put.send().await.unwrap()).await;
+        assert_eq!((status, &body["code"]), (400, &json!("kValidationError")), "{path}: {body}");
+    }
+    let put = app.api(Method::PUT, &format!("{props}/maintenanceMessage"), &key.key, Some(&admin)).json(&json!("soon"));
+    let (status, body) = json(put.send().await.unwrap()).await;
+    assert_eq!((status, &body["data"]), (200, &json!("soon")), "{body}");
 }
