@@ -139,22 +139,20 @@ pub fn one_of(values: &[&str], nullable: bool) -> Object {
     string_or_null(nullable).enum_values(Some(all)).build()
 }
 
-/// The built-in roles by id, code or name: every org has them. A custom role of
-/// the org (`roles`) may be named the same ways.
+/// The built-in roles by id and code: every org has them. Their names are their
+/// codes capitalised, and codes and names are compared without case, so a name is
+/// accepted too, as is a custom role of the org (`roles`).
 fn role_names() -> Vec<String> {
     let mut out = Vec::new();
     for role in builtin_roles() {
         out.push(role.id.to_string());
         out.push(role.code.clone());
-        if role.name != role.code {
-            out.push(role.name.clone());
-        }
     }
     out
 }
 
-const ROLE_DESCRIPTION: &str = "A role of the org by _id, code or name: the built-in ones are listed; \
-     the org's custom roles (`roles`) are accepted too.";
+const ROLE_DESCRIPTION: &str = "A role of the org by _id, code or name (in any case): the built-in ones are listed \
+     by _id and code; the org's custom roles (`roles`) are accepted too.";
 
 /// A role of the org, by id, code or name.
 pub fn role() -> Object {

@@ -231,15 +231,24 @@ fn op(name: &[&str], path: Option<Object>, value: Option<RefOr<Schema>>, descrip
     )
 }
 
-/// One op of an org PATCH.
-fn patch_op() -> RefOr<Schema> {
+/// `configuration` as `Configuration`, `maintenanceMessage` as `MaintenanceMessage`.
+fn pascal(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// The ops of an org PATCH, each a component of its own (`SetName`, `UnsetProperties`,
+/// `PushLocationBypass`…), so that generated clients name them.
+pub fn op_components() -> Vec<(String, RefOr<Schema>)> {
     let properties = properties(false);
-    let mut one = OneOfBuilder::new();
+    let mut ops = Vec::new();
     for p in &properties {
-        one = one.item(op(&["set"], Some(paths_to(&[p.name])), Some(p.value.clone()), &format!("Sets `{}`.", p.name)));
+        let set = op(&["set"], Some(paths_to(&[p.name])), Some(p.value.clone()), &format!("Sets `{}`.", p.name));
+        ops.push((format!("Set{}", pascal(p.name)), set));
     }
     let values = some_properties(&self::properties(true));
-    one = one.item(op(&["set"], None, Some(schema(values)), "Sets each property of `value` (`null` unsets it)."));
+    let set = op(&["set"], None, Some(schema(values)), "Sets each property of `value` (`null` unsets it).");
+    ops.push(("SetProperties".to_owned(), set));
     let removable: Vec<&str> = properties.iter().filter(|p| p.removable).map(|p| p.name).collect();
     let names = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(removable.clone())).build();
     let unset = ObjectBuilder::new()
@@ -248,30 +257,55 @@ fn patch_op() -> RefOr<Schema> {
         .min_properties(Some(1))
         .description(Some("`{property: 1}` for each property to unset."))
         .build();
-    one = one.item(op(&["unset"], None, Some(schema(unset)), "Unsets each property named in `value`."));
-    one = one.item(op(&["remove", "unset"], Some(paths_to(&removable)), None, "Unsets the property at `path`."));
-    let lists: [(&str, Object, &str); 2] = [
-        ("configuration.email.locationBypass", fields::email(), "an address"),
-        ("registration.defaultRoles", fields::builtin_role_id(), "a role"),
+    ops.push((
+        "UnsetProperties".to_owned(),
+        op(&["unset"], None, Some(schema(unset)), "Unsets each property named in `value`."),
+    ));
+    ops.push((
+        "RemoveProperty".to_owned(),
+        op(&["remove", "unset"], Some(paths_to(&removable)), None, "Unsets the property at `path`."),
+    ));
+    let lists: [(&str, &str, Object, &str); 2] = [
+        ("configuration.email.locationBypass", "LocationBypass", fields::email(), "an address"),
+        ("registration.defaultRoles", "DefaultRole", fields::builtin_role_id(), "a role"),
     ];
-    for (list, item, what) in lists {
+    for (list, name, item, what) in lists {
         let many = ArrayBuilder::new().items(item.clone()).build();
         let pushed = OneOfBuilder::new().item(item).item(many);
-        one = one.item(op(
-            &["push"],
-            Some(paths_to(&[list])),
-            Some(RefOr::T(Schema::OneOf(pushed.build()))),
-            &format!("Adds {what}, or each of an array, to `{list}`."),
+        ops.push((
+            format!("Push{name}"),
+            op(
+                &["push"],
+                Some(paths_to(&[list])),
+                Some(RefOr::T(Schema::OneOf(pushed.build()))),
+                &format!("Adds {what}, or each of an array, to `{list}`."),
+            ),
         ));
-        let any = ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([Type::String, Type::Number, Type::Boolean, Type::Array, Type::Object]))
-            .build();
-        one = one.item(op(
-            &["pull", "remove"],
-            Some(paths_to(&[list])),
-            Some(schema(any)),
-            &format!("Removes the items of `{list}` equal to `value` (none may be)."),
+        // Any value but null (a `pull` needs one): none of the list's items may equal it.
+        let kinds = [Type::String, Type::Number, Type::Boolean, Type::Object];
+        let mut any = OneOfBuilder::new();
+        for kind in kinds {
+            any = any.item(ObjectBuilder::new().schema_type(kind).build());
+        }
+        let any = any.item(ArrayBuilder::new().items(ObjectBuilder::new().build()).build()).build();
+        ops.push((
+            format!("Pull{name}"),
+            op(
+                &["pull", "remove"],
+                Some(paths_to(&[list])),
+                Some(RefOr::T(Schema::OneOf(any))),
+                &format!("Removes the items of `{list}` equal to `value` (none may be)."),
+            ),
         ));
+    }
+    ops
+}
+
+/// One op of an org PATCH.
+fn patch_op() -> RefOr<Schema> {
+    let mut one = OneOfBuilder::new();
+    for (name, _) in op_components() {
+        one = one.item(RefOr::Ref(Ref::from_schema_name(name)));
     }
     let one = one.description(Some(
         "An op: `set` a property (`path`, or each property of `value`), `unset` or `remove` one, \
@@ -298,7 +332,8 @@ impl utoipa::PartialSchema for PatchOrgRequest {
 
 impl utoipa::ToSchema for PatchOrgRequest {}
 
-/// Adds the components `TimeZone` and `Country` that the properties refer to, and
+/// Adds the components `TimeZone` and `Country` that the properties refer to, the
+/// ops of an org PATCH ([`op_components`]), and
 /// `GET` and `PUT /orgs/{id}/{property}` for each property to the document,
 /// the `PUT` with the schema of the property's value: OpenAPI can't tie the body of
 /// `PUT /orgs/{id}/{path}` to its path, which stays for nested paths and custom
@@ -310,6 +345,10 @@ impl Modify for PropertyPuts {
         if let Some(components) = openapi.components.as_mut() {
             components.schemas.insert("TimeZone".to_owned(), schema(time_zones()));
             components.schemas.insert("Country".to_owned(), schema(fields::country(false)));
+            components.schemas.extend(op_components());
+            components.schemas.insert("DeclareValueProperty".to_owned(), schema(declaration(false)));
+            components.schemas.insert("DeclareArrayProperty".to_owned(), schema(declaration(true)));
+            components.schemas.insert("DeclareAclEntry".to_owned(), schema(acl_entry()));
         }
         let generic = "/{org}/v2/orgs/{id}/{path}";
         let Some(item) = openapi.paths.paths.get(generic) else { return };
@@ -369,16 +408,7 @@ fn level() -> Object {
 fn declaration(array: bool) -> Object {
     let name = format!("^c_[A-Za-z0-9_]{{1,{}}}$", 64 - 2);
     let kinds = ["string", "number", "boolean", "date", "document"];
-    let acl_entry = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .property("type", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["role"])).build())
-        .required("type")
-        .property("target", fields::role())
-        .required("target")
-        .property("allow", integer(1, 8))
-        .required("allow")
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
-        .build();
+    let acl_entry = RefOr::Ref(Ref::from_schema_name("DeclareAclEntry"));
     let mut builder = ObjectBuilder::new()
         .schema_type(Type::Object)
         .property("name", ObjectBuilder::new().schema_type(Type::String).pattern(Some(name)).build())
@@ -413,13 +443,30 @@ fn declaration(array: bool) -> Object {
         .build()
 }
 
+/// An ACL entry of a declaration: holders of a role get a level on the property.
+fn acl_entry() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("type", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["role"])).build())
+        .required("type")
+        .property("target", fields::role())
+        .required("target")
+        .property("allow", integer(1, 8))
+        .required("allow")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .build()
+}
+
 impl utoipa::PartialSchema for DeclarePropertyRequest {
     fn schema() -> RefOr<Schema> {
-        let both = OneOfBuilder::new().item(declaration(false)).item(declaration(true)).description(Some(
-            "A custom property: `c_` then letters, digits or `_` (at most 64 in all), its type, whether it holds \
+        let both = OneOfBuilder::new()
+            .item(RefOr::Ref(Ref::from_schema_name("DeclareValueProperty")))
+            .item(RefOr::Ref(Ref::from_schema_name("DeclareArrayProperty")))
+            .description(Some(
+                "A custom property: `c_` then letters, digits or `_` (at most 64 in all), its type, whether it holds \
              an array (and how many items at most), the levels to read (default 4) and write it (default 6), \
              and roles granted more. An org declares at most 200.",
-        ));
+            ));
         RefOr::T(Schema::OneOf(both.build()))
     }
 }
