@@ -50,9 +50,9 @@ def main() -> None:
 
 def patch_body(name: str):
     """A `set` op of the org's name, in the request type the generator made."""
-    from orgbase_client.models import PatchOp, PatchOpName
+    from orgbase_client.models import SetName
 
-    return PatchOp(op=PatchOpName.SET, path="name", value=name)
+    return SetName(op="set", path="name", value=name)
 
 
 if __name__ == "__main__":

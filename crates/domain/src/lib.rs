@@ -36,6 +36,7 @@ pub mod store;
 pub mod taxonomy;
 pub mod text;
 pub mod time;
+pub mod whole;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{DomainError, FieldError, StoreError};

@@ -98,10 +98,13 @@ pub struct DeclareProperty {
     #[serde(default)]
     pub array: bool,
     /// The most items.
+    #[serde(default, deserialize_with = "crate::whole::optional")]
     pub max_items: Option<u32>,
     /// Level to read (default 4).
+    #[serde(default, deserialize_with = "crate::whole::optional")]
     pub read_access: Option<u8>,
     /// Level to write (default 6).
+    #[serde(default, deserialize_with = "crate::whole::optional")]
     pub write_access: Option<u8>,
     /// ACL entries; `target` may be a role id, code or name.
     #[serde(default)]
@@ -118,6 +121,7 @@ pub struct DeclareAclEntry {
     /// A role id, code or name.
     pub target: String,
     /// The level granted (1–8).
+    #[serde(deserialize_with = "crate::whole::number")]
     pub allow: u8,
 }
 

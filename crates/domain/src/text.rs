@@ -36,6 +36,11 @@ pub fn parse_tz(path: &str, s: &str) -> Result<String, FieldError> {
         .map_err(|_| FieldError::new(path, format!("'{s}' is not an IANA time zone such as US/Pacific.")))
 }
 
+/// Every IANA time zone name that [`parse_tz`] accepts.
+pub fn time_zones() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +53,6 @@ mod tests {
         assert!(parse_tz("tz", "US/Pacific").is_ok());
         assert!(parse_tz("tz", "Europe/London").is_ok());
         assert!(parse_tz("tz", "Mars/Olympus").is_err());
+        assert!(time_zones().all(|tz| parse_tz("tz", tz).is_ok()));
     }
 }

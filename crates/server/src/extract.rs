@@ -13,11 +13,14 @@ use serde::de::DeserializeOwned;
 use crate::fault::Fault;
 
 /// A JSON request body. Unknown fields are refused by the target types
-/// (`deny_unknown_fields`), and the fault names the field that failed.
+/// (`deny_unknown_fields`), and the fault names the field that failed. A body read
+/// into a struct is an object: serde would also read a struct from the array of its
+/// fields in order (`[null, null]`), which no operation documents; only a body
+/// taken as any JSON value (`ApiJson<serde_json::Value>`) may be an array.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned + 'static> FromRequest<S> for ApiJson<T> {
     type Rejection = Fault;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -34,6 +37,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             return Err(Fault::unsupported_media("Send a JSON body with Content-Type: application/json."));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| Fault::unreadable_body(&rejection))?;
+        let any_value = std::any::TypeId::of::<T>() == std::any::TypeId::of::<serde_json::Value>();
+        if !any_value && bytes.trim_ascii_start().first() == Some(&b'[') {
+            return Err(Fault::validation(vec![FieldError::new("", "The body is a JSON object.")]));
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }

@@ -3,6 +3,10 @@
 //! faults that the layers in front of the handlers answer. A committed snapshot
 //! (`tests/api/snapshots`) makes every API change visible in review.
 
+pub mod fields;
+pub mod org;
+mod params;
+
 use std::collections::HashMap;
 
 use utoipa::openapi::path::Operation;
@@ -10,6 +14,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use self::org::PropertyPuts;
+use self::params::SharedParams;
 use crate::fault::Fault;
 use crate::routes::{accounts, connections, facilities, health, members, orgs, platform, posts, sessions, taxonomy};
 
@@ -48,7 +54,7 @@ use crate::routes::{accounts, connections, facilities, health, members, orgs, pl
         sessions::UpdateParticipantRequest, sessions::PermissionGrant,
         facilities::CreatePlaceRequest, facilities::UpdatePlaceRequest,
     )),
-    modifiers(&Security, &CommonFaults, &UniqueOperationIds),
+    modifiers(&PropertyPuts, &Security, &CommonFaults, &UniqueOperationIds, &SharedParams),
 )]
 struct ApiDoc;
 

@@ -57,13 +57,17 @@ pub struct Registration {
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Security {
     /// How long an invitation stays valid (default 7 days).
+    #[serde(deserialize_with = "crate::whole::number")]
     pub invitation_ttl: u32,
     /// Idle lifetime of a login session, sliding (default 24 hours).
+    #[serde(deserialize_with = "crate::whole::number")]
     pub session_ttl: u32,
     /// Absolute lifetime of a login session from its start, however much it is
     /// used (default 30 days).
+    #[serde(deserialize_with = "crate::whole::number")]
     pub session_max_age: u32,
     /// The shortest password accepted (default 12).
+    #[serde(deserialize_with = "crate::whole::number")]
     pub password_min_length: u32,
     /// Members must use a second factor.
     pub mfa_required: bool,
@@ -227,6 +231,9 @@ impl OrgProps {
             let value = value.ok_or_else(|| FieldError::new(key, format!("{key} is required.")))?;
             read_value(key, value)
         }
+        if let Some(value) = &value {
+            check_shape(key, value)?;
+        }
         match key {
             "name" => self.name = required(key, value)?,
             "locale" => self.locale = required(key, value)?,
@@ -261,6 +268,30 @@ impl OrgProps {
             map.extend(self.custom.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         value
+    }
+}
+
+/// Refuses an array where the org holds an object: serde reads a struct from the
+/// array of its fields in order too (`[null, null]` as `support`), a form the org's
+/// documents never have.
+fn check_shape(key: &str, value: &Value) -> Result<(), FieldError> {
+    let object = |path: String, value: Option<&Value>| match value {
+        Some(Value::Array(_)) => Err(FieldError::new(path.clone(), format!("{path} is an object."))),
+        _ => Ok(()),
+    };
+    match key {
+        "configuration" => {
+            object(key.to_owned(), Some(value))?;
+            object("configuration.email".to_owned(), value.get("email"))
+        }
+        "registration" | "security" | "support" | "deployment" => object(key.to_owned(), Some(value)),
+        "roles" => match value {
+            Value::Array(roles) => {
+                roles.iter().enumerate().try_for_each(|(i, role)| object(format!("roles.{i}"), Some(role)))
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
     }
 }
 
@@ -336,7 +367,14 @@ impl Serialize for PropMap<'_> {
     }
 }
 
+/// Refuses U+0000 in a text property: no stored text holds it, and PostgreSQL's
+/// jsonb, where the org's properties live, can't.
+fn no_nul(path: &str, s: &str) -> Result<(), FieldError> {
+    if s.contains('\0') { Err(FieldError::new(path, limits::NUL)) } else { Ok(()) }
+}
+
 fn check_url(path: &str, s: &str) -> Result<(), FieldError> {
+    no_nul(path, s)?;
     match url::Url::parse(s) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() && s.len() <= 2048 => Ok(()),
         _ => Err(FieldError::new(path, format!("'{s}' is not an http(s) URL."))),
@@ -376,10 +414,11 @@ impl OrgProps {
         {
             check(Err(FieldError::new("country", format!("'{country}' is not an ISO 3166-1 alpha-3 country."))));
         }
-        if let Some(message) = &self.maintenance_message
-            && message.chars().count() > 1000
-        {
-            check(Err(FieldError::new("maintenanceMessage", "maintenanceMessage has at most 1000 characters.")));
+        if let Some(message) = &self.maintenance_message {
+            if message.chars().count() > 1000 {
+                check(Err(FieldError::new("maintenanceMessage", "maintenanceMessage has at most 1000 characters.")));
+            }
+            check(no_nul("maintenanceMessage", message));
         }
         let bypass = &self.configuration.email.location_bypass;
         if bypass.len() > limits::MAX_LIST_ITEMS {
@@ -400,10 +439,11 @@ impl OrgProps {
         if let Some(url) = &self.support.url {
             check(check_url("support.url", url));
         }
-        if let Some(phone) = &self.support.phone
-            && (phone.is_empty() || phone.chars().count() > 40)
-        {
-            check(Err(FieldError::new("support.phone", "support.phone is 1 to 40 characters.")));
+        if let Some(phone) = &self.support.phone {
+            if phone.is_empty() || phone.chars().count() > 40 {
+                check(Err(FieldError::new("support.phone", "support.phone is 1 to 40 characters.")));
+            }
+            check(no_nul("support.phone", phone));
         }
         if self.registration.default_roles.len() > limits::MAX_LIST_ITEMS {
             check(Err(FieldError::new(

@@ -29,11 +29,13 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameBody {
-    /// Given name.
+    /// Given name, 1–100 characters once trimmed.
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::fields::name, required = true)]
     pub first: String,
-    /// Family name.
+    /// Family name, at most 100 characters once trimmed.
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::fields::last_name)]
     pub last: String,
 }
 
@@ -42,9 +44,10 @@ pub struct NameBody {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The email, unique on the platform.
+    #[schema(schema_with = crate::openapi::fields::email)]
     pub email: String,
     /// At least `security.passwordMinLength` characters.
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::openapi::fields::new_password)]
     pub password: Sensitive,
     /// The person's name.
     pub name: NameBody,
@@ -77,7 +80,7 @@ pub struct UpdatePasswordRequest {
     #[schema(value_type = String)]
     pub current: Sensitive,
     /// The new password.
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::openapi::fields::new_password)]
     pub password: Sensitive,
 }
 

@@ -25,12 +25,18 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct CreateConnectionRequest {
     /// The invitee's email.
+    #[schema(schema_with = crate::openapi::fields::email)]
     pub email: String,
     /// Role ids, codes or names the member will hold.
     #[serde(default)]
+    #[schema(schema_with = roles)]
     pub roles: Vec<String>,
     /// A display name for the invitee.
     pub name: Option<String>,
+}
+
+fn roles() -> utoipa::openapi::schema::Array {
+    crate::openapi::fields::roles(false)
 }
 
 /// Invites an email into the org with roles, and mails the invitation.

@@ -19,7 +19,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePlaceRequest {
-    /// The label, 1–100 characters.
+    /// The label, 1–100 characters once trimmed.
+    #[schema(schema_with = crate::openapi::fields::name)]
     pub name: String,
     /// False keeps it from being deleted (default true).
     pub is_removable: Option<bool>,
@@ -29,11 +30,13 @@ pub struct CreatePlaceRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdatePlaceRequest {
-    /// A new label.
+    /// A new label, 1–100 characters once trimmed.
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = crate::openapi::fields::name)]
     pub name: Option<String>,
     /// A new `isRemovable`.
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub is_removable: Option<bool>,
 }
 
@@ -177,8 +180,8 @@ pub async fn create_room(
 }
 
 /// Reads a room (members).
-#[utoipa::path(get, path = "/{org}/v2/facilities/{id}/rooms/{room}", tag = "facilities",
-    params(("org" = String, Path), ("id" = String, Path), ("room" = String, Path)),
+#[utoipa::path(get, path = "/{org}/v2/facilities/{facility}/rooms/{room}", tag = "facilities",
+    params(("org" = String, Path), ("facility" = String, Path), ("room" = String, Path)),
     responses((status = 200, body = RoomResponse), (status = 403, body = Fault), (status = 404, body = Fault)))]
 pub async fn get_room(
     State(state): State<AppState>,
@@ -190,8 +193,8 @@ pub async fn get_room(
 }
 
 /// Changes a room's name or `isRemovable` (administrators).
-#[utoipa::path(patch, path = "/{org}/v2/facilities/{id}/rooms/{room}", tag = "facilities",
-    request_body = UpdatePlaceRequest, params(("org" = String, Path), ("id" = String, Path), ("room" = String, Path)),
+#[utoipa::path(patch, path = "/{org}/v2/facilities/{facility}/rooms/{room}", tag = "facilities",
+    request_body = UpdatePlaceRequest, params(("org" = String, Path), ("facility" = String, Path), ("room" = String, Path)),
     responses((status = 200, body = RoomResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn patch_room(
@@ -208,8 +211,8 @@ pub async fn patch_room(
 
 /// Deletes a room (administrators): 409 when it is non-removable or a session that
 /// has not ended uses it.
-#[utoipa::path(delete, path = "/{org}/v2/facilities/{id}/rooms/{room}", tag = "facilities",
-    params(("org" = String, Path), ("id" = String, Path), ("room" = String, Path)),
+#[utoipa::path(delete, path = "/{org}/v2/facilities/{facility}/rooms/{room}", tag = "facilities",
+    params(("org" = String, Path), ("facility" = String, Path), ("room" = String, Path)),
     responses((status = 200, body = DoneResponse), (status = 403, body = Fault),
               (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn delete_room(

@@ -24,9 +24,19 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct UpdateMemberRequest {
     /// Role ids, codes or names; replaces the member's roles.
+    #[schema(schema_with = nullable_roles)]
     pub roles: Option<Vec<String>>,
     /// `active` or `suspended`.
+    #[schema(schema_with = nullable_state)]
     pub state: Option<String>,
+}
+
+fn nullable_roles() -> utoipa::openapi::schema::Array {
+    crate::openapi::fields::roles(true)
+}
+
+fn nullable_state() -> utoipa::openapi::Object {
+    crate::openapi::fields::one_of(&["active", "suspended"], true)
 }
 
 fn member_id(id: &str) -> Result<Id, Fault> {

@@ -25,50 +25,6 @@ use crate::responses::{OrgResponse, OrgSchemaResponse, PropertyDeclarationRespon
 use crate::routes::common::not_modified;
 use crate::state::AppState;
 
-/// One op of an org PATCH, as `domain::patch` parses it: `set` a value at `path`
-/// (or, without a path, each property of an object), `push` a value (or each of an
-/// array) onto an array, `remove` or `pull` the array elements equal to `value`
-/// (`remove` without a value removes the property), `unset` each property named
-/// in `{path: 1}`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = PatchOp)]
-#[expect(dead_code, reason = "documents the ops that domain::patch::parse_ops reads from the JSON body")]
-pub struct PatchOp {
-    /// What to do.
-    op: PatchOpName,
-    /// A property path (`name`, `/configuration/email`, `configuration.email`).
-    path: Option<String>,
-    /// The value, as the op needs it: any JSON value.
-    value: Option<Value>,
-}
-
-/// The name of a PATCH op.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PatchOpName {
-    /// Set a value.
-    Set,
-    /// Append to an array.
-    Push,
-    /// Remove array elements or a property.
-    Remove,
-    /// Remove array elements.
-    Pull,
-    /// Remove properties.
-    Unset,
-}
-
-/// The body of an org PATCH: one op, or an array of 1 to 100 ops applied all or none.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum PatchOrgRequest {
-    /// One op.
-    One(PatchOp),
-    /// Several ops.
-    Many(Vec<PatchOp>),
-}
-
 /// Public read of the org.
 #[utoipa::path(get, path = "/{org}/v2", tag = "org",
     params(("org" = String, Path, description = "The org code"),
@@ -240,7 +196,7 @@ async fn patch_with(state: &AppState, ctx: &OrgCtx, headers: &HeaderMap, body: V
 
 /// Updates the org with one op or an array of ops (`set`, `push`, `remove`, `pull`,
 /// `unset`), all or none, and returns the updated org.
-#[utoipa::path(patch, path = "/{org}/v2/orgs/{id}", tag = "org", request_body = PatchOrgRequest,
+#[utoipa::path(patch, path = "/{org}/v2/orgs/{id}", tag = "org", request_body = crate::openapi::org::PatchOrgRequest,
     params(("org" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 412, body = Fault)))]
@@ -256,7 +212,7 @@ pub async fn patch_org(
 }
 
 /// `PATCH /{org}/v2`: the same as `PATCH /{org}/v2/orgs/{id}`.
-#[utoipa::path(patch, path = "/{org}/v2", tag = "org", request_body = PatchOrgRequest, params(("org" = String, Path)),
+#[utoipa::path(patch, path = "/{org}/v2", tag = "org", request_body = crate::openapi::org::PatchOrgRequest, params(("org" = String, Path)),
     responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn patch_public_org(
     State(state): State<AppState>,
@@ -305,7 +261,10 @@ pub async fn get_org_property(
     Ok(property_body(value))
 }
 
-/// Replaces the value at a property path and returns the new value.
+/// Replaces the value at a property path and returns the new value. Each
+/// top-level property the caller may write has a `PUT /orgs/{id}/{property}` of its
+/// own in the document, with the schema of its value; this one is for the other
+/// paths: a nested one (`configuration.email.sender`) or a declared custom property.
 #[utoipa::path(put, path = "/{org}/v2/orgs/{id}/{path}", tag = "org", request_body = Value,
     params(("org" = String, Path), ("id" = String, Path), ("path" = String, Path, description = "A property path")),
     responses((status = 200, body = PropertyResponse, description = "A list envelope for arrays, else a result"), (status = 400, body = Fault),
@@ -329,7 +288,8 @@ pub async fn put_org_property(
 }
 
 /// Declares a custom `c_…` property and changes `schemasETag`.
-#[utoipa::path(post, path = "/{org}/v2/schemas/org/properties", tag = "org", request_body = Value,
+#[utoipa::path(post, path = "/{org}/v2/schemas/org/properties", tag = "org",
+    request_body = crate::openapi::org::DeclarePropertyRequest,
     params(("org" = String, Path)),
     responses((status = 200, body = PropertyDeclarationResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 409, body = Fault)))]

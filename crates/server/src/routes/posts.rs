@@ -18,8 +18,13 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePostRequest {
-    /// 1 to 10,000 characters.
+    /// 1 to 10,000 characters once trimmed, without U+0000.
+    #[schema(schema_with = post_body)]
     pub body: String,
+}
+
+fn post_body() -> utoipa::openapi::Object {
+    crate::openapi::fields::post_body()
 }
 
 /// Lists the feed, newest last (`sort=-_id` for newest first).

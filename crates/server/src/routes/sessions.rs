@@ -30,6 +30,7 @@ use crate::context::OrgCtx;
 use crate::extract::{ApiJson, MergePatch, Paging, QueryPairs, nullable, present};
 use crate::fault::Fault;
 use crate::media::{JOIN_TOKEN_TTL_SECONDS, JoinClaims};
+use crate::openapi::fields;
 use crate::responses::{DoneResponse, JoinTokenResponse, ListResponse, ParticipantResponse, SessionResponse, json};
 use crate::routes::common::{active_member, path_id};
 use crate::state::AppState;
@@ -38,25 +39,47 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSessionRequest {
-    /// The label, 1–100 characters.
+    /// The label, 1–100 characters once trimmed.
+    #[schema(schema_with = fields::name)]
     pub name: String,
     /// A `/taxonomy/session/types` code.
     #[serde(rename = "type")]
+    #[schema(schema_with = fields::session_type)]
     pub session_type: String,
     /// A `/taxonomy/user/specialities` code.
+    #[schema(schema_with = fields::nullable_speciality)]
     pub speciality: Option<String>,
     /// A `/taxonomy/session/durations` code (`PT1H30M`).
+    #[schema(schema_with = fields::nullable_duration)]
     pub estimated_duration: Option<String>,
     /// `PRIVATE` (default: participants only) or `ORGANISATION` (every member reads it).
+    #[schema(schema_with = nullable_access)]
     pub access: Option<String>,
     /// A facility of this org.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::nullable_id)]
     pub facility: Option<Id>,
     /// A room of that facility (it implies the facility).
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::nullable_id)]
     pub room: Option<Id>,
     /// RFC 3339; now when absent.
+    #[schema(schema_with = nullable_date_time)]
     pub scheduled_start: Option<String>,
+}
+
+fn access() -> utoipa::openapi::Object {
+    fields::one_of(&["PRIVATE", "ORGANISATION"], false)
+}
+
+fn nullable_access() -> utoipa::openapi::Object {
+    fields::one_of(&["PRIVATE", "ORGANISATION"], true)
+}
+
+fn date_time() -> utoipa::openapi::Object {
+    fields::date_time(false)
+}
+
+fn nullable_date_time() -> utoipa::openapi::Object {
+    fields::date_time(true)
 }
 
 /// The body of `PATCH /sessions/{id}`: the fields to change (`null` clears an
@@ -65,33 +88,37 @@ pub struct CreateSessionRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateSessionRequest {
-    /// A new label.
+    /// A new label, 1–100 characters once trimmed.
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = fields::name)]
     pub name: Option<String>,
     /// A new session type code.
     #[serde(rename = "type", default, deserialize_with = "present")]
+    #[schema(schema_with = fields::session_type)]
     pub session_type: Option<String>,
     /// A new speciality code, or `null`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::nullable_speciality)]
     pub speciality: Option<Option<String>>,
     /// A new duration code, or `null`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::nullable_duration)]
     pub estimated_duration: Option<Option<String>>,
     /// `PRIVATE` or `ORGANISATION`.
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = access)]
     pub access: Option<String>,
     /// A facility of the session's org, or `null`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::nullable_id)]
     pub facility: Option<Option<Id>>,
     /// A room of the facility, or `null`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::nullable_id)]
     pub room: Option<Option<Id>>,
     /// A new planned start, RFC 3339.
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = date_time)]
     pub scheduled_start: Option<String>,
 }
 
@@ -134,7 +161,7 @@ impl From<PermissionGrant> for Permissions {
 pub struct AddParticipantRequest {
     /// The account: an active member of this org, or of an org that allows
     /// external participants.
-    #[schema(value_type = String)]
+    #[schema(schema_with = fields::id)]
     pub account: Id,
     /// What it may do; none of them when absent. The caller grants only what it holds.
     #[serde(default)]
@@ -206,45 +233,70 @@ fn render(state: &AppState, session: &LiveSession) -> Response {
     json(SessionResponse::new(session, &state.config.media_base_url()))
 }
 
-/// Finds the requested facility and room among the org's: unknown ones, or a room
-/// of another facility, are field errors.
+/// What is wrong with a session's facility and room.
+#[derive(Debug, Clone)]
+enum PlaceFault {
+    /// An id of no facility or room of the org.
+    Unknown(FieldError),
+    /// A room of another facility.
+    Invalid(FieldError),
+}
+
+impl From<PlaceFault> for FieldError {
+    fn from(fault: PlaceFault) -> Self {
+        match fault {
+            PlaceFault::Unknown(e) | PlaceFault::Invalid(e) => e,
+        }
+    }
+}
+
+/// Finds the requested facility and room among the org's.
 async fn find_place(
     state: &AppState,
     org: Id,
     facility: Option<Id>,
     room: Option<Id>,
-) -> Result<Result<(Option<Id>, Option<Id>), FieldError>, Fault> {
+) -> Result<Result<(Option<Id>, Option<Id>), PlaceFault>, Fault> {
     if let Some(f) = facility
         && state.store.facility(org, f).await?.is_none()
     {
-        return Ok(Err(FieldError::new("facility", "This org has no facility with this id.")));
+        return Ok(Err(PlaceFault::Unknown(FieldError::new("facility", "This org has no facility with this id."))));
     }
     let room = match room {
         None => None,
         Some(r) => match state.store.room(org, r).await? {
             Some(room) => Some(room),
-            None => return Ok(Err(FieldError::new("room", "This org has no room with this id."))),
+            None => return Ok(Err(PlaceFault::Unknown(FieldError::new("room", "This org has no room with this id.")))),
         },
     };
-    Ok(resolve_place(facility, room.as_ref()))
+    Ok(resolve_place(facility, room.as_ref()).map_err(PlaceFault::Invalid))
 }
 
-/// Reports the place's fault with the other fields' faults, all at once.
-fn with_place_fault<P, T>(place: Result<P, FieldError>, made: Result<T, Vec<FieldError>>) -> Result<T, Fault> {
+/// Reports the place's fault with the other fields' faults, all at once (400). A
+/// request that is well formed but names a facility or room that the org does not
+/// have is a 409 naming the field: the org's current state can't take it (not a 404,
+/// which would say that the session in the URL is missing).
+fn with_place_fault<P, T>(place: Result<P, PlaceFault>, made: Result<T, Vec<FieldError>>) -> Result<T, Fault> {
     match (place, made) {
         (Ok(_), Ok(made)) => Ok(made),
+        (Err(PlaceFault::Unknown(e)), Ok(_)) => Err(no_such_place(&e.path, &e.reason)),
         (place, made) => {
             let mut faults = made.err().unwrap_or_default();
-            faults.extend(place.err());
+            faults.extend(place.err().map(FieldError::from));
             Err(Fault::validation(faults))
         }
     }
 }
 
-/// A facility or room deleted between the check and the write.
+fn no_such_place(field: &str, reason: &str) -> Fault {
+    Fault::from(DomainError::Conflict(reason.to_owned())).at(field)
+}
+
+/// A facility or room deleted between the check and the write: as if it had never
+/// been there.
 fn place_gone(e: StoreError) -> Fault {
     match e {
-        StoreError::NotFound => Fault::validation(vec![FieldError::new("facility", "The facility or room is gone.")]),
+        StoreError::NotFound => no_such_place("facility", "The facility or room is gone."),
         other => other.into(),
     }
 }
@@ -328,7 +380,8 @@ pub async fn list_my_sessions(
 /// holds every permission.
 #[utoipa::path(post, path = "/{org}/v2/sessions", tag = "sessions", request_body = CreateSessionRequest,
     params(("org" = String, Path)),
-    responses((status = 200, body = SessionResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
+    responses((status = 200, body = SessionResponse), (status = 400, body = Fault), (status = 403, body = Fault),
+              (status = 409, body = Fault, description = "No facility or room of the org has this id (`path`)")))]
 pub async fn create_session(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -360,7 +413,8 @@ pub async fn get_session(
 #[utoipa::path(patch, path = "/{org}/v2/sessions/{id}", tag = "sessions", request_body = UpdateSessionRequest,
     params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = SessionResponse), (status = 400, body = Fault), (status = 403, body = Fault),
-              (status = 404, body = Fault), (status = 409, body = Fault)))]
+              (status = 404, body = Fault),
+              (status = 409, body = Fault, description = "The session has ended, or no facility or room of its org has this id (`path`)")))]
 pub async fn patch_session(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -505,9 +559,9 @@ fn participant_id(v: &Visible, raw: &str) -> Result<Id, Fault> {
 
 /// Replaces a participant's permissions (`canInviteParticipants`, granting only
 /// what the caller holds). The owner's never change (409).
-#[utoipa::path(patch, path = "/{org}/v2/sessions/{id}/participants/{account}", tag = "sessions",
+#[utoipa::path(patch, path = "/{org}/v2/sessions/{session}/participants/{account}", tag = "sessions",
     request_body = UpdateParticipantRequest,
-    params(("org" = String, Path), ("id" = String, Path), ("account" = String, Path)),
+    params(("org" = String, Path), ("session" = String, Path), ("account" = String, Path)),
     responses((status = 200, body = ParticipantResponse), (status = 400, body = Fault),
               (status = 403, body = Fault), (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn patch_participant(
@@ -530,8 +584,8 @@ pub async fn patch_participant(
 
 /// Removes a participant (`canInviteParticipants`), or the caller itself. The owner
 /// stays.
-#[utoipa::path(delete, path = "/{org}/v2/sessions/{id}/participants/{account}", tag = "sessions",
-    params(("org" = String, Path), ("id" = String, Path), ("account" = String, Path)),
+#[utoipa::path(delete, path = "/{org}/v2/sessions/{session}/participants/{account}", tag = "sessions",
+    params(("org" = String, Path), ("session" = String, Path), ("account" = String, Path)),
     responses((status = 200, body = DoneResponse), (status = 403, body = Fault),
               (status = 404, body = Fault), (status = 409, body = Fault)))]
 pub async fn remove_participant(

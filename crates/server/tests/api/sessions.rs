@@ -446,6 +446,17 @@ async fn facilities_and_rooms_are_written_by_administrators_and_kept_while_in_us
     let (status, body) = a.call(Method::POST, "/sessions", mo, Some(elsewhere)).await;
     assert_fault(status, &body, 400, "kValidationError");
     assert_eq!(body["path"], "room");
+    // An id of no facility or room of the org is a conflict with what the org holds.
+    for (field, nothing) in [("facility", id.as_str()), ("room", f.as_str()), ("room", "5516ee1b34d8d934281699e3")] {
+        let (status, body) = a
+            .call(Method::POST, "/sessions", mo, Some(json!({"name": "Hip", "type": "SURGERY", field: nothing})))
+            .await;
+        assert_fault(status, &body, 409, "kInvalidState");
+        assert_eq!(body["path"], field, "{body}");
+        let (status, body) = a.call(Method::PATCH, &format!("/sessions/{id}"), mo, Some(json!({field: nothing}))).await;
+        assert_fault(status, &body, 409, "kInvalidState");
+        assert_eq!(body["path"], field, "{body}");
+    }
     a.call(Method::POST, &format!("/sessions/{id}/start"), mo, None).await;
 
     let (status, body) = a.call(Method::DELETE, &format!("{rooms}/{one}"), ada, None).await;
