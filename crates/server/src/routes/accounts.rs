@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::auth;
 pub use crate::client_addr::ClientIp;
 use crate::context::OrgCtx;
-use crate::extract::ApiJson;
+use crate::extract::JsonOrForm;
 use crate::fault::Fault;
 use crate::flows::account_links::{after_answer, reset_with, send_reset, verify_with};
 use crate::flows::logins::authenticate;
@@ -122,7 +122,7 @@ pub struct ResetPasswordRequest {
 /// and mails a link that verifies the email. A taken email answers the same way
 /// (nothing tells that the address has an account) and its owner gets a mail
 /// instead. With a `connection` token, registers and accepts the invitation.
-#[utoipa::path(post, path = "/{org}/v2/accounts/register", tag = "accounts", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/{org}/v2/accounts/register", tag = "accounts", request_body(content((RegisterRequest = "application/json"), (RegisterRequest = "application/x-www-form-urlencoded"))),
     params(("org" = String, Path)),
     responses((status = 200, body = AccountResponse, description = "The new account"), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 409, body = Fault), (status = 429, body = Fault)))]
@@ -130,7 +130,7 @@ pub async fn register(
     State(state): State<AppState>,
     ctx: OrgCtx,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<RegisterRequest>,
+    JsonOrForm(body): JsonOrForm<RegisterRequest>,
 ) -> Result<Response, Fault> {
     let limited = Email::parse("email", &body.email).ok();
     state.limits.check(&state, "register", ip, limited.as_ref()).await?;
@@ -143,7 +143,7 @@ pub async fn register(
 /// Logs in with email and password: sets the `md.sid` cookie and returns the
 /// account, or, with `"bearer": true`, returns the account with a `token` for
 /// `Authorization: Bearer` and sets no cookie.
-#[utoipa::path(post, path = "/{org}/v2/accounts/login", tag = "accounts", request_body = LoginRequest,
+#[utoipa::path(post, path = "/{org}/v2/accounts/login", tag = "accounts", request_body(content((LoginRequest = "application/json"), (LoginRequest = "application/x-www-form-urlencoded"))),
     params(("org" = String, Path)),
     responses((status = 200, body = LoginResponse, description = "The account (with `token` when `bearer` is true)"), (status = 403, body = Fault),
               (status = 429, body = Fault)))]
@@ -151,7 +151,7 @@ pub async fn login(
     State(state): State<AppState>,
     ctx: OrgCtx,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<LoginRequest>,
+    JsonOrForm(body): JsonOrForm<LoginRequest>,
 ) -> Result<Response, Fault> {
     let email = Email::parse("email", &body.email).ok();
     state.limits.check(&state, "login", ip, email.as_ref()).await?;
@@ -199,12 +199,12 @@ pub async fn get_status(ctx: OrgCtx) -> Response {
 
 /// Changes the password and revokes the account's other sessions.
 #[utoipa::path(post, path = "/{org}/v2/accounts/me/update-password", tag = "accounts",
-    request_body = UpdatePasswordRequest, params(("org" = String, Path)),
+    request_body(content((UpdatePasswordRequest = "application/json"), (UpdatePasswordRequest = "application/x-www-form-urlencoded"))), params(("org" = String, Path)),
     responses((status = 200, body = DoneResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn update_password(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<UpdatePasswordRequest>,
+    JsonOrForm(body): JsonOrForm<UpdatePasswordRequest>,
 ) -> Result<Response, Fault> {
     let account = ctx.caller.account()?;
     if !verify_password(body.current.into_inner(), account.password_hash.clone()).await? {
@@ -221,13 +221,13 @@ pub async fn update_password(
 /// Mails a reset token when the account exists. Always answers `true`, so the
 /// answer tells nothing about which emails have accounts.
 #[utoipa::path(post, path = "/{org}/v2/accounts/request-password-reset", tag = "accounts",
-    request_body = RequestPasswordResetRequest, params(("org" = String, Path)),
+    request_body(content((RequestPasswordResetRequest = "application/json"), (RequestPasswordResetRequest = "application/x-www-form-urlencoded"))), params(("org" = String, Path)),
     responses((status = 200, body = DoneResponse), (status = 429, body = Fault)))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
     ctx: OrgCtx,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<RequestPasswordResetRequest>,
+    JsonOrForm(body): JsonOrForm<RequestPasswordResetRequest>,
 ) -> Result<Response, Fault> {
     let email = Email::parse("email", &body.email).ok();
     state.limits.check(&state, "reset", ip, email.as_ref()).await?;
@@ -241,13 +241,13 @@ pub async fn request_password_reset(
 
 /// Sets a new password with a reset token, and revokes every session.
 #[utoipa::path(post, path = "/{org}/v2/accounts/reset-password", tag = "accounts",
-    request_body = ResetPasswordRequest, params(("org" = String, Path)),
+    request_body(content((ResetPasswordRequest = "application/json"), (ResetPasswordRequest = "application/x-www-form-urlencoded"))), params(("org" = String, Path)),
     responses((status = 200, body = DoneResponse), (status = 400, body = Fault), (status = 404, body = Fault),
               (status = 410, body = Fault)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<ResetPasswordRequest>,
+    JsonOrForm(body): JsonOrForm<ResetPasswordRequest>,
 ) -> Result<Response, Fault> {
     reset_with(&state, &ctx.org, body.token.expose(), body.password.into_inner()).await?;
     Ok(DoneResponse::done().into_response())
@@ -256,14 +256,14 @@ pub async fn reset_password(
 /// Verifies the email with the mailed token, and sets the password the holder of
 /// the link chooses: if someone else registered the address first, they lose the
 /// account. Every session of the account ends.
-#[utoipa::path(post, path = "/{org}/v2/accounts/verify", tag = "accounts", request_body = VerifyRequest,
+#[utoipa::path(post, path = "/{org}/v2/accounts/verify", tag = "accounts", request_body(content((VerifyRequest = "application/json"), (VerifyRequest = "application/x-www-form-urlencoded"))),
     params(("org" = String, Path)),
     responses((status = 200, body = AccountResponse, description = "The verified account"), (status = 400, body = Fault),
               (status = 404, body = Fault), (status = 410, body = Fault)))]
 pub async fn verify_email(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<VerifyRequest>,
+    JsonOrForm(body): JsonOrForm<VerifyRequest>,
 ) -> Result<Response, Fault> {
     let account = verify_with(&state, &ctx.org, &body.token, body.password).await?;
     Ok(json(AccountResponse::from(&account)))

@@ -14,7 +14,7 @@ use orgbase_domain::{FieldError, Id, secret};
 use serde::Deserialize;
 
 use crate::context::OrgCtx;
-use crate::extract::{ApiJson, Paging, QueryPairs};
+use crate::extract::{JsonOrForm, Paging, QueryPairs};
 use crate::fault::Fault;
 use crate::flows::invitations::{accept_logged_in, decline, mail_invitation, ttl};
 use crate::responses::{ConnectionResponse, ListResponse, MemberResponse, json};
@@ -34,7 +34,7 @@ pub struct CreateConnectionRequest {
 }
 
 /// Invites an email into the org with roles, and mails the invitation.
-#[utoipa::path(post, path = "/{org}/v2/orgs/{id}/connections", tag = "connections", request_body = CreateConnectionRequest,
+#[utoipa::path(post, path = "/{org}/v2/orgs/{id}/connections", tag = "connections", request_body(content((CreateConnectionRequest = "application/json"), (CreateConnectionRequest = "application/x-www-form-urlencoded"))),
     params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = ConnectionResponse, description = "The pending connection (no token)"), (status = 403, body = Fault),
               (status = 409, body = Fault)))]
@@ -42,7 +42,7 @@ pub async fn create_connection(
     State(state): State<AppState>,
     ctx: OrgCtx,
     Path((_, id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<CreateConnectionRequest>,
+    JsonOrForm(body): JsonOrForm<CreateConnectionRequest>,
 ) -> Result<Response, Fault> {
     ctx.check_org_id(&id)?;
     ctx.authorize(Target::Connection, Operation::Create, "invitations")?;
@@ -141,28 +141,28 @@ impl std::fmt::Debug for ConnectionTokenRequest {
 
 /// Accepts an invitation, the token in the body, as the logged-in account whose
 /// email it names.
-#[utoipa::path(post, path = "/{org}/v2/connections/accept", tag = "connections", request_body = ConnectionTokenRequest,
+#[utoipa::path(post, path = "/{org}/v2/connections/accept", tag = "connections", request_body(content((ConnectionTokenRequest = "application/json"), (ConnectionTokenRequest = "application/x-www-form-urlencoded"))),
     params(("org" = String, Path)),
     responses((status = 200, body = MemberResponse, description = "The new member"), (status = 403, body = Fault), (status = 404, body = Fault),
               (status = 410, body = Fault)))]
 pub async fn accept_connection_by_body(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<ConnectionTokenRequest>,
+    JsonOrForm(body): JsonOrForm<ConnectionTokenRequest>,
 ) -> Result<Response, Fault> {
     let member = accept_logged_in(&state, &ctx, &body.token).await?;
     Ok(json(MemberResponse::from(&member)))
 }
 
 /// Declines an invitation, the token in the body (the invitee, logged in).
-#[utoipa::path(post, path = "/{org}/v2/connections/decline", tag = "connections", request_body = ConnectionTokenRequest,
+#[utoipa::path(post, path = "/{org}/v2/connections/decline", tag = "connections", request_body(content((ConnectionTokenRequest = "application/json"), (ConnectionTokenRequest = "application/x-www-form-urlencoded"))),
     params(("org" = String, Path)),
     responses((status = 200, body = ConnectionResponse), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn decline_connection_by_body(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<ConnectionTokenRequest>,
+    JsonOrForm(body): JsonOrForm<ConnectionTokenRequest>,
 ) -> Result<Response, Fault> {
     let closed = decline(&state, &ctx, &body.token).await?;
     Ok(json(ConnectionResponse::from(&closed)))

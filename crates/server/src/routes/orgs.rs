@@ -19,7 +19,7 @@ use orgbase_domain::{DomainError, FieldError, secret};
 use serde_json::Value;
 
 use crate::context::OrgCtx;
-use crate::extract::{ApiJson, requested_paths};
+use crate::extract::{ApiJson, JsonOrForm, requested_paths};
 use crate::fault::Fault;
 use crate::responses::{OrgResponse, OrgSchemaResponse, PropertyDeclarationResponse, PropertyResponse, json};
 use crate::routes::common::not_modified;
@@ -240,7 +240,7 @@ async fn patch_with(state: &AppState, ctx: &OrgCtx, headers: &HeaderMap, body: V
 
 /// Updates the org with one op or an array of ops (`set`, `push`, `remove`, `pull`,
 /// `unset`), all or none, and returns the updated org.
-#[utoipa::path(patch, path = "/{org}/v2/orgs/{id}", tag = "org", request_body = PatchOrgRequest,
+#[utoipa::path(patch, path = "/{org}/v2/orgs/{id}", tag = "org", request_body(content((PatchOrgRequest = "application/json"), (PatchOrgRequest = "application/x-www-form-urlencoded"))),
     params(("org" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 412, body = Fault)))]
@@ -249,20 +249,20 @@ pub async fn patch_org(
     ctx: OrgCtx,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<Value>,
+    JsonOrForm(body): JsonOrForm<Value>,
 ) -> Result<Response, Fault> {
     ctx.check_org_id(&id)?;
     patch_with(&state, &ctx, &headers, body).await
 }
 
 /// `PATCH /{org}/v2`: the same as `PATCH /{org}/v2/orgs/{id}`.
-#[utoipa::path(patch, path = "/{org}/v2", tag = "org", request_body = PatchOrgRequest, params(("org" = String, Path)),
+#[utoipa::path(patch, path = "/{org}/v2", tag = "org", request_body(content((PatchOrgRequest = "application/json"), (PatchOrgRequest = "application/x-www-form-urlencoded"))), params(("org" = String, Path)),
     responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn patch_public_org(
     State(state): State<AppState>,
     ctx: OrgCtx,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<Value>,
+    JsonOrForm(body): JsonOrForm<Value>,
 ) -> Result<Response, Fault> {
     patch_with(&state, &ctx, &headers, body).await
 }
