@@ -1,14 +1,15 @@
 //! Bodies as browsers send them (issue 19): a flat body as a form
 //! (`application/x-www-form-urlencoded`, jQuery's default) is read as the JSON
 //! object of its string fields and checked as that JSON is; bodies that need
-//! nesting still need JSON (415).
+//! nesting still need JSON (415); the session cookie's `SameSite` is configurable.
 
 use orgbase_domain::roles::ADMINISTRATOR;
+use orgbase_server::config::{Config, SameSite};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
 use crate::api_tests;
-use crate::helpers::{TestApp, assert_fault, json};
+use crate::helpers::{Backend, TestApp, assert_fault, json};
 
 const PASSWORD: &str = "correct horse battery staple";
 /// What jQuery sends for a plain-object `data` without a `contentType`.
@@ -258,4 +259,62 @@ async fn invitations_and_password_routes_take_forms(app: &TestApp) {
     let (status, body) = json(res).await;
     assert_eq!(status, 200, "{body}");
     app.login("example", &key.key, "admin@x.test", "another long password").await;
+}
+
+/// The `Set-Cookie` of a cookie login on a server configured by `tweak`.
+async fn login_cookie(tweak: impl FnOnce(&mut Config)) -> String {
+    let app = TestApp::spawn_configured(Backend::Sqlite, tweak).await;
+    let (org, key) = app.seed_org("example", "Example").await;
+    app.seed_account("a@x.test", PASSWORD, Some((&org, &[]))).await;
+    let res = app
+        .api(Method::POST, "/example/v2/accounts/login", &key.key, None)
+        .json(&json!({"email": "a@x.test", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    app.finish().await;
+    cookie
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_takes_the_configured_samesite() {
+    let lax = login_cookie(|_| {}).await;
+    assert!(lax.contains("; SameSite=Lax") && !lax.contains("Secure"), "{lax}");
+    let strict = login_cookie(|c| c.cookie_samesite = SameSite::Strict).await;
+    assert!(strict.contains("; SameSite=Strict") && !strict.contains("Secure"), "{strict}");
+    let none = login_cookie(|c| {
+        c.cookie_samesite = SameSite::None;
+        c.public_url = Some("https://orgs.example".into());
+    })
+    .await;
+    assert!(none.contains("; SameSite=None") && none.contains("; Secure"), "{none}");
+}
+
+#[test]
+fn serve_refuses_samesite_none_without_an_https_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orgbase"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ORGBASE_DATA_DIR", dir.path())
+        .env("ORGBASE_COOKIE_SAMESITE", "none")
+        .env("ORGBASE_PUBLIC_URL", "http://orgs.example")
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("ORGBASE_COOKIE_SAMESITE") && stderr.contains("https"), "{stderr}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orgbase"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ORGBASE_DATA_DIR", dir.path())
+        .env("ORGBASE_COOKIE_SAMESITE", "sometimes")
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("not lax, strict or none"), "{stderr}");
 }
