@@ -25,6 +25,7 @@ api_tests!(
     malformed_form_bodies_are_400_faults,
     a_form_keeps_the_body_limit_and_other_types_keep_their_415,
     invitations_and_password_routes_take_forms,
+    the_patch_of_a_facility_takes_a_form,
 );
 
 /// A form request with the client key.
@@ -259,6 +260,25 @@ async fn invitations_and_password_routes_take_forms(app: &TestApp) {
     let (status, body) = json(res).await;
     assert_eq!(status, 200, "{body}");
     app.login("example", &key.key, "admin@x.test", "another long password").await;
+}
+
+async fn the_patch_of_a_facility_takes_a_form(app: &TestApp) {
+    let (org, key) = app.seed_org("example", "Example").await;
+    let admin = app.member_token(&org, &key, "admin@x.test", &[ADMINISTRATOR]).await;
+    let create =
+        app.api(Method::POST, "/example/v2/facilities", &key.key, Some(&admin)).json(&json!({"name": "Theatre"}));
+    let (status, facility) = json(create.send().await.unwrap()).await;
+    assert_eq!(status, 200, "{facility}");
+    let path = format!("/example/v2/facilities/{}", facility["_id"].as_str().unwrap());
+    for (body, name) in [("name=Theatre+2", "Theatre 2"), ("op=set&path=name&value=Theatre+3", "Theatre 3")] {
+        let patch = app.api(Method::PATCH, &path, &key.key, Some(&admin)).header("content-type", FORM).body(body);
+        let (status, patched) = json(patch.send().await.unwrap()).await;
+        assert_eq!((status, patched["name"].as_str()), (200, Some(name)), "{body}: {patched}");
+    }
+    let nested =
+        app.api(Method::PATCH, &path, &key.key, Some(&admin)).header("content-type", FORM).body("name%5B%5D=x");
+    let (status, fault) = json(nested.send().await.unwrap()).await;
+    assert_fault(status, &fault, 415, "kUnsupportedMedia");
 }
 
 /// The `Set-Cookie` of a cookie login on a server configured by `tweak`.
