@@ -202,10 +202,6 @@ async fn malformed_form_bodies_are_400_faults(app: &TestApp) {
 
 async fn a_form_keeps_the_body_limit_and_other_types_keep_their_415(app: &TestApp) {
     let (_, key) = app.seed_org("example", "Example").await;
-    let huge = format!("email=a%40x.test&password={}", "x".repeat(app.config().body_limit + 10));
-    let (status, fault) =
-        json(form(app, Method::POST, "/example/v2/accounts/login", &key.key, huge).send().await.unwrap()).await;
-    assert_fault(status, &fault, 413, "kRequestTooLarge");
     for content_type in [
         "text/plain",
         "application/x-www-form-urlencoded; charset=ISO-8859-1",
@@ -230,6 +226,12 @@ async fn a_form_keeps_the_body_limit_and_other_types_keep_their_415(app: &TestAp
         .unwrap();
     let (status, fault) = json(res).await;
     assert_fault(status, &fault, 415, "kUnsupportedMedia");
+    // Last: the server answers 413 without reading the body, and a request sent
+    // after it on the same kept-alive connection could meet the closed socket.
+    let huge = format!("email=a%40x.test&password={}", "x".repeat(app.config().body_limit + 10));
+    let (status, fault) =
+        json(form(app, Method::POST, "/example/v2/accounts/login", &key.key, huge).send().await.unwrap()).await;
+    assert_fault(status, &fault, 413, "kRequestTooLarge");
 }
 
 async fn invitations_and_password_routes_take_forms(app: &TestApp) {
