@@ -79,7 +79,7 @@ const ORG_FAULTS: &[(u16, &str)] = &[
 /// The faults of an operation that takes a body.
 const BODY_FAULTS: &[(u16, &str)] = &[
     (413, "The body is larger than the limit (`kTooLarge`)"),
-    (415, "The body is neither JSON nor, where the operation lists it, a flat form (`kUnsupportedMedia`)"),
+    (415, "The body is neither JSON nor, where docs/API.md says so, a flat form (`kUnsupportedMedia`)"),
 ];
 
 /// The faults of the platform API (operator token, no org in the path).

@@ -122,7 +122,7 @@ pub struct ResetPasswordRequest {
 /// and mails a link that verifies the email. A taken email answers the same way
 /// (nothing tells that the address has an account) and its owner gets a mail
 /// instead. With a `connection` token, registers and accepts the invitation.
-#[utoipa::path(post, path = "/{org}/v2/accounts/register", tag = "accounts", request_body(content((RegisterRequest = "application/json"), (RegisterRequest = "application/x-www-form-urlencoded"))),
+#[utoipa::path(post, path = "/{org}/v2/accounts/register", tag = "accounts", request_body = RegisterRequest,
     params(("org" = String, Path)),
     responses((status = 200, body = AccountResponse, description = "The new account"), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 409, body = Fault), (status = 429, body = Fault)))]
@@ -143,7 +143,7 @@ pub async fn register(
 /// Logs in with email and password: sets the `md.sid` cookie and returns the
 /// account, or, with `"bearer": true`, returns the account with a `token` for
 /// `Authorization: Bearer` and sets no cookie.
-#[utoipa::path(post, path = "/{org}/v2/accounts/login", tag = "accounts", request_body(content((LoginRequest = "application/json"), (LoginRequest = "application/x-www-form-urlencoded"))),
+#[utoipa::path(post, path = "/{org}/v2/accounts/login", tag = "accounts", request_body = LoginRequest,
     params(("org" = String, Path)),
     responses((status = 200, body = LoginResponse, description = "The account (with `token` when `bearer` is true)"), (status = 403, body = Fault),
               (status = 429, body = Fault)))]
@@ -199,7 +199,7 @@ pub async fn get_status(ctx: OrgCtx) -> Response {
 
 /// Changes the password and revokes the account's other sessions.
 #[utoipa::path(post, path = "/{org}/v2/accounts/me/update-password", tag = "accounts",
-    request_body(content((UpdatePasswordRequest = "application/json"), (UpdatePasswordRequest = "application/x-www-form-urlencoded"))), params(("org" = String, Path)),
+    request_body = UpdatePasswordRequest, params(("org" = String, Path)),
     responses((status = 200, body = DoneResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn update_password(
     State(state): State<AppState>,
@@ -221,7 +221,7 @@ pub async fn update_password(
 /// Mails a reset token when the account exists. Always answers `true`, so the
 /// answer tells nothing about which emails have accounts.
 #[utoipa::path(post, path = "/{org}/v2/accounts/request-password-reset", tag = "accounts",
-    request_body(content((RequestPasswordResetRequest = "application/json"), (RequestPasswordResetRequest = "application/x-www-form-urlencoded"))), params(("org" = String, Path)),
+    request_body = RequestPasswordResetRequest, params(("org" = String, Path)),
     responses((status = 200, body = DoneResponse), (status = 429, body = Fault)))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
@@ -241,7 +241,7 @@ pub async fn request_password_reset(
 
 /// Sets a new password with a reset token, and revokes every session.
 #[utoipa::path(post, path = "/{org}/v2/accounts/reset-password", tag = "accounts",
-    request_body(content((ResetPasswordRequest = "application/json"), (ResetPasswordRequest = "application/x-www-form-urlencoded"))), params(("org" = String, Path)),
+    request_body = ResetPasswordRequest, params(("org" = String, Path)),
     responses((status = 200, body = DoneResponse), (status = 400, body = Fault), (status = 404, body = Fault),
               (status = 410, body = Fault)))]
 pub async fn reset_password(
@@ -256,7 +256,7 @@ pub async fn reset_password(
 /// Verifies the email with the mailed token, and sets the password the holder of
 /// the link chooses: if someone else registered the address first, they lose the
 /// account. Every session of the account ends.
-#[utoipa::path(post, path = "/{org}/v2/accounts/verify", tag = "accounts", request_body(content((VerifyRequest = "application/json"), (VerifyRequest = "application/x-www-form-urlencoded"))),
+#[utoipa::path(post, path = "/{org}/v2/accounts/verify", tag = "accounts", request_body = VerifyRequest,
     params(("org" = String, Path)),
     responses((status = 200, body = AccountResponse, description = "The verified account"), (status = 400, body = Fault),
               (status = 404, body = Fault), (status = 410, body = Fault)))]

@@ -34,7 +34,7 @@ pub struct CreateConnectionRequest {
 }
 
 /// Invites an email into the org with roles, and mails the invitation.
-#[utoipa::path(post, path = "/{org}/v2/orgs/{id}/connections", tag = "connections", request_body(content((CreateConnectionRequest = "application/json"), (CreateConnectionRequest = "application/x-www-form-urlencoded"))),
+#[utoipa::path(post, path = "/{org}/v2/orgs/{id}/connections", tag = "connections", request_body = CreateConnectionRequest,
     params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = ConnectionResponse, description = "The pending connection (no token)"), (status = 403, body = Fault),
               (status = 409, body = Fault)))]
@@ -141,7 +141,7 @@ impl std::fmt::Debug for ConnectionTokenRequest {
 
 /// Accepts an invitation, the token in the body, as the logged-in account whose
 /// email it names.
-#[utoipa::path(post, path = "/{org}/v2/connections/accept", tag = "connections", request_body(content((ConnectionTokenRequest = "application/json"), (ConnectionTokenRequest = "application/x-www-form-urlencoded"))),
+#[utoipa::path(post, path = "/{org}/v2/connections/accept", tag = "connections", request_body = ConnectionTokenRequest,
     params(("org" = String, Path)),
     responses((status = 200, body = MemberResponse, description = "The new member"), (status = 403, body = Fault), (status = 404, body = Fault),
               (status = 410, body = Fault)))]
@@ -155,7 +155,7 @@ pub async fn accept_connection_by_body(
 }
 
 /// Declines an invitation, the token in the body (the invitee, logged in).
-#[utoipa::path(post, path = "/{org}/v2/connections/decline", tag = "connections", request_body(content((ConnectionTokenRequest = "application/json"), (ConnectionTokenRequest = "application/x-www-form-urlencoded"))),
+#[utoipa::path(post, path = "/{org}/v2/connections/decline", tag = "connections", request_body = ConnectionTokenRequest,
     params(("org" = String, Path)),
     responses((status = 200, body = ConnectionResponse), (status = 403, body = Fault),
               (status = 404, body = Fault)))]

@@ -103,7 +103,7 @@ pub async fn get_facility(
 }
 
 /// Changes a facility's name or `isRemovable` (administrators).
-#[utoipa::path(patch, path = "/{org}/v2/facilities/{id}", tag = "facilities", request_body(content((UpdatePlaceRequest = "application/json"), (UpdatePlaceRequest = "application/x-www-form-urlencoded"))),
+#[utoipa::path(patch, path = "/{org}/v2/facilities/{id}", tag = "facilities", request_body = UpdatePlaceRequest,
     params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = FacilityResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
@@ -191,7 +191,7 @@ pub async fn get_room(
 
 /// Changes a room's name or `isRemovable` (administrators).
 #[utoipa::path(patch, path = "/{org}/v2/facilities/{id}/rooms/{room}", tag = "facilities",
-    request_body(content((UpdatePlaceRequest = "application/json"), (UpdatePlaceRequest = "application/x-www-form-urlencoded"))), params(("org" = String, Path), ("id" = String, Path), ("room" = String, Path)),
+    request_body = UpdatePlaceRequest, params(("org" = String, Path), ("id" = String, Path), ("room" = String, Path)),
     responses((status = 200, body = RoomResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 404, body = Fault)))]
 pub async fn patch_room(

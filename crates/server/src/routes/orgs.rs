@@ -240,7 +240,7 @@ async fn patch_with(state: &AppState, ctx: &OrgCtx, headers: &HeaderMap, body: V
 
 /// Updates the org with one op or an array of ops (`set`, `push`, `remove`, `pull`,
 /// `unset`), all or none, and returns the updated org.
-#[utoipa::path(patch, path = "/{org}/v2/orgs/{id}", tag = "org", request_body(content((PatchOrgRequest = "application/json"), (PatchOrgRequest = "application/x-www-form-urlencoded"))),
+#[utoipa::path(patch, path = "/{org}/v2/orgs/{id}", tag = "org", request_body = PatchOrgRequest,
     params(("org" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 412, body = Fault)))]
@@ -256,7 +256,7 @@ pub async fn patch_org(
 }
 
 /// `PATCH /{org}/v2`: the same as `PATCH /{org}/v2/orgs/{id}`.
-#[utoipa::path(patch, path = "/{org}/v2", tag = "org", request_body(content((PatchOrgRequest = "application/json"), (PatchOrgRequest = "application/x-www-form-urlencoded"))), params(("org" = String, Path)),
+#[utoipa::path(patch, path = "/{org}/v2", tag = "org", request_body = PatchOrgRequest, params(("org" = String, Path)),
     responses((status = 200, body = OrgResponse), (status = 400, body = Fault), (status = 403, body = Fault)))]
 pub async fn patch_public_org(
     State(state): State<AppState>,

@@ -357,7 +357,7 @@ pub async fn get_session(
 }
 
 /// Changes a session's fields (`canEditSession`); an ended session is 409.
-#[utoipa::path(patch, path = "/{org}/v2/sessions/{id}", tag = "sessions", request_body(content((UpdateSessionRequest = "application/json"), (UpdateSessionRequest = "application/x-www-form-urlencoded"))),
+#[utoipa::path(patch, path = "/{org}/v2/sessions/{id}", tag = "sessions", request_body = UpdateSessionRequest,
     params(("org" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = SessionResponse), (status = 400, body = Fault), (status = 403, body = Fault),
               (status = 404, body = Fault), (status = 409, body = Fault)))]
@@ -506,7 +506,7 @@ fn participant_id(v: &Visible, raw: &str) -> Result<Id, Fault> {
 /// Replaces a participant's permissions (`canInviteParticipants`, granting only
 /// what the caller holds). The owner's never change (409).
 #[utoipa::path(patch, path = "/{org}/v2/sessions/{id}/participants/{account}", tag = "sessions",
-    request_body(content((UpdateParticipantRequest = "application/json"), (UpdateParticipantRequest = "application/x-www-form-urlencoded"))),
+    request_body = UpdateParticipantRequest,
     params(("org" = String, Path), ("id" = String, Path), ("account" = String, Path)),
     responses((status = 200, body = ParticipantResponse), (status = 400, body = Fault),
               (status = 403, body = Fault), (status = 404, body = Fault), (status = 409, body = Fault)))]
