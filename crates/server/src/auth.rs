@@ -138,12 +138,15 @@ pub fn set_session(res: &mut Response, state: &AppState, org: &Org, token: &str)
 }
 
 /// The `Set-Cookie` value of a session (or, with `None`, of its removal). `Secure`
-/// only when the public URL is https, so local development over http works.
+/// only when the public URL is https, so local development over http works;
+/// `SameSite` as configured (`Lax` by default; `None` only with `Secure`, which
+/// `Config::check` ensures at start).
 pub fn session_cookie(state: &AppState, org: &Org, token: Option<&str>) -> HeaderValue {
-    let secure = if state.config.public_url().starts_with("https://") { "; Secure" } else { "" };
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let same_site = state.config.cookie_samesite.attribute();
     let value = match token {
-        Some(token) => format!("{SESSION_COOKIE}={token}; Path=/{}; HttpOnly; SameSite=Lax{secure}", org.code),
-        None => format!("{SESSION_COOKIE}=; Path=/{}; HttpOnly; SameSite=Lax; Max-Age=0{secure}", org.code),
+        Some(token) => format!("{SESSION_COOKIE}={token}; Path=/{}; HttpOnly; SameSite={same_site}{secure}", org.code),
+        None => format!("{SESSION_COOKIE}=; Path=/{}; HttpOnly; SameSite={same_site}; Max-Age=0{secure}", org.code),
     };
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }

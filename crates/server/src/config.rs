@@ -35,6 +35,10 @@ pub struct Config {
     pub operator_token: Option<Secret>,
     /// The public base URL, for links in mail and for `Secure` cookies (https).
     pub public_url: Option<String>,
+    /// The `SameSite` attribute of the session cookie (`ORGBASE_COOKIE_SAMESITE`):
+    /// `lax` (default), `strict` or `none`. `none` sends the cookie with requests from
+    /// pages on other sites, and needs an https `public_url` (see [`Config::check`]).
+    pub cookie_samesite: SameSite,
     /// `smtp://host:port` for outgoing mail; unset writes mail to a log in `data_dir`.
     pub smtp_url: Option<Secret>,
     /// The sender of orgbase's mail.
@@ -73,6 +77,49 @@ pub struct Config {
     /// client (CIDRs or addresses; in the environment, separated by commas).
     /// Empty: the peer address is the client.
     pub trusted_proxies: TrustedProxies,
+}
+
+/// The `SameSite` attribute of the session cookie, read case-insensitively.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent with requests from pages of the same site (any port of the same host
+    /// counts) and with top-level navigations to orgbase.
+    #[default]
+    Lax,
+    /// Sent only with requests from orgbase's own site.
+    Strict,
+    /// Sent with requests from any site: for apps whose pages live on another
+    /// site. Browsers take it only from a `Secure` cookie.
+    None,
+}
+
+impl SameSite {
+    /// The attribute's value in `Set-Cookie`.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Self::Lax => "Lax",
+            Self::Strict => "Strict",
+            Self::None => "None",
+        }
+    }
+}
+
+impl Serialize for SameSite {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.attribute().to_ascii_lowercase())
+    }
+}
+
+impl<'de> Deserialize<'de> for SameSite {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "lax" => Ok(Self::Lax),
+            "strict" => Ok(Self::Strict),
+            "none" => Ok(Self::None),
+            _ => Err(serde::de::Error::custom(format!("cookie_samesite: '{raw}' is not lax, strict or none"))),
+        }
+    }
 }
 
 /// The trusted reverse proxies: a list of networks, read from a list or from one
@@ -126,6 +173,7 @@ impl Default for Config {
             database_url: None,
             operator_token: None,
             public_url: None,
+            cookie_samesite: SameSite::Lax,
             smtp_url: None,
             media_base_url: None,
             mail_from: "orgbase <no-reply@orgbase.invalid>".into(),
@@ -166,6 +214,26 @@ impl Config {
             .merge(Env::prefixed("ORGBASE_").ignore(&["config", "test_postgres_url"]))
             .merge(Serialized::defaults(overrides))
             .extract()
+    }
+
+    /// Refuses settings that load but cannot work together: a `SameSite=None`
+    /// cookie must be `Secure` (browsers drop it otherwise), and orgbase marks the
+    /// cookie `Secure` only when the public URL is https.
+    pub fn check(&self) -> Result<(), String> {
+        if self.cookie_samesite == SameSite::None && !self.secure_cookies() {
+            return Err(format!(
+                "cookie_samesite = \"none\" (ORGBASE_COOKIE_SAMESITE) needs an https public URL \
+                 (ORGBASE_PUBLIC_URL), as browsers take a SameSite=None cookie only when it is Secure, \
+                 and orgbase sends Secure cookies only under an https public URL; the public URL is {}",
+                self.public_url()
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when cookies are `Secure`: the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url().starts_with("https://")
     }
 
     /// The public URL, defaulting to `http://{bind}`.
@@ -225,6 +293,27 @@ mod tests {
         assert_eq!(from_env.0, want);
         assert!(serde_json::from_value::<TrustedProxies>(serde_json::json!("10.0.0.0/99")).is_err());
         assert!(serde_json::from_value::<TrustedProxies>(serde_json::json!("")).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn cookie_samesite_reads_lax_strict_or_none_and_none_needs_https() {
+        assert_eq!(Config::default().cookie_samesite, SameSite::Lax);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("orgbase.toml");
+        for (raw, want) in [("lax", SameSite::Lax), ("Strict", SameSite::Strict), ("NONE", SameSite::None)] {
+            std::fs::write(&file, format!("cookie_samesite = \"{raw}\"\n")).unwrap();
+            assert_eq!(Config::load(Some(&file), &Overrides::default()).unwrap().cookie_samesite, want);
+        }
+        std::fs::write(&file, "cookie_samesite = \"sometimes\"\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("not lax, strict or none"), "{err}");
+
+        let none = Config { cookie_samesite: SameSite::None, ..Config::default() };
+        let err = none.check().unwrap_err();
+        assert!(err.contains("https") && err.contains("ORGBASE_PUBLIC_URL"), "{err}");
+        let none_over_https = Config { public_url: Some("https://orgs.example".into()), ..none };
+        assert!(none_over_https.check().is_ok());
+        assert!(Config { cookie_samesite: SameSite::Strict, ..Config::default() }.check().is_ok());
     }
 
     #[test]

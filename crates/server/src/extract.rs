@@ -1,6 +1,16 @@
 //! Extractors that fail with the API's fault instead of axum's plain-text rejections:
 //! a JSON body (content type, size, UTF-8, unknown fields and wrong types, with the
-//! path of the bad field), and the paging parameters of lists.
+//! path of the bad field), a flat body sent as JSON or as a browser's form, and the
+//! paging parameters of lists.
+//!
+//! A form body (`application/x-www-form-urlencoded`, what jQuery's `$.ajax` sends
+//! by default) is read as the JSON object of its fields, each value a string, and
+//! then checked exactly as that JSON would be: a form's `5` is the string `"5"`,
+//! refused where a number is due, as JSON's `"5"` is. Nothing is coerced, since a
+//! form cannot tell a number from text and a guess would make one property accept
+//! different things from the two encodings. A form carries no arrays or documents
+//! (jQuery writes them as `roles[]=a` or `name[first]=A`, and an HTML form as a
+//! repeated name): such a body needs JSON, and the 415 says so.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -24,17 +34,17 @@ impl<S: Send + Sync, T: DeserializeOwned + 'static> FromRequest<S> for ApiJson<T
     type Rejection = Fault;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim();
-                mime.eq_ignore_ascii_case("application/json") || mime.to_ascii_lowercase().ends_with("+json")
-            });
-        if !is_json {
-            return Err(Fault::unsupported_media("Send a JSON body with Content-Type: application/json."));
+        match body_kind(&req) {
+            BodyKind::Json => {}
+            BodyKind::Form => {
+                return Err(Fault::unsupported_media(
+                    "This route's body is JSON (it may hold arrays or documents, which a form body \
+                     can't carry): send it with Content-Type: application/json.",
+                ));
+            }
+            BodyKind::Other => {
+                return Err(Fault::unsupported_media("Send a JSON body with Content-Type: application/json."));
+            }
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| Fault::unreadable_body(&rejection))?;
         let any_value = std::any::TypeId::of::<T>() == std::any::TypeId::of::<serde_json::Value>();
@@ -43,6 +53,94 @@ impl<S: Send + Sync, T: DeserializeOwned + 'static> FromRequest<S> for ApiJson<T
         }
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A flat request body, sent as JSON or as a form (`application/x-www-form-urlencoded`,
+/// as browsers and jQuery send it). A form is read as the JSON object of its fields
+/// with string values and then checked as that JSON is (see the module's doc).
+#[derive(Debug)]
+pub struct JsonOrForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
+    type Rejection = Fault;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let kind = body_kind(&req);
+        if kind == BodyKind::Other {
+            return Err(Fault::unsupported_media(
+                "Send a JSON body with Content-Type: application/json \
+                 (or a form, application/x-www-form-urlencoded, in UTF-8).",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| Fault::unreadable_body(&rejection))?;
+        match kind {
+            BodyKind::Form => parse_json(&form_as_json(&bytes)?).map(JsonOrForm),
+            _ => parse_json(&bytes).map(JsonOrForm),
+        }
+    }
+}
+
+/// How a request body is encoded, by its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    /// `application/json` or `application/…+json`.
+    Json,
+    /// `application/x-www-form-urlencoded`, in UTF-8 (no charset, or `charset=UTF-8`).
+    Form,
+    /// Anything else, or no `Content-Type`.
+    Other,
+}
+
+fn body_kind(req: &Request) -> BodyKind {
+    let Some(content_type) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return BodyKind::Other;
+    };
+    let mut parts = content_type.split(';').map(str::trim);
+    let mime = parts.next().unwrap_or_default().to_ascii_lowercase();
+    if mime == "application/json" || mime.ends_with("+json") {
+        return BodyKind::Json;
+    }
+    let utf8 = |param: &str| match param.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        _ => true,
+    };
+    if mime == "application/x-www-form-urlencoded" && parts.all(utf8) {
+        return BodyKind::Form;
+    }
+    BodyKind::Other
+}
+
+/// The JSON object of a form body's fields, each value a string. Refuses (400)
+/// a body that is not UTF-8 once percent-decoded (instead of replacing the bad
+/// bytes, as form decoders do) and a field named twice (as a JSON body to a typed
+/// route is refused), and (415) a field of an array or a document (`a[]`, `a[b]`).
+pub fn form_as_json(bytes: &[u8]) -> Result<Vec<u8>, Fault> {
+    // `&`, `=` and `+` are ASCII, so the whole body decodes to UTF-8 exactly when
+    // every name and value does.
+    if percent_encoding::percent_decode(bytes).decode_utf8().is_err() {
+        return Err(Fault::invalid_argument("The form body is not UTF-8 once percent-decoded."));
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+        .map_err(|e| Fault::invalid_argument(format!("Malformed form body: {e}")))?;
+    let mut fields = serde_json::Map::new();
+    for (name, value) in pairs {
+        if name.contains(['[', ']']) {
+            return Err(Fault::unsupported_media(format!(
+                "The form field '{name}' is part of an array or a document, which a form body can't carry: \
+                 send this body as JSON with Content-Type: application/json."
+            )));
+        }
+        if fields.contains_key(&name) {
+            return Err(Fault::validation(vec![FieldError::new(
+                name.clone(),
+                format!("duplicate field `{name}` (a form carries no arrays: send JSON for one)"),
+            )]));
+        }
+        fields.insert(name, serde_json::Value::String(value));
+    }
+    serde_json::to_vec(&fields).map_err(|e| Fault::internal(&e))
 }
 
 /// Parses JSON bytes into `T`, mapping syntax errors to `kInvalidArgument` and
@@ -121,7 +219,7 @@ pub fn requested_paths(parts: &Parts) -> Option<Vec<String>> {
 /// top-level fields, one or an array: `{op: "set", path?, value}`, `{op: "unset",
 /// value: {field: 1}}` and `{op: "remove", path}`. `null`, `unset` and `remove`
 /// clear a field. The merged fields are then read into `T`, which refuses unknown
-/// ones.
+/// ones. Like [`JsonOrForm`], it takes a flat body as a form too.
 #[derive(Debug)]
 pub struct MergePatch<T>(pub T);
 
@@ -129,7 +227,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MergePatch<T> {
     type Rejection = Fault;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ApiJson(body) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
+        let JsonOrForm(body) = JsonOrForm::<serde_json::Value>::from_request(req, state).await?;
         let fields = merge_fields(body)?;
         let bytes = serde_json::to_vec(&fields).map_err(|e| Fault::internal(&e))?;
         parse_json(&bytes).map(MergePatch)
@@ -203,6 +301,38 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn form(body: &str) -> Result<serde_json::Value, Fault> {
+        form_as_json(body.as_bytes()).map(|bytes| serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[test]
+    fn a_form_is_the_json_object_of_its_fields_as_strings() {
+        assert_eq!(
+            form("op=push&path=%2Fconfiguration%2Femail%2FlocationBypass&value=john%40medable.com").unwrap(),
+            json!({"op": "push", "path": "/configuration/email/locationBypass", "value": "john@medable.com"})
+        );
+        assert_eq!(
+            form("n=5&b=true&e=&s=a+b%2Bc%C3%A9").unwrap(),
+            json!({"n": "5", "b": "true", "e": "", "s": "a b+cé"})
+        );
+        assert_eq!(form("").unwrap(), json!({}));
+    }
+
+    #[test]
+    fn a_form_with_broken_utf8_a_repeated_field_or_nesting_is_refused() {
+        for (body, status) in [
+            ("email=a%FFb", 400),
+            ("email=a%C3", 400),
+            ("a=1&a=2", 400),
+            ("roles%5B%5D=a", 415),
+            ("roles[]=a", 415),
+            ("name%5Bfirst%5D=A", 415),
+        ] {
+            assert_eq!(form(body).unwrap_err().status, status, "{body}");
+        }
+        assert_eq!(form_as_json(b"email=a\xffb").unwrap_err().status, 400);
+    }
 
     #[test]
     fn patch_bodies_merge_fields_and_simple_ops() {

@@ -71,7 +71,8 @@ impl Modify for Security {
 /// The faults that any operation of the org API can answer before or besides its
 /// handler, with why: the context layer (`crate::context`) resolves the org, the
 /// client key and the caller; `crate::edge` enforces the timeout; the body limit
-/// and `ApiJson` refuse bodies; the store may be full or unreachable.
+/// and the body extractors (`crate::extract`) refuse bodies; the store may be full
+/// or unreachable.
 const ORG_FAULTS: &[(u16, &str)] = &[
     (400, "Invalid request: a malformed parameter or body, or an unknown client key (`kInvalidClient`)"),
     (403, "Access denied: not logged in, a session that ended, a bad CSRF token or signature, maintenance"),
@@ -84,7 +85,7 @@ const ORG_FAULTS: &[(u16, &str)] = &[
 /// The faults of an operation that takes a body.
 const BODY_FAULTS: &[(u16, &str)] = &[
     (413, "The body is larger than the limit (`kTooLarge`)"),
-    (415, "The body is not `application/json` (`kUnsupportedMedia`)"),
+    (415, "The body is neither JSON nor, where docs/API.md says so, a flat form (`kUnsupportedMedia`)"),
 ];
 
 /// The faults of the platform API (operator token, no org in the path).

@@ -106,8 +106,10 @@ pub struct Shared {
 }
 
 impl AppState {
-    /// The state for a store, a clock and a config; fails on an unusable mail config.
+    /// The state for a store, a clock and a config; fails on an unusable config
+    /// (`Config::check`) or mail config.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Result<Self, String> {
+        config.check()?;
         let mailer = Mailer::from_config(&config)?;
         let limits = Limits::new(config.login_attempts_per_minute);
         let media = Arc::new(MediaKeys::new(&config)?);

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::auth;
 pub use crate::client_addr::ClientIp;
 use crate::context::OrgCtx;
-use crate::extract::ApiJson;
+use crate::extract::JsonOrForm;
 use crate::fault::Fault;
 use crate::flows::account_links::{after_answer, reset_with, send_reset, verify_with};
 use crate::flows::logins::authenticate;
@@ -133,7 +133,7 @@ pub async fn register(
     State(state): State<AppState>,
     ctx: OrgCtx,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<RegisterRequest>,
+    JsonOrForm(body): JsonOrForm<RegisterRequest>,
 ) -> Result<Response, Fault> {
     let limited = Email::parse("email", &body.email).ok();
     state.limits.check(&state, "register", ip, limited.as_ref()).await?;
@@ -154,7 +154,7 @@ pub async fn login(
     State(state): State<AppState>,
     ctx: OrgCtx,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<LoginRequest>,
+    JsonOrForm(body): JsonOrForm<LoginRequest>,
 ) -> Result<Response, Fault> {
     let email = Email::parse("email", &body.email).ok();
     state.limits.check(&state, "login", ip, email.as_ref()).await?;
@@ -207,7 +207,7 @@ pub async fn get_status(ctx: OrgCtx) -> Response {
 pub async fn update_password(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<UpdatePasswordRequest>,
+    JsonOrForm(body): JsonOrForm<UpdatePasswordRequest>,
 ) -> Result<Response, Fault> {
     let account = ctx.caller.account()?;
     if !verify_password(body.current.into_inner(), account.password_hash.clone()).await? {
@@ -230,7 +230,7 @@ pub async fn request_password_reset(
     State(state): State<AppState>,
     ctx: OrgCtx,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<RequestPasswordResetRequest>,
+    JsonOrForm(body): JsonOrForm<RequestPasswordResetRequest>,
 ) -> Result<Response, Fault> {
     let email = Email::parse("email", &body.email).ok();
     state.limits.check(&state, "reset", ip, email.as_ref()).await?;
@@ -250,7 +250,7 @@ pub async fn request_password_reset(
 pub async fn reset_password(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<ResetPasswordRequest>,
+    JsonOrForm(body): JsonOrForm<ResetPasswordRequest>,
 ) -> Result<Response, Fault> {
     reset_with(&state, &ctx.org, body.token.expose(), body.password.into_inner()).await?;
     Ok(DoneResponse::done().into_response())
@@ -266,7 +266,7 @@ pub async fn reset_password(
 pub async fn verify_email(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<VerifyRequest>,
+    JsonOrForm(body): JsonOrForm<VerifyRequest>,
 ) -> Result<Response, Fault> {
     let account = verify_with(&state, &ctx.org, &body.token, body.password).await?;
     Ok(json(AccountResponse::from(&account)))

@@ -14,7 +14,7 @@ use orgbase_domain::{FieldError, Id, secret};
 use serde::Deserialize;
 
 use crate::context::OrgCtx;
-use crate::extract::{ApiJson, Paging, QueryPairs};
+use crate::extract::{JsonOrForm, Paging, QueryPairs};
 use crate::fault::Fault;
 use crate::flows::invitations::{accept_logged_in, decline, mail_invitation, ttl};
 use crate::responses::{ConnectionResponse, ListResponse, MemberResponse, json};
@@ -48,7 +48,7 @@ pub async fn create_connection(
     State(state): State<AppState>,
     ctx: OrgCtx,
     Path((_, id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<CreateConnectionRequest>,
+    JsonOrForm(body): JsonOrForm<CreateConnectionRequest>,
 ) -> Result<Response, Fault> {
     ctx.check_org_id(&id)?;
     ctx.authorize(Target::Connection, Operation::Create, "invitations")?;
@@ -154,7 +154,7 @@ impl std::fmt::Debug for ConnectionTokenRequest {
 pub async fn accept_connection_by_body(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<ConnectionTokenRequest>,
+    JsonOrForm(body): JsonOrForm<ConnectionTokenRequest>,
 ) -> Result<Response, Fault> {
     let member = accept_logged_in(&state, &ctx, &body.token).await?;
     Ok(json(MemberResponse::from(&member)))
@@ -168,7 +168,7 @@ pub async fn accept_connection_by_body(
 pub async fn decline_connection_by_body(
     State(state): State<AppState>,
     ctx: OrgCtx,
-    ApiJson(body): ApiJson<ConnectionTokenRequest>,
+    JsonOrForm(body): JsonOrForm<ConnectionTokenRequest>,
 ) -> Result<Response, Fault> {
     let closed = decline(&state, &ctx, &body.token).await?;
     Ok(json(ConnectionResponse::from(&closed)))

@@ -19,7 +19,7 @@ use orgbase_domain::{DomainError, FieldError, secret};
 use serde_json::Value;
 
 use crate::context::OrgCtx;
-use crate::extract::{ApiJson, requested_paths};
+use crate::extract::{ApiJson, JsonOrForm, requested_paths};
 use crate::fault::Fault;
 use crate::responses::{OrgResponse, OrgSchemaResponse, PropertyDeclarationResponse, PropertyResponse, json};
 use crate::routes::common::not_modified;
@@ -205,7 +205,7 @@ pub async fn patch_org(
     ctx: OrgCtx,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<Value>,
+    JsonOrForm(body): JsonOrForm<Value>,
 ) -> Result<Response, Fault> {
     ctx.check_org_id(&id)?;
     patch_with(&state, &ctx, &headers, body).await
@@ -218,7 +218,7 @@ pub async fn patch_public_org(
     State(state): State<AppState>,
     ctx: OrgCtx,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<Value>,
+    JsonOrForm(body): JsonOrForm<Value>,
 ) -> Result<Response, Fault> {
     patch_with(&state, &ctx, &headers, body).await
 }

@@ -11,6 +11,7 @@ mod auth_hardening;
 mod cli;
 mod cors;
 mod faults;
+mod forms;
 mod found_by_fuzzing;
 mod members;
 mod openapi;
