@@ -72,6 +72,12 @@ pub trait AppStore: Send + Sync {
     async fn app_by_key(&self, key: &str) -> Result<Option<Arc<App>>, StoreError>;
     /// The apps of an org, oldest first.
     async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError>;
+    /// Writes an app's changeable parts (name, secrets, enabled, origins, csrf,
+    /// signing settings), found by its id and org. [`StoreError::NotFound`] when
+    /// there is no such app.
+    async fn update_app(&self, app: &App) -> Result<(), StoreError>;
+    /// Deletes an app of `org`; false when there was none.
+    async fn delete_app(&self, org: Id, app: Id) -> Result<bool, StoreError>;
 }
 
 /// Platform-wide accounts and their credentials.

@@ -73,6 +73,10 @@ pub struct Config {
     /// client (CIDRs or addresses; in the environment, separated by commas).
     /// Empty: the peer address is the client.
     pub trusted_proxies: TrustedProxies,
+    /// Seconds an app's previous secret keeps signing after a rotation
+    /// (`rotate-secret`), so that its servers can switch without an outage;
+    /// 0 ends it at once. Default one day.
+    pub app_secret_grace: u64,
 }
 
 /// The trusted reverse proxies: a list of networks, read from a list or from one
@@ -138,6 +142,7 @@ impl Default for Config {
             log_format: "json".into(),
             login_attempts_per_minute: 10,
             trusted_proxies: TrustedProxies::default(),
+            app_secret_grace: 24 * 60 * 60,
         }
     }
 }

@@ -38,6 +38,7 @@ conformance!(
     org_lists_page_by_keyset,
     org_state_changes_bump_the_version,
     apps_are_found_by_key,
+    apps_change_rotate_and_go_only_in_their_org,
     memberships_list_every_org_of_an_account,
     live_sessions_round_trip_with_participants,
     live_session_moves_are_conditional,

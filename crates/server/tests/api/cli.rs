@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::api_tests;
 use crate::helpers::{Backend, TestApp};
@@ -27,6 +27,7 @@ api_tests!(
     cli_creates_an_org_and_an_app_that_the_server_serves,
     cli_refuses_invalid_input_with_a_message,
     cli_bootstraps_a_first_admin_without_mail_and_imports_members,
+    cli_lists_updates_rotates_disables_enables_and_deletes_apps_by_key,
 );
 
 fn orgbase_stdin(app: &TestApp, args: &[&str], stdin: &str) -> Output {
@@ -109,4 +110,60 @@ async fn cli_refuses_invalid_input_with_a_message(app: &TestApp) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("code"));
     let out = orgbase(app, &["app", "create", "--org", "missing", "--name", "web"]);
     assert!(!out.status.success());
+}
+
+async fn cli_lists_updates_rotates_disables_enables_and_deletes_apps_by_key(app: &TestApp) {
+    ok_json(&orgbase(app, &["org", "create", "--code", "example", "--name", "Example", "--json"]));
+    let create = ["app", "create", "--org", "example", "--name", "web", "--no-csrf", "--origin", "https://a.example"];
+    let created = ok_json(&orgbase(app, &[&create[..], &["--json"]].concat()));
+    let key = created["key"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert_eq!((&created["csrf"], &created["cors"]["origins"][0]), (&json!(false), &json!("https://a.example")));
+    let target = ["--org", "example", "--app", key.as_str(), "--json"];
+    let run = |args: &[&str]| orgbase(app, &[args, &target[..]].concat());
+
+    let list = ok_json(&orgbase(app, &["app", "list", "--org", "example", "--json"]));
+    assert_eq!((&list["object"], &list["data"][0]["key"]), (&json!("list"), &json!(key)));
+    assert!(!list.to_string().contains(&secret));
+    let updated =
+        ok_json(&run(&["app", "update", "--name", "renamed", "--csrf", "true", "--act-as", "none", "--no-origins"]));
+    assert_eq!((&updated["name"], &updated["csrf"], &updated["actAs"]), (&json!("renamed"), &json!(true), &json!([])));
+    assert_eq!(updated["cors"]["origins"], json!([]));
+    assert!(updated.get("secret").is_none());
+
+    assert_eq!(ok_json(&run(&["app", "disable"]))["enabled"], false);
+    assert_eq!(status_soon(app, &key, 400).await, 400);
+    assert_eq!(ok_json(&run(&["app", "enable"]))["enabled"], true);
+    assert_eq!(status_soon(app, &key, 200).await, 200);
+
+    let rotated = ok_json(&run(&["app", "rotate-secret"]));
+    let new = rotated["secret"].as_str().unwrap();
+    assert!(new.len() == 64 && new != secret && rotated["previousSecretExpires"].is_string(), "{rotated}");
+
+    let out = run(&["app", "update", "--origin", "https://a.example/path"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("cors.origins"));
+    let out = orgbase(app, &["app", "disable", "--org", "example", "--app", "nope"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("App not found"));
+
+    assert_eq!(ok_json(&run(&["app", "delete"]))["data"], true);
+    assert_eq!(status_soon(app, &key, 400).await, 400);
+    let (status, fault) = crate::helpers::json(app.get_with_key("/example/v2", &key).send().await.unwrap()).await;
+    crate::helpers::assert_fault(status, &fault, 400, "kInvalidClient");
+    let list = ok_json(&orgbase(app, &["app", "list", "--org", "example", "--json"]));
+    assert_eq!(list["data"], json!([]));
+}
+
+/// The status of the public read with `key` once it is `want`, or after two
+/// seconds: the server hears of another process's commit within a quarter second
+/// (SQLite's watcher) or at its notification (PostgreSQL).
+async fn status_soon(app: &TestApp, key: &str, want: u16) -> u16 {
+    let mut status = 0;
+    for _ in 0..40 {
+        status = app.get_with_key("/example/v2", key).send().await.unwrap().status().as_u16();
+        if status == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    status
 }
