@@ -13,6 +13,7 @@ use orgbase_domain::app::{ActAs, RawAppChange};
 use orgbase_domain::email::Email;
 use orgbase_domain::org::{NewOrg, Org};
 use orgbase_domain::paging::PageParams;
+use orgbase_domain::sealed::SecretKey;
 use orgbase_domain::store::ORG_SORT_FIELDS;
 use orgbase_domain::store::{LinkRequest, Linked};
 use orgbase_domain::{DomainError, SystemClock, password};
@@ -21,7 +22,7 @@ use serde_json::json;
 use crate::config::{Config, Overrides};
 use crate::flows::{apps, orgs};
 use crate::responses::{AccountResponse, AppResponse, ConnectionResponse, ListResponse, MemberResponse};
-use crate::state::{AppState, open_store};
+use crate::state::{AppState, KeySource, SECRET_KEY_FILE, open_store, open_store_with, secret_key};
 
 /// orgbase: organisations, members, roles, invitations and sessions, in one binary.
 #[derive(Debug, Parser)]
@@ -64,6 +65,27 @@ pub enum Command {
     /// Manages members of orgs.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Manages the key that seals app secrets in the database.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// `orgbase secrets …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Seals every app secret under a new key, in one transaction. The current key
+    /// is the configured one (`ORGBASE_SECRET_KEY`) or the data dir's. With the
+    /// data dir's key, the new key replaces it in its file; with a configured one,
+    /// set `ORGBASE_SECRET_KEY` to the new key on every node before they start
+    /// again (stop them first: a node with the old key can't open the secrets).
+    RotateKey {
+        /// Read the new key (64 hex characters) from standard input instead of
+        /// making a random one.
+        #[arg(long)]
+        new_key_stdin: bool,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 /// `orgbase account …`.
@@ -310,6 +332,9 @@ async fn execute(cli: Cli) -> Result<(), String> {
         }
         Command::Member(MemberCommand::Import { org, file, out }) => import_members(&state, &org, &file, &out).await,
         Command::App(command) => app_command(&state, command).await,
+        Command::Secrets(SecretsCommand::RotateKey { new_key_stdin, out }) => {
+            rotate_secret_key(&state, new_key_stdin, &out).await
+        }
     }
 }
 
@@ -325,7 +350,7 @@ async fn open(cli: &Cli) -> Result<(AppState, Option<tracing_appender::non_block
     let config = Config::load(cli.config.as_deref(), &overrides).map_err(|e| format!("config: {e}"))?;
     let logs =
         matches!(cli.command, Command::Serve { .. }).then(|| crate::telemetry::init_logs(&config.log_format)).flatten();
-    let store = open_store(&config).await.map_err(|e| format!("database: {e}"))?;
+    let store = open_store(&config).await?;
     Ok((AppState::new(store, Arc::new(SystemClock), config)?, logs))
 }
 
@@ -480,6 +505,58 @@ fn fault_text(fault: crate::fault::Fault) -> String {
     let causes: Vec<String> =
         fault.faults.iter().map(|f| format!("{}: {}", f.path.as_deref().unwrap_or(""), f.reason)).collect();
     if causes.is_empty() { fault.reason } else { causes.join("; ") }
+}
+
+async fn rotate_secret_key(state: &AppState, new_key_stdin: bool, out: &Output) -> Result<(), String> {
+    let (old, source) = secret_key(&state.config)?;
+    let new = if new_key_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| format!("reading the new key: {e}"))?;
+        SecretKey::parse_hex(&line)?
+    } else {
+        SecretKey::generate()
+    };
+    // The data dir's new key is on disk before any secret is sealed under it.
+    let file = state.config.data_dir.join(SECRET_KEY_FILE);
+    let pending = file.with_extension("key.new");
+    if source == KeySource::DataDir {
+        write_key_file(&pending, &new).map_err(|e| format!("{}: {e}", pending.display()))?;
+    }
+    let store = open_store_with(&state.config, new.clone()).await?;
+    let resealed = match store.reseal_app_secrets(Some(&old)).await {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pending);
+            return Err(format!("nothing changed: {e}"));
+        }
+    };
+    if source == KeySource::DataDir {
+        std::fs::rename(&pending, &file).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    // Shown only when the operator must put it in the config and did not give it.
+    let shown = (source == KeySource::Config && !new_key_stdin).then(|| new.to_hex());
+    if out.json {
+        println!("{}", json!({"object": "result", "data": {"apps": resealed, "newKey": shown}}));
+    } else {
+        println!("sealed the secrets of {resealed} apps under the new key");
+        match shown {
+            Some(key) => println!("set ORGBASE_SECRET_KEY={key} on every node, then start them"),
+            None if source == KeySource::Config => println!("set ORGBASE_SECRET_KEY to the new key on every node"),
+            None => println!("the new key is in {}", file.display()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes a key file readable by its owner only.
+fn write_key_file(file: &std::path::Path, key: &SecretKey) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(file)?;
+    f.write_all(key.to_hex().as_bytes())?;
+    f.sync_all()
 }
 
 /// The org with this code, or a message for the operator.

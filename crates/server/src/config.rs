@@ -45,6 +45,10 @@ pub struct Config {
     /// The HS256 key of media join tokens, shared with the media server. Unset
     /// means a random key made at first start and kept in `data_dir`.
     pub media_signing_key: Option<Secret>,
+    /// The key that seals app secrets in the database: 64 hex characters. Unset
+    /// on SQLite means a random key made at first start and kept in `data_dir`
+    /// (`app-secrets.key`); PostgreSQL refuses to start without it.
+    pub secret_key: Option<Secret>,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
     /// Seconds a request may take before it is answered 408.
@@ -134,6 +138,7 @@ impl Default for Config {
             media_base_url: None,
             mail_from: "orgbase <no-reply@orgbase.invalid>".into(),
             media_signing_key: None,
+            secret_key: None,
             body_limit: 1024 * 1024,
             request_timeout: 30,
             header_read_timeout: 10,

@@ -61,3 +61,21 @@ pub async fn apps_change_rotate_and_go_only_in_their_org(store: DynStore) {
     assert!(!store.delete_app(org.id, app.id).await.unwrap());
     assert!(matches!(store.update_app(&again).await.unwrap_err(), StoreError::NotFound));
 }
+
+/// Resealing leaves sealed secrets alone without an old key, and with one (here
+/// a key that sealed nothing, as on a second run of a rotation) seals every app
+/// again, which then reads back the same, previous secret included.
+pub async fn app_secrets_reseal_and_read_back_the_same(store: DynStore) {
+    let t = now_ms();
+    let org = new_org("resealed", "Resealed", t);
+    store.insert_org(&org, None).await.unwrap();
+    let plain = App::new(org.id, "plain".into(), vec![], t);
+    let rotated = App::new(org.id, "rotated".into(), vec![], t).rotated(t, Duration::hours(1));
+    store.insert_app(&plain).await.unwrap();
+    store.insert_app(&rotated).await.unwrap();
+    assert_eq!(store.reseal_app_secrets(None).await.unwrap(), 0);
+    let elsewhere = orgbase_domain::sealed::SecretKey::generate();
+    assert_eq!(store.reseal_app_secrets(Some(&elsewhere)).await.unwrap(), 2);
+    assert_eq!(store.apps_of_org(org.id).await.unwrap(), vec![plain.clone(), rotated.clone()]);
+    assert_eq!(store.app_by_key(&rotated.key).await.unwrap().as_deref(), Some(&rotated));
+}

@@ -22,6 +22,7 @@ api_tests!(
     a_rotated_secret_signs_during_its_grace_and_not_after,
     with_csrf_off_a_cookie_write_is_accepted_only_from_a_listed_origin,
     with_csrf_on_a_cookie_write_without_the_token_is_refused_from_any_origin,
+    app_secrets_are_sealed_in_the_database_rows_and_still_sign,
 );
 
 const PASSWORD: &str = "member password 1";
@@ -336,4 +337,47 @@ async fn with_csrf_on_a_cookie_write_without_the_token_is_refused_from_any_origi
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+}
+
+/// Every app's `(secret, previous_secret)` as the database holds them.
+async fn stored_secrets(app: &TestApp) -> Vec<(String, Option<String>)> {
+    let query = "SELECT secret, previous_secret FROM apps";
+    match app.backend {
+        crate::helpers::Backend::Sqlite => {
+            let file = app.config().data_dir.join("orgbase.db");
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+            sqlx::query_as(query).fetch_all(&pool).await.unwrap()
+        }
+        crate::helpers::Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&app.config().database_url.as_ref().unwrap().0).await.unwrap();
+            sqlx::query_as(query).fetch_all(&pool).await.unwrap()
+        }
+    }
+}
+
+async fn app_secrets_are_sealed_in_the_database_rows_and_still_sign(app: &TestApp) {
+    let (org, key, admin) = org_with_admin(app).await;
+    let (_, created) = call(app, Method::POST, "/apps", &key.key, &admin, Some(json!({"name": "server"}))).await;
+    let created_key = created["key"].as_str().unwrap().to_owned();
+    let first = created["secret"].as_str().unwrap().to_owned();
+    let rotate = format!("/apps/{created_key}/rotate-secret");
+    let (_, rotated) = call(app, Method::POST, &rotate, &key.key, &admin, None).await;
+    let second = rotated["secret"].as_str().unwrap().to_owned();
+
+    let rows = stored_secrets(app).await;
+    assert_eq!(rows.len(), 2);
+    let dump = format!("{rows:?}");
+    for secret in [&key.secret, &first, &second] {
+        assert!(!dump.contains(secret.as_str()), "a secret is stored in the clear: {dump}");
+    }
+    for (secret, previous) in &rows {
+        assert!(secret.starts_with("sealed1:"), "{secret}");
+        assert!(previous.as_deref().is_none_or(|p| p.starts_with("sealed1:")), "{previous:?}");
+    }
+    assert_eq!(rows.iter().filter(|(_, previous)| previous.is_some()).count(), 1);
+    // Sealed, they sign as before: the seeded app's, the new one, and the old one in its grace.
+    let path = format!("/example/v2/orgs/{}", org.id);
+    assert_eq!(signed(app, &path, &key.key, &key.secret, "s1").send().await.unwrap().status(), 200);
+    assert_eq!(signed(app, &path, &created_key, &second, "s2").send().await.unwrap().status(), 200);
+    assert_eq!(signed(app, &path, &created_key, &first, "s3").send().await.unwrap().status(), 200);
 }

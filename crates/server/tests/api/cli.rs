@@ -14,6 +14,7 @@ fn orgbase(app: &TestApp, args: &[&str]) -> Output {
     cmd.env("ORGBASE_DATA_DIR", &app.config().data_dir);
     if app.backend == Backend::Postgres {
         cmd.env("ORGBASE_DATABASE_URL", &app.config().database_url.as_ref().unwrap().0);
+        cmd.env("ORGBASE_SECRET_KEY", crate::helpers::SECRET_KEY);
     }
     cmd.args(args).output().expect("run orgbase")
 }
@@ -28,6 +29,7 @@ api_tests!(
     cli_refuses_invalid_input_with_a_message,
     cli_bootstraps_a_first_admin_without_mail_and_imports_members,
     cli_lists_updates_rotates_disables_enables_and_deletes_apps_by_key,
+    cli_rotates_the_key_that_seals_app_secrets,
 );
 
 fn orgbase_stdin(app: &TestApp, args: &[&str], stdin: &str) -> Output {
@@ -37,6 +39,7 @@ fn orgbase_stdin(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     cmd.env("ORGBASE_DATA_DIR", &app.config().data_dir);
     if app.backend == Backend::Postgres {
         cmd.env("ORGBASE_DATABASE_URL", &app.config().database_url.as_ref().unwrap().0);
+        cmd.env("ORGBASE_SECRET_KEY", crate::helpers::SECRET_KEY);
     }
     let mut child = cmd
         .args(args)
@@ -166,4 +169,49 @@ async fn status_soon(app: &TestApp, key: &str, want: u16) -> u16 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     status
+}
+
+/// `orgbase` with `ORGBASE_SECRET_KEY` set to `key` (on either database).
+fn orgbase_keyed(app: &TestApp, key: &str, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orgbase"));
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("ORGBASE_DATA_DIR", &app.config().data_dir).env("ORGBASE_SECRET_KEY", key);
+    if app.backend == Backend::Postgres {
+        cmd.env("ORGBASE_DATABASE_URL", &app.config().database_url.as_ref().unwrap().0);
+    }
+    let mut child = cmd
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+async fn cli_rotates_the_key_that_seals_app_secrets(app: &TestApp) {
+    let (old, new) = ("11".repeat(32), "22".repeat(32));
+    let sealed = ["org", "create", "--code", "example", "--name", "Example", "--json"];
+    ok_json(&orgbase_keyed(app, &old, &sealed, ""));
+    let created =
+        ok_json(&orgbase_keyed(app, &old, &["app", "create", "--org", "example", "--name", "w", "--json"], ""));
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let list = ["app", "list", "--org", "example", "--json"];
+    let rotate = ["secrets", "rotate-key", "--new-key-stdin", "--json"];
+    // A bad new key changes nothing.
+    assert!(!orgbase_keyed(app, &old, &rotate, "not a key\n").status.success());
+    ok_json(&orgbase_keyed(app, &old, &list, ""));
+    let rotated = ok_json(&orgbase_keyed(app, &old, &rotate, &format!("{new}\n")));
+    assert_eq!(rotated["data"]["apps"], 1);
+    assert!(!rotated.to_string().contains(&new) && !rotated.to_string().contains(&secret));
+    // Now only the new key opens the secrets.
+    ok_json(&orgbase_keyed(app, &new, &list, ""));
+    let refused = orgbase_keyed(app, &old, &list, "");
+    assert!(!refused.status.success(), "the old key still opens the secrets");
+    assert!(!String::from_utf8_lossy(&refused.stderr).contains(&secret));
+    // A second run with the same keys changes nothing it should not.
+    ok_json(&orgbase_keyed(app, &old, &rotate, &format!("{new}\n")));
+    ok_json(&orgbase_keyed(app, &new, &list, ""));
 }
