@@ -14,6 +14,18 @@ object_tag!(
     AppTag = "app"
 );
 
+/// Whom an app's signed requests may act as: `"all"` (any active member), or an
+/// array of account ids (empty: none). Writes also take `"none"`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ActAs)]
+#[serde(untagged)]
+pub enum ActAsSchema {
+    /// `"all"` (or, in writes, `"none"`).
+    Named(String),
+    /// Account ids, 24 hex characters each.
+    Accounts(Vec<String>),
+}
+
 /// An app's CORS settings.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = AppCors)]
@@ -33,7 +45,7 @@ pub struct AppResponse<'a> {
     /// The accounts signed requests may act as: `"all"` (any active member) or an
     /// array of account ids (empty: none).
     #[serde(rename = "actAs")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = ActAsSchema)]
     pub act_as: &'a ActAs,
     /// CORS.
     pub cors: AppCorsResponse<'a>,

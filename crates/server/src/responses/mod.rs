@@ -19,7 +19,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use accounts::{AccountResponse, ConnectionResponse, LoginResponse, MeResponse, MemberResponse, StatusResponse};
-pub use apps::{AppCorsResponse, AppResponse};
+pub use apps::{ActAsSchema, AppCorsResponse, AppResponse};
 pub use org::{CreatedOrgResponse, OrgResponse, OrgSchemaResponse, PropertyDeclarationResponse, PropertyResponse};
 pub use places::{FacilityResponse, PostResponse, RoomResponse, TaxonomyTermResponse};
 pub use sessions::{JoinTokenResponse, ParticipantResponse, PermissionsResponse, SessionResponse};

@@ -1,7 +1,8 @@
 //! The org's apps, for its administrators: list, create (the secret shown once),
 //! read, change (name, CORS origins, `csrf`, `enabled`, the signing settings),
 //! rotate the secret, delete. An app is named by its client key. Every change
-//! shows in the org's `apps` at once. The work is `flows::apps`, shared with the
+//! shows in the org's `apps` at once. A request can't disable or delete the app
+//! whose key it carries. The work is `flows::apps`, shared with the
 //! CLI.
 
 use axum::extract::{Path, State};
@@ -14,7 +15,7 @@ use crate::context::OrgCtx;
 use crate::extract::ApiJson;
 use crate::fault::Fault;
 use crate::flows::apps;
-use crate::responses::{AppResponse, DoneResponse, ListResponse, json};
+use crate::responses::{ActAsSchema, AppResponse, DoneResponse, ListResponse, json};
 use crate::routes::common::require_admin;
 use crate::state::AppState;
 
@@ -41,7 +42,7 @@ pub struct CreateAppRequest {
     /// Refuse signed requests of version 1 (default false).
     pub require_signature_v2: Option<bool>,
     /// `"all"` (default), `"none"`, or an array of account ids.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ActAsSchema>)]
     pub act_as: Option<Value>,
 }
 
@@ -60,7 +61,7 @@ pub struct UpdateAppRequest {
     /// Refuse signed requests of version 1.
     pub require_signature_v2: Option<bool>,
     /// `"all"`, `"none"`, or an array of account ids.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ActAsSchema>)]
     pub act_as: Option<Value>,
 }
 
@@ -75,6 +76,16 @@ impl From<UpdateAppRequest> for RawAppChange {
             act_as: b.act_as,
         }
     }
+}
+
+/// Refuses to disable or delete the app whose key the request carries: that
+/// would lock its caller out mid-way. Another app's key, or the CLI, can.
+fn not_this_app(ctx: &OrgCtx, key: &str) -> Result<(), Fault> {
+    if ctx.app.key == key {
+        let reason = "An app can't disable or delete itself: use another app's key, or `orgbase app`.";
+        return Err(Fault::invalid_argument(reason).at("key"));
+    }
+    Ok(())
 }
 
 /// Lists the org's apps, oldest first (administrators).
@@ -127,6 +138,9 @@ pub async fn update_app(
     ApiJson(body): ApiJson<UpdateAppRequest>,
 ) -> Result<Response, Fault> {
     require_admin(&ctx)?;
+    if body.enabled == Some(false) {
+        not_this_app(&ctx, &key)?;
+    }
     let app = apps::update_app(&state, &ctx.org, &key, body.into()).await?;
     Ok(json(AppResponse::from(&app)))
 }
@@ -156,6 +170,7 @@ pub async fn delete_app(
     Path((_, key)): Path<(String, String)>,
 ) -> Result<Response, Fault> {
     require_admin(&ctx)?;
+    not_this_app(&ctx, &key)?;
     apps::delete_app(&state, &ctx.org, &key).await?;
     Ok(DoneResponse::done().into_response())
 }
