@@ -31,6 +31,7 @@ pub mod post;
 pub mod rate;
 pub mod roles;
 pub mod schema;
+pub mod sealed;
 pub mod secret;
 pub mod store;
 pub mod taxonomy;

@@ -72,6 +72,17 @@ pub trait AppStore: Send + Sync {
     async fn app_by_key(&self, key: &str) -> Result<Option<Arc<App>>, StoreError>;
     /// The apps of an org, oldest first.
     async fn apps_of_org(&self, org: Id) -> Result<Vec<App>, StoreError>;
+    /// Writes an app's changeable parts (name, secrets, enabled, origins, csrf,
+    /// signing settings), found by its id and org. [`StoreError::NotFound`] when
+    /// there is no such app.
+    async fn update_app(&self, app: &App) -> Result<(), StoreError>;
+    /// Deletes an app of `org`; false when there was none.
+    async fn delete_app(&self, org: Id, app: Id) -> Result<bool, StoreError>;
+    /// Seals every app secret (and previous secret) under the store's key, in one
+    /// transaction: those sealed under `old` (the key being replaced) and those
+    /// stored in the clear before sealing existed. With `old` absent, values
+    /// already sealed are left alone. How many apps were written.
+    async fn reseal_app_secrets(&self, old: Option<&crate::sealed::SecretKey>) -> Result<u64, StoreError>;
 }
 
 /// Platform-wide accounts and their credentials.

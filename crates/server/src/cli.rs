@@ -1,5 +1,6 @@
 //! The `orgbase` command line: `serve`, `migrate`, and the operator commands for
-//! orgs and apps. Every command loads the same layered config.
+//! orgs, apps (create, list, update, rotate-secret, disable, enable, delete),
+//! accounts and members. Every command loads the same layered config.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -8,19 +9,20 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use orgbase_domain::account::{Account, PersonName};
-use orgbase_domain::app::{ActAs, App};
+use orgbase_domain::app::{ActAs, RawAppChange};
 use orgbase_domain::email::Email;
 use orgbase_domain::org::{NewOrg, Org};
 use orgbase_domain::paging::PageParams;
+use orgbase_domain::sealed::SecretKey;
 use orgbase_domain::store::ORG_SORT_FIELDS;
 use orgbase_domain::store::{LinkRequest, Linked};
 use orgbase_domain::{DomainError, SystemClock, password};
 use serde_json::json;
 
 use crate::config::{Config, Overrides};
-use crate::flows::orgs;
-use crate::responses::{AccountResponse, ConnectionResponse, MemberResponse};
-use crate::state::{AppState, open_store};
+use crate::flows::{apps, orgs};
+use crate::responses::{AccountResponse, AppResponse, ConnectionResponse, ListResponse, MemberResponse};
+use crate::state::{AppState, KeySource, SECRET_KEY_FILE, open_store, open_store_with, secret_key};
 
 /// orgbase: organisations, members, roles, invitations and sessions, in one binary.
 #[derive(Debug, Parser)]
@@ -63,6 +65,27 @@ pub enum Command {
     /// Manages members of orgs.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Manages the key that seals app secrets in the database.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// `orgbase secrets …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Seals every app secret under a new key, in one transaction. The current key
+    /// is the configured one (`ORGBASE_SECRET_KEY`) or the data dir's. With the
+    /// data dir's key, the new key replaces it in its file; with a configured one,
+    /// set `ORGBASE_SECRET_KEY` to the new key on every node before they start
+    /// again (stop them first: a node with the old key can't open the secrets).
+    RotateKey {
+        /// Read the new key (64 hex characters) from standard input instead of
+        /// making a random one.
+        #[arg(long)]
+        new_key_stdin: bool,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 /// `orgbase account …`.
@@ -149,7 +172,7 @@ pub enum OrgCommand {
     },
 }
 
-/// `orgbase app …`.
+/// `orgbase app …`. An app is named by its client key (`--app KEY`).
 #[derive(Debug, Subcommand)]
 pub enum AppCommand {
     /// Creates an app and prints its key and its secret (shown only this once).
@@ -172,9 +195,87 @@ pub enum AppCommand {
         /// separated by commas.
         #[arg(long, default_value = "all", value_parser = parse_act_as)]
         act_as: ActAs,
+        /// Cookie-authenticated writes need no `Medable-Csrf-Token` when their
+        /// `Origin` is one of the app's origins (the seed platform's `csrf: false`).
+        #[arg(long)]
+        no_csrf: bool,
         #[command(flatten)]
         out: Output,
     },
+    /// Lists the apps of an org (never their secrets).
+    List {
+        /// The org's code.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Changes an app: what is given changes, the rest stays.
+    Update {
+        #[command(flatten)]
+        target: AppTarget,
+        /// A new label.
+        #[arg(long)]
+        name: Option<String>,
+        /// A browser origin allowed by CORS; repeat for several. Replaces the list.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// Empties the list of origins.
+        #[arg(long, conflicts_with = "origins")]
+        no_origins: bool,
+        /// `true` or `false`: whether cookie writes need `Medable-Csrf-Token`.
+        #[arg(long)]
+        csrf: Option<bool>,
+        /// `true` or `false`: refuse signed requests of version 1.
+        #[arg(long)]
+        require_signature_v2: Option<bool>,
+        /// `all`, `none`, or account ids separated by commas.
+        #[arg(long, value_parser = parse_act_as)]
+        act_as: Option<ActAs>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Gives an app a new secret and prints it (shown only this once). The old
+    /// secret keeps signing for `app_secret_grace` seconds (one day by default).
+    RotateSecret {
+        #[command(flatten)]
+        target: AppTarget,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Disables an app: its key, its sessions' use of it, its signatures and its
+    /// CORS origins stop working.
+    Disable {
+        #[command(flatten)]
+        target: AppTarget,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Enables a disabled app again.
+    Enable {
+        #[command(flatten)]
+        target: AppTarget,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Deletes an app for good.
+    Delete {
+        #[command(flatten)]
+        target: AppTarget,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// The app a command works on.
+#[derive(Debug, Args)]
+pub struct AppTarget {
+    /// The org's code.
+    #[arg(long)]
+    pub org: String,
+    /// The app's client key.
+    #[arg(long)]
+    pub app: String,
 }
 
 fn parse_act_as(s: &str) -> Result<ActAs, String> {
@@ -230,7 +331,10 @@ async fn execute(cli: Cli) -> Result<(), String> {
             add_member(&state, &org, &email, &roles, &out).await
         }
         Command::Member(MemberCommand::Import { org, file, out }) => import_members(&state, &org, &file, &out).await,
-        Command::App(command) => create_app(&state, command).await,
+        Command::App(command) => app_command(&state, command).await,
+        Command::Secrets(SecretsCommand::RotateKey { new_key_stdin, out }) => {
+            rotate_secret_key(&state, new_key_stdin, &out).await
+        }
     }
 }
 
@@ -246,7 +350,7 @@ async fn open(cli: &Cli) -> Result<(AppState, Option<tracing_appender::non_block
     let config = Config::load(cli.config.as_deref(), &overrides).map_err(|e| format!("config: {e}"))?;
     let logs =
         matches!(cli.command, Command::Serve { .. }).then(|| crate::telemetry::init_logs(&config.log_format)).flatten();
-    let store = open_store(&config).await.map_err(|e| format!("database: {e}"))?;
+    let store = open_store(&config).await?;
     Ok((AppState::new(store, Arc::new(SystemClock), config)?, logs))
 }
 
@@ -300,18 +404,58 @@ async fn list_orgs(state: &AppState, out: &Output) -> Result<(), String> {
     Ok(())
 }
 
-async fn create_app(state: &AppState, command: AppCommand) -> Result<(), String> {
-    let AppCommand::Create { org, name, origins, require_signature_v2, act_as, out } = command;
-    let org = org_named(state, &org).await?;
-    let name = orgbase_domain::text::parse_name("name", &name).map_err(|e| e.reason)?;
-    let origins = origins
-        .iter()
-        .map(|o| orgbase_domain::app::parse_origin("origin", o).map_err(|e| e.reason))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut app = App::new(org.id, name, origins, state.clock.now());
-    app.require_signature_v2 = require_signature_v2;
-    app.act_as = act_as;
-    state.store.insert_app(&app).await.map_err(|e| e.to_string())?;
+async fn app_command(state: &AppState, command: AppCommand) -> Result<(), String> {
+    let change = |enabled| RawAppChange { enabled: Some(enabled), ..RawAppChange::default() };
+    match command {
+        AppCommand::Create { org, name, origins, require_signature_v2, act_as, no_csrf, out } => {
+            let raw = RawAppChange {
+                origins: Some(origins),
+                csrf: Some(!no_csrf),
+                require_signature_v2: Some(require_signature_v2),
+                act_as: Some(act_as.to_api()),
+                ..RawAppChange::default()
+            };
+            create_app(state, &org, name, raw, &out).await
+        }
+        AppCommand::List { org, out } => list_apps(state, &org, &out).await,
+        AppCommand::Update { target, name, origins, no_origins, csrf, require_signature_v2, act_as, out } => {
+            let origins = if no_origins { Some(Vec::new()) } else { Some(origins).filter(|o| !o.is_empty()) };
+            let act_as = act_as.map(|a| a.to_api());
+            let raw = RawAppChange { name, origins, csrf, enabled: None, require_signature_v2, act_as };
+            change_app(state, &target, raw, &out, "updated").await
+        }
+        AppCommand::Disable { target, out } => change_app(state, &target, change(false), &out, "disabled").await,
+        AppCommand::Enable { target, out } => change_app(state, &target, change(true), &out, "enabled").await,
+        AppCommand::RotateSecret { target, out } => {
+            let org = org_named(state, &target.org).await?;
+            let app = apps::rotate_secret(state, &org, &target.app).await.map_err(fault_text)?;
+            if out.json {
+                println!("{}", json!(AppResponse::with_secret(&app)));
+            } else {
+                println!("rotated the secret of app {} ({})", app.name, app.key);
+                println!("secret: {}   (shown only now; keep it safe)", app.secret);
+                if let Some(previous) = &app.previous_secret {
+                    println!("the previous secret signs until {}", orgbase_domain::time::render_date(previous.until));
+                }
+            }
+            Ok(())
+        }
+        AppCommand::Delete { target, out } => {
+            let org = org_named(state, &target.org).await?;
+            apps::delete_app(state, &org, &target.app).await.map_err(fault_text)?;
+            if out.json {
+                println!("{}", json!({"object": "result", "data": true}));
+            } else {
+                println!("deleted app {}", target.app);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn create_app(state: &AppState, org: &str, name: String, raw: RawAppChange, out: &Output) -> Result<(), String> {
+    let org = org_named(state, org).await?;
+    let app = apps::create_app(state, &org, name, raw).await.map_err(fault_text)?;
     if out.json {
         let mut shown = app.to_json();
         shown["secret"] = json!(app.secret);
@@ -323,6 +467,96 @@ async fn create_app(state: &AppState, command: AppCommand) -> Result<(), String>
         println!("secret: {}   (shown only now; keep it safe)", app.secret);
     }
     Ok(())
+}
+
+async fn list_apps(state: &AppState, org: &str, out: &Output) -> Result<(), String> {
+    let org = org_named(state, org).await?;
+    let apps = state.store.apps_of_org(org.id).await.map_err(|e| e.to_string())?;
+    if out.json {
+        println!("{}", json!(ListResponse::all(apps.iter().map(AppResponse::from).collect())));
+    } else {
+        for app in &apps {
+            let state = if app.enabled { "enabled" } else { "disabled" };
+            println!("{}\t{}\t{}\tcsrf={}\t{}", app.key, state, app.name, app.csrf, app.cors_origins.join(","));
+        }
+    }
+    Ok(())
+}
+
+async fn change_app(
+    state: &AppState,
+    target: &AppTarget,
+    raw: RawAppChange,
+    out: &Output,
+    done: &str,
+) -> Result<(), String> {
+    let org = org_named(state, &target.org).await?;
+    let app = apps::update_app(state, &org, &target.app, raw).await.map_err(fault_text)?;
+    if out.json {
+        println!("{}", json!(AppResponse::from(&app)));
+    } else {
+        println!("{done} app {} ({})", app.name, app.key);
+    }
+    Ok(())
+}
+
+/// A fault as one line for the operator: its reason, and each cause with its path.
+fn fault_text(fault: crate::fault::Fault) -> String {
+    let causes: Vec<String> =
+        fault.faults.iter().map(|f| format!("{}: {}", f.path.as_deref().unwrap_or(""), f.reason)).collect();
+    if causes.is_empty() { fault.reason } else { causes.join("; ") }
+}
+
+async fn rotate_secret_key(state: &AppState, new_key_stdin: bool, out: &Output) -> Result<(), String> {
+    let (old, source) = secret_key(&state.config)?;
+    let new = if new_key_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| format!("reading the new key: {e}"))?;
+        SecretKey::parse_hex(&line)?
+    } else {
+        SecretKey::generate()
+    };
+    // The data dir's new key is on disk before any secret is sealed under it.
+    let file = state.config.data_dir.join(SECRET_KEY_FILE);
+    let pending = file.with_extension("key.new");
+    if source == KeySource::DataDir {
+        write_key_file(&pending, &new).map_err(|e| format!("{}: {e}", pending.display()))?;
+    }
+    let store = open_store_with(&state.config, new.clone()).await?;
+    let resealed = match store.reseal_app_secrets(Some(&old)).await {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pending);
+            return Err(format!("nothing changed: {e}"));
+        }
+    };
+    if source == KeySource::DataDir {
+        std::fs::rename(&pending, &file).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    // Shown only when the operator must put it in the config and did not give it.
+    let shown = (source == KeySource::Config && !new_key_stdin).then(|| new.to_hex());
+    if out.json {
+        println!("{}", json!({"object": "result", "data": {"apps": resealed, "newKey": shown}}));
+    } else {
+        println!("sealed the secrets of {resealed} apps under the new key");
+        match shown {
+            Some(key) => println!("set ORGBASE_SECRET_KEY={key} on every node, then start them"),
+            None if source == KeySource::Config => println!("set ORGBASE_SECRET_KEY to the new key on every node"),
+            None => println!("the new key is in {}", file.display()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes a key file readable by its owner only.
+fn write_key_file(file: &std::path::Path, key: &SecretKey) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(file)?;
+    f.write_all(key.to_hex().as_bytes())?;
+    f.sync_all()
 }
 
 /// The org with this code, or a message for the operator.

@@ -49,6 +49,10 @@ pub struct Config {
     /// The HS256 key of media join tokens, shared with the media server. Unset
     /// means a random key made at first start and kept in `data_dir`.
     pub media_signing_key: Option<Secret>,
+    /// The key that seals app secrets in the database: 64 hex characters. Unset
+    /// on SQLite means a random key made at first start and kept in `data_dir`
+    /// (`app-secrets.key`); PostgreSQL refuses to start without it.
+    pub secret_key: Option<Secret>,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
     /// Seconds a request may take before it is answered 408.
@@ -77,6 +81,10 @@ pub struct Config {
     /// client (CIDRs or addresses; in the environment, separated by commas).
     /// Empty: the peer address is the client.
     pub trusted_proxies: TrustedProxies,
+    /// Seconds an app's previous secret keeps signing after a rotation
+    /// (`rotate-secret`), so that its servers can switch without an outage;
+    /// 0 ends it at once. Default one day.
+    pub app_secret_grace: u64,
 }
 
 /// The `SameSite` attribute of the session cookie, read case-insensitively.
@@ -178,6 +186,7 @@ impl Default for Config {
             media_base_url: None,
             mail_from: "orgbase <no-reply@orgbase.invalid>".into(),
             media_signing_key: None,
+            secret_key: None,
             body_limit: 1024 * 1024,
             request_timeout: 30,
             header_read_timeout: 10,
@@ -186,6 +195,7 @@ impl Default for Config {
             log_format: "json".into(),
             login_attempts_per_minute: 10,
             trusted_proxies: TrustedProxies::default(),
+            app_secret_grace: 24 * 60 * 60,
         }
     }
 }

@@ -286,9 +286,10 @@ pub fn private_no_cache(res: &mut Response) {
     }
 }
 
-/// Resolves the org and checks the client key: an unknown org is 404, a missing or
-/// foreign key 400 `kInvalidClient`, a disabled org 400 `kOrgDisabled`. Then
-/// resolves the caller and, for a cookie-authenticated write, checks the CSRF token.
+/// Resolves the org and checks the client key: an unknown org is 404, a missing,
+/// foreign or disabled app's key 400 `kInvalidClient`, a disabled org 400
+/// `kOrgDisabled`. Then resolves the caller and, for a cookie-authenticated write,
+/// checks the CSRF token (or, for an app with `csrf` off, the request's `Origin`).
 /// Returns the request carrying its [`OrgCtx`], for a session the CSRF token
 /// that authenticated responses carry as `Medable-Csrf-Token`, and whether the
 /// caller is authenticated (a session or a signature).
@@ -329,7 +330,8 @@ async fn resolve(
         Caller::Account { proof: Proof::LoginSession { token, cookie, .. }, .. } => {
             let expected = auth::csrf_token(token);
             let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-            if *cookie && !safe && !exempt && !auth::csrf_matches(req.headers(), &expected) {
+            let waived = auth::csrf_waived(req.headers(), &app);
+            if *cookie && !safe && !exempt && !waived && !auth::csrf_matches(req.headers(), &expected) {
                 return Err(Fault::csrf_mismatch());
             }
             Some(expected)

@@ -47,7 +47,9 @@ use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::around::AroundLayer;
 use crate::fault::Fault;
-use crate::routes::{accounts, connections, facilities, health, members, orgs, platform, posts, sessions, taxonomy};
+use crate::routes::{
+    accounts, apps, connections, facilities, health, members, orgs, platform, posts, sessions, taxonomy,
+};
 pub use crate::state::AppState;
 
 /// The whole API as one router.
@@ -63,6 +65,9 @@ pub fn router(state: AppState) -> Router {
         .route("/connections/decline", post(connections::decline_connection_by_body))
         .route("/connections/{key}", post(connections::accept_connection).delete(connections::delete_connection))
         .route("/connections/{id}/resend", post(connections::resend_connection))
+        .route("/apps", get(apps::list_apps).post(apps::create_app))
+        .route("/apps/{key}", get(apps::get_app).patch(apps::update_app).delete(apps::delete_app))
+        .route("/apps/{key}/rotate-secret", post(apps::rotate_app_secret))
         .route("/members", get(members::list_members))
         .route("/members/{id}", get(members::get_member).patch(members::update_member).delete(members::delete_member))
         .route("/orgs/{id}/{*path}", get(orgs::get_org_property).put(orgs::put_org_property))

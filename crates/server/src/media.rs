@@ -25,6 +25,8 @@ use crate::fault::Fault;
 pub const JOIN_TOKEN_AUDIENCE: &str = "orgbase-media";
 /// How long a join token is valid.
 pub const JOIN_TOKEN_TTL_SECONDS: i64 = 300;
+/// What the log says when a media signing key was made.
+const MADE_MEDIA_KEY: &str = "made a media signing key; give the media server the same key";
 /// The key file in the data dir, used when no key is configured.
 pub const KEY_FILE: &str = "media-signing.key";
 
@@ -116,7 +118,9 @@ impl MediaKeys {
                     return Ok(key.clone());
                 }
                 let file = self.file.clone();
-                tokio::task::spawn_blocking(move || load_or_create(&file)).await.map_err(std::io::Error::other)?
+                tokio::task::spawn_blocking(move || load_or_create_key(&file, secret::token, MADE_MEDIA_KEY))
+                    .await
+                    .map_err(std::io::Error::other)?
             })
             .await
     }
@@ -129,9 +133,11 @@ impl MediaKeys {
     }
 }
 
-/// Reads the key file, or creates it with a fresh random key (readable by the
-/// owner only). Two nodes racing on one data dir both end up with the file's key.
-fn load_or_create(file: &Path) -> std::io::Result<Secret> {
+/// Reads a key file, or creates it with a fresh key from `make` (readable by the
+/// owner only); `made` is what the log says when it made one. Two nodes racing on one data dir
+/// both end up with the file's key. Also keeps the key that seals app secrets
+/// (`state::secret_key`).
+pub(crate) fn load_or_create_key(file: &Path, make: impl FnOnce() -> String, made: &str) -> std::io::Result<Secret> {
     match std::fs::read_to_string(file) {
         Ok(s) if !s.trim().is_empty() => return Ok(Secret(s.trim().to_owned())),
         Ok(_) => return Err(std::io::Error::other(format!("{} is empty", file.display()))),
@@ -141,7 +147,7 @@ fn load_or_create(file: &Path) -> std::io::Result<Secret> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let key = secret::token();
+    let key = make();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -150,7 +156,7 @@ fn load_or_create(file: &Path) -> std::io::Result<Secret> {
         Ok(mut f) => {
             std::io::Write::write_all(&mut f, key.as_bytes())?;
             f.sync_all()?;
-            tracing::info!(file = %file.display(), "made a media signing key; give the media server the same key");
+            tracing::info!(file = %file.display(), "{made}");
             Ok(Secret(key))
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

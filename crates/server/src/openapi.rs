@@ -17,7 +17,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use self::org::PropertyPuts;
 use self::params::SharedParams;
 use crate::fault::Fault;
-use crate::routes::{accounts, connections, facilities, health, members, orgs, platform, posts, sessions, taxonomy};
+use crate::routes::{
+    accounts, apps, connections, facilities, health, members, orgs, platform, posts, sessions, taxonomy,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +29,8 @@ use crate::routes::{accounts, connections, facilities, health, members, orgs, pl
         orgs::get_public_org, orgs::get_org, orgs::patch_public_org, orgs::patch_org,
         orgs::get_org_property, orgs::put_org_property, orgs::get_org_schema, orgs::declare_property,
         posts::list_posts, posts::create_post, posts::delete_post,
+        apps::list_apps, apps::create_app, apps::get_app, apps::update_app, apps::rotate_app_secret,
+        apps::delete_app,
         members::list_members, members::get_member, members::update_member, members::delete_member,
         connections::create_connection, connections::list_connections, connections::resend_connection,
         connections::accept_connection, connections::delete_connection, connections::accept_connection_by_body,
@@ -50,6 +54,7 @@ use crate::routes::{accounts, connections, facilities, health, members, orgs, pl
         accounts::RequestPasswordResetRequest, accounts::ResetPasswordRequest, accounts::VerifyRequest,
         connections::ConnectionTokenRequest, posts::CreatePostRequest,
         members::UpdateMemberRequest, connections::CreateConnectionRequest,
+        apps::CreateAppRequest, apps::UpdateAppRequest, apps::AppCorsRequest,
         sessions::CreateSessionRequest, sessions::UpdateSessionRequest, sessions::AddParticipantRequest,
         sessions::UpdateParticipantRequest, sessions::PermissionGrant,
         facilities::CreatePlaceRequest, facilities::UpdatePlaceRequest,

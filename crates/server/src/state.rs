@@ -10,6 +10,7 @@ use orgbase_domain::Id;
 use orgbase_domain::access::Subject;
 use orgbase_domain::app::App;
 use orgbase_domain::org::Org;
+use orgbase_domain::sealed::SecretKey;
 
 use orgbase_domain::store::Store;
 use orgbase_domain::{Clock, StoreError};
@@ -125,14 +126,105 @@ impl AppState {
     }
 }
 
+/// The key file in the data dir that seals app secrets on SQLite when
+/// `secret_key` (`ORGBASE_SECRET_KEY`) is unset.
+pub const SECRET_KEY_FILE: &str = "app-secrets.key";
+
+/// What the log says when the data dir's key was made.
+const MADE_SECRET_KEY: &str = "made the key that seals app secrets; back it up apart from the database";
+
+/// Where the key that seals app secrets comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `secret_key` in the config (`ORGBASE_SECRET_KEY`).
+    Config,
+    /// [`SECRET_KEY_FILE`] in the data dir (SQLite only).
+    DataDir,
+}
+
+fn is_postgres(config: &Config) -> bool {
+    config.database_url.as_ref().is_some_and(|u| u.0.starts_with("postgres://") || u.0.starts_with("postgresql://"))
+}
+
+/// The key that seals app secrets: the configured one (64 hex characters), or on
+/// SQLite the data dir's, made once (mode 0600). PostgreSQL serves several nodes,
+/// which must all hold the same key: there it must be configured.
+pub fn secret_key(config: &Config) -> Result<(SecretKey, KeySource), String> {
+    if let Some(configured) = config.secret_key.as_ref().filter(|k| !k.0.trim().is_empty()) {
+        let key = SecretKey::parse_hex(&configured.0).map_err(|e| format!("secret_key (ORGBASE_SECRET_KEY): {e}"))?;
+        return Ok((key, KeySource::Config));
+    }
+    if is_postgres(config) {
+        return Err("ORGBASE_SECRET_KEY (secret_key) is required with PostgreSQL: 64 hex characters, the same on \
+                    every node (make one with `openssl rand -hex 32`); it seals the apps' secrets in the database"
+            .into());
+    }
+    let file = config.data_dir.join(SECRET_KEY_FILE);
+    let key = crate::media::load_or_create_key(&file, || SecretKey::generate().to_hex(), MADE_SECRET_KEY)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let key = SecretKey::parse_hex(&key.0).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok((key, KeySource::DataDir))
+}
+
 /// Opens the backend named by the config (running its migrations): PostgreSQL for a
-/// `postgres://` URL, otherwise SQLite.
-pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
-    match config.database_url.as_ref().map(|s| s.0.as_str()) {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Arc::new(orgbase_store_postgres::connect(url).await?))
+/// `postgres://` URL, otherwise SQLite; app secrets sealed under [`secret_key`].
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
+    let (key, _) = secret_key(config)?;
+    open_store_with(config, key).await
+}
+
+/// [`open_store`] with app secrets sealed under `key`. Secrets still stored in
+/// the clear (from before sealing) are sealed now.
+pub async fn open_store_with(config: &Config, key: SecretKey) -> Result<Arc<dyn Store>, String> {
+    let opened: Result<Arc<dyn Store>, StoreError> = match config.database_url.as_ref().map(|s| s.0.as_str()) {
+        Some(url) if is_postgres(config) => {
+            orgbase_store_postgres::connect(url).await.map(|s| Arc::new(s.sealing_with(key)) as Arc<dyn Store>)
         }
-        Some(url) => Ok(Arc::new(orgbase_store_sqlite::open_url(url).await?)),
-        None => Ok(Arc::new(orgbase_store_sqlite::open_dir(&config.data_dir).await?)),
+        Some(url) => orgbase_store_sqlite::open_url(url).await.map(|s| Arc::new(s.sealing_with(key)) as Arc<dyn Store>),
+        None => orgbase_store_sqlite::open_dir(&config.data_dir)
+            .await
+            .map(|s| Arc::new(s.sealing_with(key)) as Arc<dyn Store>),
+    };
+    let store = opened.map_err(|e| format!("database: {e}"))?;
+    store.reseal_app_secrets(None).await.map_err(|e| format!("sealing app secrets: {e}"))?;
+    Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn postgres_without_a_configured_key_is_refused_with_a_message_that_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            database_url: Some(Secret("postgres://db.invalid/orgbase".into())),
+            ..Config::default()
+        };
+        let refused = secret_key(&config).unwrap_err();
+        assert!(refused.contains("ORGBASE_SECRET_KEY") && refused.contains("PostgreSQL"), "{refused}");
+        assert!(!dir.path().join(SECRET_KEY_FILE).exists(), "no key file is made for PostgreSQL");
+        let key = SecretKey::generate();
+        let configured = Config { secret_key: Some(Secret(key.to_hex())), ..config.clone() };
+        assert_eq!(secret_key(&configured).unwrap(), (key, KeySource::Config));
+        let bad = Config { secret_key: Some(Secret("not hex".into())), ..config };
+        assert!(secret_key(&bad).unwrap_err().contains("64 hex"));
+    }
+
+    #[test]
+    fn on_sqlite_a_key_is_made_once_in_the_data_dir_readable_by_its_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        let (first, source) = secret_key(&config).unwrap();
+        assert_eq!(source, KeySource::DataDir);
+        assert_eq!(secret_key(&config).unwrap().0, first, "a restart keeps the key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(config.data_dir.join(SECRET_KEY_FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 }

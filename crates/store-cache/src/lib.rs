@@ -73,8 +73,8 @@ struct AuthCache {
 #[derive(Debug, Clone, Copy)]
 pub struct Generation(u64);
 
-/// Empties the auth part of the cache when dropped: held by a write method from
-/// its start, so that it drops after the commit.
+/// Empties the auth part of the cache (and the apps by key) when dropped: held by
+/// a write method from its start, so that it drops after the commit.
 #[must_use = "the cache is invalidated when this is dropped, after the write"]
 pub struct Changing<'a>(&'a Cache);
 
@@ -168,9 +168,12 @@ impl Cache {
         *self.auth() = AuthCache::default();
     }
 
-    /// Empties the auth part (accounts, members or connections changed).
+    /// Empties the auth part and the apps by key (accounts, members, connections
+    /// or apps changed): an app changed or deleted must not be read from here,
+    /// and refilling the apps is one row per key in use.
     pub fn clear_auth(&self) {
         self.bump();
+        self.apps.write().unwrap_or_else(PoisonError::into_inner).clear();
         *self.auth() = AuthCache::default();
     }
 

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orgbase_domain::org::Org;
 use orgbase_domain::rate::Quota;
+use orgbase_domain::sealed::SecretKey;
 use orgbase_domain::store::{OrgChange, RateLimitStore, Store};
 use orgbase_domain::{DomainError, Id, StoreError};
 use orgbase_store_cache::Cache;
@@ -79,20 +80,32 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 /// A store on a [`Backend`]: every storage trait of `orgbase_domain::store`.
-/// Cloning it shares the backend.
+/// Cloning it shares the backend. App secrets are sealed under its secret key
+/// ([`SqlStore::sealing_with`]); without one, writing or reading a secret fails.
 #[derive(Debug)]
-pub struct SqlStore<B>(Arc<B>);
+pub struct SqlStore<B>(Arc<B>, Option<Arc<SecretKey>>);
 
 impl<B> Clone for SqlStore<B> {
     fn clone(&self) -> Self {
-        Self(Arc::clone(&self.0))
+        Self(Arc::clone(&self.0), self.1.clone())
     }
 }
 
 impl<B: Backend> SqlStore<B> {
     /// A store on `backend`.
     pub fn new(backend: B) -> Self {
-        Self(Arc::new(backend))
+        Self(Arc::new(backend), None)
+    }
+
+    /// The store sealing app secrets under `key`.
+    #[must_use]
+    pub fn sealing_with(self, key: SecretKey) -> Self {
+        Self(self.0, Some(Arc::new(key)))
+    }
+
+    /// The key that seals app secrets.
+    pub(crate) fn secret_key(&self) -> Result<&SecretKey, StoreError> {
+        self.1.as_deref().ok_or_else(|| StoreError::Backend("no secret key to seal app secrets with".into()))
     }
 
     /// A connection from the reader pool.

@@ -10,6 +10,7 @@
 #![expect(clippy::unwrap_used, reason = "a test suite: a failed unwrap is a failed test")]
 
 mod accounts;
+mod apps;
 mod connections;
 mod facilities;
 mod live_sessions;
@@ -22,6 +23,7 @@ pub use accounts::{
     a_verification_token_works_once_before_it_expires, accounts_round_trip_and_emails_are_unique,
     racing_uses_of_one_mailed_token_let_exactly_one_through,
 };
+pub use apps::{app_secrets_reseal_and_read_back_the_same, apps_change_rotate_and_go_only_in_their_org};
 pub use connections::{
     accepting_as_an_existing_or_reclaimed_account, accepting_registers_a_new_account_once,
     an_acceptance_racing_a_revocation_or_reissue_lets_one_win, invitations_are_unique_listed_reissued_and_closed,

@@ -9,14 +9,19 @@ use orgbase_store_tests as suite;
 
 async fn sqlite() -> (suite::DynStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    (Arc::new(orgbase_store_sqlite::open_dir(dir.path()).await.unwrap()), dir)
+    (Arc::new(orgbase_store_sqlite::open_dir(dir.path()).await.unwrap().sealing_with(key())), dir)
 }
 
 async fn postgres() -> suite::DynStore {
     let base = std::env::var("ORGBASE_TEST_POSTGRES_URL").expect("ORGBASE_TEST_POSTGRES_URL (run scripts/test)");
     let secs = orgbase_domain::Clock::now(&orgbase_domain::SystemClock).timestamp();
     let url = orgbase_store_postgres::testing::fresh_schema_url(&base, secs).await.unwrap();
-    Arc::new(orgbase_store_postgres::connect(&url).await.unwrap())
+    Arc::new(orgbase_store_postgres::connect(&url).await.unwrap().sealing_with(key()))
+}
+
+/// The key that seals app secrets in the suite's stores.
+fn key() -> orgbase_domain::sealed::SecretKey {
+    orgbase_domain::sealed::SecretKey::parse_hex(&"ab".repeat(32)).unwrap()
 }
 
 macro_rules! conformance {
@@ -38,6 +43,8 @@ conformance!(
     org_lists_page_by_keyset,
     org_state_changes_bump_the_version,
     apps_are_found_by_key,
+    apps_change_rotate_and_go_only_in_their_org,
+    app_secrets_reseal_and_read_back_the_same,
     memberships_list_every_org_of_an_account,
     live_sessions_round_trip_with_participants,
     live_session_moves_are_conditional,

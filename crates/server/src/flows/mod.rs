@@ -7,6 +7,7 @@
 //! wording is not here either: it lives in the templates of [`crate::mail`].
 
 pub mod account_links;
+pub mod apps;
 pub mod invitations;
 pub mod logins;
 pub mod orgs;

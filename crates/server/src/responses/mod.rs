@@ -8,6 +8,7 @@
 //! their handlers).
 
 mod accounts;
+mod apps;
 mod org;
 mod places;
 mod sessions;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use accounts::{AccountResponse, ConnectionResponse, LoginResponse, MeResponse, MemberResponse, StatusResponse};
+pub use apps::{ActAsSchema, AppCorsResponse, AppResponse};
 pub use org::{CreatedOrgResponse, OrgResponse, OrgSchemaResponse, PropertyDeclarationResponse, PropertyResponse};
 pub use places::{FacilityResponse, PostResponse, RoomResponse, TaxonomyTermResponse};
 pub use sessions::{JoinTokenResponse, ParticipantResponse, PermissionsResponse, SessionResponse};

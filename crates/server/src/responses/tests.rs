@@ -125,3 +125,17 @@ fn envelopes_keep_their_shapes() {
     same_bytes(PropertyResponse::from(json!([1])), json!({"object": "list", "data": [1], "hasMore": false}));
     same_bytes(PropertyResponse::from(json!("x")), json!({"object": "result", "data": "x"}));
 }
+
+#[test]
+fn an_app_is_the_orgs_apps_entry_with_its_object_and_the_secret_only_when_asked() {
+    let app = orgbase_domain::app::App::new(Id::from_u96(9), "web".into(), vec!["https://a.example".into()], now());
+    let mut expected = app.to_json();
+    expected["object"] = json!("app");
+    same_bytes(AppResponse::from(&app), expected.clone());
+    expected["secret"] = json!(app.secret);
+    same_bytes(AppResponse::with_secret(&app), expected);
+    let rotated = app.rotated(now(), chrono::Duration::hours(24));
+    let mut expected = rotated.to_json();
+    expected["object"] = json!("app");
+    same_bytes(AppResponse::from(&rotated), expected);
+}

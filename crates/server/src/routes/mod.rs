@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per resource.
 
 pub mod accounts;
+pub mod apps;
 pub mod common;
 pub mod connections;
 pub mod facilities;

@@ -69,9 +69,10 @@ pub async fn get_org(
     render_org(&state, &ctx, read).await
 }
 
-/// The ETag of an org as one caller sees it: the version, the access level and the
-/// selected paths all shape the body.
-fn org_etag(org: &Org, level: Level, paths: Option<&[String]>) -> String {
+/// The ETag of an org as one caller sees it: the version, the access level, the
+/// selected paths and (for administrators) the apps all shape the body. Apps
+/// change without the org's version ([`apps_tag`]).
+fn org_etag(org: &Org, level: Level, paths: Option<&[String]>, apps: &[App]) -> String {
     // Written piece by piece: this runs for every org read (`format!` was ~1% of W1).
     let mut numbers = itoa::Buffer::new();
     let mut tag = String::with_capacity(48);
@@ -85,8 +86,18 @@ fn org_etag(org: &Org, level: Level, paths: Option<&[String]>) -> String {
         tag.push('.');
         tag.push_str(&secret::digest(&p.join(","))[..8]);
     }
+    if !apps.is_empty() {
+        tag.push('.');
+        tag.push_str(&apps_tag(apps));
+    }
     tag.push('"');
     tag
+}
+
+/// Eight hex characters that change whenever an app as the org shows it does.
+fn apps_tag(apps: &[App]) -> String {
+    let shown: Vec<_> = apps.iter().map(App::view).collect();
+    secret::digest(&serde_json::to_string(&shown).unwrap_or_default())[..8].to_owned()
 }
 
 /// The version named by an ETag of [`org_etag`].
@@ -102,10 +113,19 @@ fn etag_header(etag: &str) -> HeaderValue {
 /// administrators see them) and whether invitations are pending (only members see
 /// `shared`); the queries are skipped for callers who would not see the result.
 async fn render_inputs(state: &AppState, subject: &Subject, org: &Org) -> Result<(Vec<App>, bool), Fault> {
-    let level = subject.org_level();
-    let apps = if level >= Level::Delete { state.store.apps_of_org(org.id).await? } else { Vec::new() };
-    let shared = level >= Level::Read && state.store.has_pending_connection(org.id, None, state.clock.now()).await?;
-    Ok((apps, shared))
+    let apps = visible_apps(state, subject, org).await?;
+    Ok((apps, shared(state, subject, org).await?))
+}
+
+/// The apps of `org` if the caller sees them (administrators), else none.
+async fn visible_apps(state: &AppState, subject: &Subject, org: &Org) -> Result<Vec<App>, Fault> {
+    Ok(if subject.org_level() >= Level::Delete { state.store.apps_of_org(org.id).await? } else { Vec::new() })
+}
+
+/// Whether invitations are pending, if the caller sees it (members).
+async fn shared(state: &AppState, subject: &Subject, org: &Org) -> Result<bool, Fault> {
+    Ok(subject.org_level() >= Level::Read
+        && state.store.has_pending_connection(org.id, None, state.clock.now()).await?)
 }
 
 /// Every property of `org` that the caller may read.
@@ -118,8 +138,9 @@ async fn visible(state: &AppState, ctx: &OrgCtx, org: &Org) -> Result<serde_json
 /// The org rendered for the caller, with its ETag.
 async fn org_response(state: &AppState, ctx: &OrgCtx, org: &Org, paths: Option<&[String]>) -> Result<Response, Fault> {
     let subject = ctx.subject();
-    let etag = org_etag(org, subject.org_level(), paths);
-    respond(state, subject, org, paths, &etag).await
+    let apps = visible_apps(state, &subject, org).await?;
+    let etag = org_etag(org, subject.org_level(), paths, &apps);
+    respond(state, subject, org, paths, &etag, apps).await
 }
 
 /// The body of `org` for `subject` under `etag`. The whole body is rendered once
@@ -130,8 +151,9 @@ async fn respond(
     org: &Org,
     paths: Option<&[String]>,
     etag: &str,
+    apps: Vec<App>,
 ) -> Result<Response, Fault> {
-    let (apps, shared) = render_inputs(state, &subject, org).await?;
+    let shared = shared(state, &subject, org).await?;
     let etag = etag_header(etag);
     if let Some(paths) = paths {
         let body = select_paths(&org.render(Viewer::Caller(&subject), &apps, shared), paths);
@@ -152,11 +174,12 @@ async fn respond(
 async fn render_org(state: &AppState, ctx: &OrgCtx, read: OrgRead) -> Result<Response, Fault> {
     let OrgRead { paths, conditions } = read;
     let subject = ctx.subject();
-    let etag = org_etag(&ctx.org, subject.org_level(), paths.as_deref());
+    let apps = visible_apps(state, &subject, &ctx.org).await?;
+    let etag = org_etag(&ctx.org, subject.org_level(), paths.as_deref(), &apps);
     if not_modified(&conditions, &etag) {
         return Ok(crate::fault::not_modified([(header::ETAG, etag_header(&etag))]));
     }
-    respond(state, subject, &ctx.org, paths.as_deref(), &etag).await
+    respond(state, subject, &ctx.org, paths.as_deref(), &etag, apps).await
 }
 
 /// Applies a change to the org atomically: `change` computes the new properties and
@@ -340,14 +363,14 @@ mod tests {
         let new = NewOrg { code: "example".into(), name: "Example".into(), locale: None, tz: None };
         let mut org = Org::create(new, orgbase_domain::SystemClock.now()).unwrap();
         org.version = 1234;
-        let tag = org_etag(&org, Level::Read, None);
+        let tag = org_etag(&org, Level::Read, None, &[]);
         assert_eq!(tag, format!("\"{}.1234.{}\"", org.id, Level::Read.as_u8()));
         assert_eq!(etag_version(&tag), Some(1234));
         assert_eq!(etag_version(&format!("W/{tag}")), Some(1234));
         let paths = ["name".to_owned(), "locale".to_owned()];
-        let narrowed = org_etag(&org, Level::Read, Some(&paths));
+        let narrowed = org_etag(&org, Level::Read, Some(&paths), &[]);
         let digest = &secret::digest("name,locale")[..8];
         assert_eq!(narrowed, format!("\"{}.1234.{}.{digest}\"", org.id, Level::Read.as_u8()));
-        assert_ne!(org_etag(&org, Level::Delete, None), tag);
+        assert_ne!(org_etag(&org, Level::Delete, None, &[]), tag);
     }
 }

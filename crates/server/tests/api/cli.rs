@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::api_tests;
 use crate::helpers::{Backend, TestApp};
@@ -14,6 +14,7 @@ fn orgbase(app: &TestApp, args: &[&str]) -> Output {
     cmd.env("ORGBASE_DATA_DIR", &app.config().data_dir);
     if app.backend == Backend::Postgres {
         cmd.env("ORGBASE_DATABASE_URL", &app.config().database_url.as_ref().unwrap().0);
+        cmd.env("ORGBASE_SECRET_KEY", crate::helpers::SECRET_KEY);
     }
     cmd.args(args).output().expect("run orgbase")
 }
@@ -27,6 +28,8 @@ api_tests!(
     cli_creates_an_org_and_an_app_that_the_server_serves,
     cli_refuses_invalid_input_with_a_message,
     cli_bootstraps_a_first_admin_without_mail_and_imports_members,
+    cli_lists_updates_rotates_disables_enables_and_deletes_apps_by_key,
+    cli_rotates_the_key_that_seals_app_secrets,
 );
 
 fn orgbase_stdin(app: &TestApp, args: &[&str], stdin: &str) -> Output {
@@ -36,6 +39,7 @@ fn orgbase_stdin(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     cmd.env("ORGBASE_DATA_DIR", &app.config().data_dir);
     if app.backend == Backend::Postgres {
         cmd.env("ORGBASE_DATABASE_URL", &app.config().database_url.as_ref().unwrap().0);
+        cmd.env("ORGBASE_SECRET_KEY", crate::helpers::SECRET_KEY);
     }
     let mut child = cmd
         .args(args)
@@ -109,4 +113,105 @@ async fn cli_refuses_invalid_input_with_a_message(app: &TestApp) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("code"));
     let out = orgbase(app, &["app", "create", "--org", "missing", "--name", "web"]);
     assert!(!out.status.success());
+}
+
+async fn cli_lists_updates_rotates_disables_enables_and_deletes_apps_by_key(app: &TestApp) {
+    ok_json(&orgbase(app, &["org", "create", "--code", "example", "--name", "Example", "--json"]));
+    let create = ["app", "create", "--org", "example", "--name", "web", "--no-csrf", "--origin", "https://a.example"];
+    let created = ok_json(&orgbase(app, &[&create[..], &["--json"]].concat()));
+    let key = created["key"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert_eq!((&created["csrf"], &created["cors"]["origins"][0]), (&json!(false), &json!("https://a.example")));
+    let target = ["--org", "example", "--app", key.as_str(), "--json"];
+    let run = |args: &[&str]| orgbase(app, &[args, &target[..]].concat());
+
+    let list = ok_json(&orgbase(app, &["app", "list", "--org", "example", "--json"]));
+    assert_eq!((&list["object"], &list["data"][0]["key"]), (&json!("list"), &json!(key)));
+    assert!(!list.to_string().contains(&secret));
+    let updated =
+        ok_json(&run(&["app", "update", "--name", "renamed", "--csrf", "true", "--act-as", "none", "--no-origins"]));
+    assert_eq!((&updated["name"], &updated["csrf"], &updated["actAs"]), (&json!("renamed"), &json!(true), &json!([])));
+    assert_eq!(updated["cors"]["origins"], json!([]));
+    assert!(updated.get("secret").is_none());
+
+    assert_eq!(ok_json(&run(&["app", "disable"]))["enabled"], false);
+    assert_eq!(status_soon(app, &key, 400).await, 400);
+    assert_eq!(ok_json(&run(&["app", "enable"]))["enabled"], true);
+    assert_eq!(status_soon(app, &key, 200).await, 200);
+
+    let rotated = ok_json(&run(&["app", "rotate-secret"]));
+    let new = rotated["secret"].as_str().unwrap();
+    assert!(new.len() == 64 && new != secret && rotated["previousSecretExpires"].is_string(), "{rotated}");
+
+    let out = run(&["app", "update", "--origin", "https://a.example/path"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("cors.origins"));
+    let out = orgbase(app, &["app", "disable", "--org", "example", "--app", "nope"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("App not found"));
+
+    assert_eq!(ok_json(&run(&["app", "delete"]))["data"], true);
+    assert_eq!(status_soon(app, &key, 400).await, 400);
+    let (status, fault) = crate::helpers::json(app.get_with_key("/example/v2", &key).send().await.unwrap()).await;
+    crate::helpers::assert_fault(status, &fault, 400, "kInvalidClient");
+    let list = ok_json(&orgbase(app, &["app", "list", "--org", "example", "--json"]));
+    assert_eq!(list["data"], json!([]));
+}
+
+/// The status of the public read with `key` once it is `want`, or after two
+/// seconds: the server hears of another process's commit within a quarter second
+/// (SQLite's watcher) or at its notification (PostgreSQL).
+async fn status_soon(app: &TestApp, key: &str, want: u16) -> u16 {
+    let mut status = 0;
+    for _ in 0..40 {
+        status = app.get_with_key("/example/v2", key).send().await.unwrap().status().as_u16();
+        if status == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    status
+}
+
+/// `orgbase` with `ORGBASE_SECRET_KEY` set to `key` (on either database).
+fn orgbase_keyed(app: &TestApp, key: &str, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orgbase"));
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env("ORGBASE_DATA_DIR", &app.config().data_dir).env("ORGBASE_SECRET_KEY", key);
+    if app.backend == Backend::Postgres {
+        cmd.env("ORGBASE_DATABASE_URL", &app.config().database_url.as_ref().unwrap().0);
+    }
+    let mut child = cmd
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+async fn cli_rotates_the_key_that_seals_app_secrets(app: &TestApp) {
+    let (old, new) = ("11".repeat(32), "22".repeat(32));
+    let sealed = ["org", "create", "--code", "example", "--name", "Example", "--json"];
+    ok_json(&orgbase_keyed(app, &old, &sealed, ""));
+    let created =
+        ok_json(&orgbase_keyed(app, &old, &["app", "create", "--org", "example", "--name", "w", "--json"], ""));
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let list = ["app", "list", "--org", "example", "--json"];
+    let rotate = ["secrets", "rotate-key", "--new-key-stdin", "--json"];
+    // A bad new key changes nothing.
+    assert!(!orgbase_keyed(app, &old, &rotate, "not a key\n").status.success());
+    ok_json(&orgbase_keyed(app, &old, &list, ""));
+    let rotated = ok_json(&orgbase_keyed(app, &old, &rotate, &format!("{new}\n")));
+    assert_eq!(rotated["data"]["apps"], 1);
+    assert!(!rotated.to_string().contains(&new) && !rotated.to_string().contains(&secret));
+    // Now only the new key opens the secrets.
+    ok_json(&orgbase_keyed(app, &new, &list, ""));
+    let refused = orgbase_keyed(app, &old, &list, "");
+    assert!(!refused.status.success(), "the old key still opens the secrets");
+    assert!(!String::from_utf8_lossy(&refused.stderr).contains(&secret));
+    // A second run with the same keys changes nothing it should not.
+    ok_json(&orgbase_keyed(app, &old, &rotate, &format!("{new}\n")));
+    ok_json(&orgbase_keyed(app, &new, &list, ""));
 }

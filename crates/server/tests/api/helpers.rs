@@ -16,6 +16,9 @@ use tokio::sync::oneshot;
 
 /// The operator token of test servers.
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
+/// The key that seals app secrets on PostgreSQL test servers (SQLite ones make
+/// their own in the data dir).
+pub const SECRET_KEY: &str = "5ea1ed5ec7e75ea1ed5ec7e75ea1ed5ec7e75ea1ed5ec7e75ea1ed5ec7e7abcd";
 /// The media signing key of test servers.
 pub const MEDIA_KEY: &str = "test-media-signing-key-0123456789abcdef";
 
@@ -97,6 +100,7 @@ impl TestApp {
             database_url: database_url.clone().map(Secret),
             operator_token: Some(Secret(OPERATOR_TOKEN.into())),
             media_signing_key: Some(Secret(MEDIA_KEY.into())),
+            secret_key: (backend == Backend::Postgres).then(|| Secret(SECRET_KEY.into())),
             body_limit: 64 * 1024,
             smtp_url: smtp_url.map(Secret),
             ..Config::default()

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod accounts;
+mod apps;
 mod auth_hardening;
 mod cli;
 mod cors;
