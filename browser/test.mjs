@@ -12,6 +12,7 @@ const env = (name) => {
 };
 const API = env("API");
 const KEY = env("CLIENT_KEY");
+const NO_CSRF_KEY = env("NO_CSRF_CLIENT_KEY");
 const ORG_ID = env("ORG_ID");
 const PAGE_ORIGIN = env("PAGE_ORIGIN");
 const OTHER_ORIGIN = env("OTHER_ORIGIN");
@@ -29,8 +30,8 @@ function check(name, ok, detail) {
   }
 }
 
-const pageUrl = (origin) =>
-  `${origin}/page.html?` + new URLSearchParams({ api: API, key: KEY, org: ORG_ID });
+const pageUrl = (origin, key = KEY) =>
+  `${origin}/page.html?` + new URLSearchParams({ api: API, key, org: ORG_ID });
 
 const browser = await puppeteer.launch({
   executablePath: CHROMIUM,
@@ -73,10 +74,20 @@ try {
     !verbatim.ok && verbatim.status === 403 && verbatim.data?.code === "kCSRFTokenMismatch",
     verbatim,
   );
-  // ISSUE 19, --no-csrf apps (not done here): with an app made by
-  // `orgbase app create --no-csrf --origin $PAGE_ORIGIN`, the verbatim call above
-  // must succeed (200 and the pushed address). Add that run once the app's `csrf`
-  // setting exists; do not fake it with the default app.
+
+  // The seed's PATCH as written (no CSRF token) through an app made by
+  // `orgbase app create --no-csrf`, from the origin it lists, with the cookie of
+  // the login above: accepted. It runs before the token PATCH below, so the
+  // address it pushes is new.
+  const seedPage = await browser.newPage();
+  seedPage.on("pageerror", (e) => check("the seed page runs without a script error", false, String(e)));
+  await seedPage.goto(pageUrl(PAGE_ORIGIN, NO_CSRF_KEY), { waitUntil: "load" });
+  const seedPatch = await seedPage.evaluate(() => window.seed.patchPushVerbatim());
+  check(
+    "the seed's PATCH verbatim (no CSRF token) updates the org through a --no-csrf app",
+    seedPatch.ok && seedPatch.data.configuration?.email?.locationBypass?.includes(BYPASS),
+    seedPatch,
+  );
 
   const patch = await page.evaluate((csrf) => window.seed.patchPush(csrf), login.csrf);
   check(
