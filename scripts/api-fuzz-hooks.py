@@ -6,6 +6,10 @@ being sent (the server refuses it, rightly, with a 400):
   - `startingAfter` and `endingBefore` together (a list pages one way at a time);
   - custom roles that share an `_id` or a code, in any case (ids and codes are unique
     among the org's roles).
+An app's CORS origins are read by the WHATWG URL parser (`domain::app::parse_origin`),
+which takes more than a pattern can say, so the document gives them none (like an
+org's `website`); a case is sent only if its origins look like origins
+(`scheme://host[:port]`), the rest would be refused, rightly, with a 400.
 And one kind of write would change what the rest of the run stands on, like the
 logout that the configuration leaves out: a write of the org's `security` (a
 `sessionMaxAge` of 60 seconds ends the fuzzing session; a longer
@@ -14,9 +18,21 @@ registrations from then on). `PUT /orgs/{id}/security` is left out by the
 configuration; the hook drops the PATCH ops that write `security`.
 """
 
+import re
+
 import schemathesis
 
 ORG_PATCHES = ("/{org}/v2", "/{org}/v2/orgs/{id}")
+APP_WRITES = (("POST", "/{org}/v2/apps"), ("PATCH", "/{org}/v2/apps/{key}"))
+ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z]([a-z0-9-]{0,61}[a-z0-9])?)*(:[1-9][0-9]{0,3})?")
+
+
+def _origins_look_like_origins(body):
+    cors = body.get("cors") if isinstance(body, dict) else None
+    origins = cors.get("origins") if isinstance(cors, dict) else None
+    if not isinstance(origins, list):
+        return True
+    return all(isinstance(o, str) and ORIGIN.fullmatch(o) for o in origins)
 
 
 def _ops(body):
@@ -62,6 +78,8 @@ def filter_case(context, case):
     if "startingAfter" in query and "endingBefore" in query:
         return False
     path, method = case.operation.path, case.operation.method.upper()
+    if (method, path) in APP_WRITES and not _origins_look_like_origins(case.body):
+        return False
     if method == "PUT" and path == "/{org}/v2/orgs/{id}/roles":
         return _unique(case.body)
     if method == "PATCH" and path in ORG_PATCHES:

@@ -62,6 +62,22 @@ pub fn name() -> Object {
     string().pattern(Some(trimmed_text_pattern(1, 100))).build()
 }
 
+/// Whom an app's signed requests may act as, in a write (`ActAs::from_api`):
+/// `"all"`, `"none"`, or an array of at most 1,000 account ids; `null` for "no
+/// change".
+pub fn act_as() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let named = string().enum_values(Some(["all", "none"])).build();
+    let ids = ArrayBuilder::new().items(id()).max_items(Some(orgbase_domain::app::MAX_ACT_AS)).build();
+    let null = ObjectBuilder::new().schema_type(Type::Null).build();
+    let one_of = utoipa::openapi::schema::OneOfBuilder::new().item(named).item(ids).item(null).build();
+    utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::OneOf(one_of))
+}
+
+/// A name, or `null` for "no change".
+pub fn nullable_name() -> Object {
+    string_or_null(true).pattern(Some(trimmed_text_pattern(1, 100))).build()
+}
+
 /// The family name of a person (`PersonName::validate`): at most 100 characters
 /// once trimmed, no control characters.
 pub fn last_name() -> Object {

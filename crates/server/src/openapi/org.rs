@@ -281,6 +281,12 @@ pub fn op_components() -> Vec<(String, RefOr<Schema>)> {
                 &format!("Adds {what}, or each of an array, to `{list}`."),
             ),
         ));
+        // `remove` with a `null` value (or none) unsets the list, as for any property.
+        let null = ObjectBuilder::new().schema_type(Type::Null).build();
+        ops.push((
+            format!("Remove{name}s"),
+            op(&["remove"], Some(paths_to(&[list])), Some(schema(null)), &format!("Unsets `{list}`.")),
+        ));
         // Any value but null (a `pull` needs one): none of the list's items may equal it.
         let kinds = [Type::String, Type::Number, Type::Boolean, Type::Object];
         let mut any = OneOfBuilder::new();

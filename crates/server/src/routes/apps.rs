@@ -15,7 +15,7 @@ use crate::context::OrgCtx;
 use crate::extract::ApiJson;
 use crate::fault::Fault;
 use crate::flows::apps;
-use crate::responses::{ActAsSchema, AppResponse, DoneResponse, ListResponse, json};
+use crate::responses::{AppResponse, DoneResponse, ListResponse, json};
 use crate::routes::common::require_admin;
 use crate::state::AppState;
 
@@ -32,6 +32,7 @@ pub struct AppCorsRequest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateAppRequest {
     /// The label.
+    #[schema(schema_with = crate::openapi::fields::name)]
     pub name: String,
     /// Allowed browser origins (default none).
     pub cors: Option<AppCorsRequest>,
@@ -42,7 +43,7 @@ pub struct CreateAppRequest {
     /// Refuse signed requests of version 1 (default false).
     pub require_signature_v2: Option<bool>,
     /// `"all"` (default), `"none"`, or an array of account ids.
-    #[schema(value_type = Option<ActAsSchema>)]
+    #[schema(schema_with = crate::openapi::fields::act_as)]
     pub act_as: Option<Value>,
 }
 
@@ -51,6 +52,7 @@ pub struct CreateAppRequest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateAppRequest {
     /// The label.
+    #[schema(schema_with = crate::openapi::fields::nullable_name)]
     pub name: Option<String>,
     /// Allowed browser origins.
     pub cors: Option<AppCorsRequest>,
@@ -61,7 +63,7 @@ pub struct UpdateAppRequest {
     /// Refuse signed requests of version 1.
     pub require_signature_v2: Option<bool>,
     /// `"all"`, `"none"`, or an array of account ids.
-    #[schema(value_type = Option<ActAsSchema>)]
+    #[schema(schema_with = crate::openapi::fields::act_as)]
     pub act_as: Option<Value>,
 }
 
@@ -82,8 +84,9 @@ impl From<UpdateAppRequest> for RawAppChange {
 /// would lock its caller out mid-way. Another app's key, or the CLI, can.
 fn not_this_app(ctx: &OrgCtx, key: &str) -> Result<(), Fault> {
     if ctx.app.key == key {
+        // 409: the request is well formed; the key it carries is the conflict.
         let reason = "An app can't disable or delete itself: use another app's key, or `orgbase app`.";
-        return Err(Fault::invalid_argument(reason).at("key"));
+        return Err(Fault::from(orgbase_domain::DomainError::Conflict(reason.into())).at("key"));
     }
     Ok(())
 }

@@ -154,11 +154,12 @@ async fn bad_app_input_gets_a_fault_and_changes_nothing(app: &TestApp) {
         let (status, fault) = call(app, Method::POST, "/apps", &key.key, &admin, Some(bad.clone())).await;
         assert_eq!(status, 400, "{bad}: {fault}");
     }
-    // The app the request comes through can't disable or delete itself.
+    // The app the request comes through can't disable or delete itself: a
+    // conflict with the request's own key, not a malformed request.
     let (status, fault) = call(app, Method::PATCH, &path, &key.key, &admin, Some(json!({"enabled": false}))).await;
-    assert_fault(status, &fault, 400, "kInvalidArgument");
+    assert_fault(status, &fault, 409, "kInvalidState");
     let (status, fault) = call(app, Method::DELETE, &path, &key.key, &admin, None).await;
-    assert_fault(status, &fault, 400, "kInvalidArgument");
+    assert_fault(status, &fault, 409, "kInvalidState");
     assert_eq!(*app.state.store.app_by_key(&key.key).await.unwrap().unwrap(), key);
     assert_eq!(app.state.store.apps_of_org(org.id).await.unwrap().len(), 1);
     // Another org's app is not found, and unknown keys neither.
