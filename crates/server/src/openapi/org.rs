@@ -284,7 +284,7 @@ pub fn op_components() -> Vec<(String, RefOr<Schema>)> {
         // `remove` with a `null` value (or none) unsets the list, as for any property.
         let null = ObjectBuilder::new().schema_type(Type::Null).build();
         ops.push((
-            format!("Remove{name}s"),
+            format!("Remove{name}List"),
             op(&["remove"], Some(paths_to(&[list])), Some(schema(null)), &format!("Unsets `{list}`.")),
         ));
         // Any value but null (a `pull` needs one): none of the list's items may equal it.
