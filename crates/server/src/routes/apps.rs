@@ -133,7 +133,8 @@ pub async fn get_app(
 #[utoipa::path(patch, path = "/{org}/v2/apps/{key}", tag = "apps", request_body = UpdateAppRequest,
     params(("org" = String, Path), ("key" = String, Path)),
     responses((status = 200, body = AppResponse), (status = 400, body = Fault), (status = 403, body = Fault),
-              (status = 404, body = Fault)))]
+              (status = 404, body = Fault),
+              (status = 409, description = "The request would disable the app it comes through", body = Fault)))]
 pub async fn update_app(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -166,7 +167,8 @@ pub async fn rotate_app_secret(
 
 /// Deletes an app (administrators): its key stops working at once.
 #[utoipa::path(delete, path = "/{org}/v2/apps/{key}", tag = "apps", params(("org" = String, Path), ("key" = String, Path)),
-    responses((status = 200, body = DoneResponse), (status = 403, body = Fault), (status = 404, body = Fault)))]
+    responses((status = 200, body = DoneResponse), (status = 403, body = Fault), (status = 404, body = Fault),
+              (status = 409, description = "The request would delete the app it comes through", body = Fault)))]
 pub async fn delete_app(
     State(state): State<AppState>,
     ctx: OrgCtx,
